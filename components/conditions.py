@@ -1,0 +1,161 @@
+"""`condition` entity: which condition or body part a message is about.
+
+Rule-based (no model to download): phrase patterns per condition, checked on
+normalised text, plus one-typo matching for long single words ("sciatia",
+"fibromyalga"). Values are canonical ids such as `tennis_elbow`; the FAQ
+answer for `faq/conditions_treated` has a variation per id, and any other
+body part (`knee`, `hip`, ...) gets the general answer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Pattern, Sequence, Text, Tuple
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.text import normalise, within_one_edit, words
+
+ENTITY = "condition"
+
+# Most specific first: a span taken by an earlier pattern is not matched again
+# ("frozen shoulder" wins over "shoulder").
+PATTERNS: Sequence[Tuple[str, Sequence[str]]] = (
+    ("frozen_shoulder", (r"frozen sh\w*", r"adhesive capsulitis")),
+    ("rotator_cuff", (r"rotat[eo]r ?cuff", r"\brotator\b")),
+    ("tennis_elbow", (r"tennis elbow", r"(lateral )?epicondyl\w*")),
+    ("sciatica", (r"\bsciat\w*", r"\bsiatic\w*")),
+    ("fibromyalgia", (r"\bfibro\w*",)),
+    ("headache", (r"\bhead ?aches?\b", r"\bmigr\w*ne?s?\b")),
+    (
+        "osteoarthritis",
+        (r"\bosteo ?arthrit\w*", r"\barthrit\w*", r"\bdegenerative joint"),
+    ),
+    ("pelvic_pain", (r"\bpelvi\w*",)),
+    ("postural_pain", (r"\bpostur\w*", r"\bhunched\b", r"\bslouch\w*")),
+    ("neck_pain", (r"\bneck\b", r"\bwhiplash\b", r"\bcervical\b")),
+    ("shoulder_pain", (r"\bshoulders?\b",)),
+    (
+        "back_pain",
+        (
+            r"\b(lower|low|upper|mid|middle|my|bad|sore|stiff|sprained) back\b",
+            r"\bback ?(pain|aches?|problems?|issues?|spasms?|injury|trouble)\b",
+            r"\b(lumbar|lumbago|thoracic)\b",
+        ),
+    ),
+    ("plantar_fasciitis", (r"\bplantar\b", r"\bfasciitis\b")),
+    ("carpal_tunnel", (r"\bcarpal\b",)),
+    ("jaw", (r"\bjaw\b", r"\btmj\b")),
+    ("knee", (r"\bknees?\b",)),
+    ("hip", (r"\bhips?\b",)),
+    ("elbow", (r"\belbows?\b",)),
+    ("ankle", (r"\bankles?\b", r"\bachilles\b")),
+    ("foot", (r"\bfoot\b", r"\bfeet\b", r"\bheels?\b")),
+    ("wrist", (r"\bwrists?\b",)),
+    ("hamstring", (r"\bhamstrings?\b",)),
+)
+
+# Single words caught with one typo (only long words: short ones collide).
+FUZZY_WORDS: Dict[str, str] = {
+    "sciatica": "sciatica",
+    "fibromyalgia": "fibromyalgia",
+    "migraine": "headache",
+    "migraines": "headache",
+    "headache": "headache",
+    "headaches": "headache",
+    "arthritis": "osteoarthritis",
+    "osteoarthritis": "osteoarthritis",
+    "shoulder": "shoulder_pain",
+    "epicondylitis": "tennis_elbow",
+    "whiplash": "neck_pain",
+}
+MIN_FUZZY_LENGTH = 6
+
+_COMPILED: List[Tuple[str, List[Pattern[str]]]] = [
+    (value, [re.compile(p) for p in patterns]) for value, patterns in PATTERNS
+]
+
+
+def find_conditions(text: str) -> List[Tuple[str, int, int]]:
+    """Returns (value, start, end) per condition named, in reading order.
+
+    Offsets refer to the normalised text.
+    """
+    norm = normalise(text)
+    taken: List[Tuple[int, int]] = []
+    found: List[Tuple[str, int, int]] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in taken)
+
+    for value, patterns in _COMPILED:
+        for pattern in patterns:
+            for match in pattern.finditer(norm):
+                if free(match.start(), match.end()):
+                    taken.append((match.start(), match.end()))
+                    found.append((value, match.start(), match.end()))
+    for word, start, end in words(norm):
+        if len(word) < MIN_FUZZY_LENGTH or not free(start, end):
+            continue
+        for keyword, value in FUZZY_WORDS.items():
+            if within_one_edit(word, keyword):
+                taken.append((start, end))
+                found.append((value, start, end))
+                break
+    found.sort(key=lambda item: item[1])
+    seen = set()
+    unique = []
+    for item in found:  # one entity per condition, where it is first named
+        if item[0] not in seen:
+            seen.add(item[0])
+            unique.append(item)
+    return unique
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
+)
+class ConditionExtractor(GraphComponent):
+    """Adds a `condition` entity for each condition or body part mentioned."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ConditionExtractor:
+        """Creates the component (it has nothing to train or load)."""
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Training data is left as it is: the patterns are not learned."""
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds the entities to each message."""
+        for message in messages:
+            found = find_conditions(message.get(TEXT) or "")
+            if not found:
+                continue
+            entities = list(message.get(ENTITIES, []))
+            for value, start, end in found:
+                entities.append(
+                    {
+                        "entity": ENTITY,
+                        "value": value,
+                        "start": start,
+                        "end": end,
+                        "confidence_entity": 1.0,
+                        "extractor": self.__class__.__name__,
+                    }
+                )
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages

@@ -1,0 +1,219 @@
+"""Red-flag safety net: urgent symptoms force the `emergency` intent.
+
+The classifier learns `emergency` from examples too, but safety must not rest
+on it alone. This component runs last in the pipeline and, when any pattern
+below matches anywhere in the message (even inside an FAQ question), sets the
+intent to `emergency` with confidence 1.0 and adds a `red_flag` entity naming
+the category, which the assistant records on the conversation for staff.
+
+The patterns follow the red-flag list of the FAQ catalogue. They err on the
+side of caution: "is chest pain normal after IMS?" is treated as urgent too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Pattern, Sequence, Text, Tuple
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.text import normalise
+
+EMERGENCY_INTENT = "emergency"
+ENTITY = "red_flag"
+
+_CANT = r"(cant|cannot|can not|unable to|couldnt|could not)"
+_NEAR = r"[\w ,.'-]{0,40}?"  # a short stretch of the same sentence
+
+RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
+    (
+        "chest_pain",
+        (
+            rf"\bchest\b{_NEAR}\b(pain|pains|painful|hurts?|hurting|tight\w*|pressure"
+            r"|ache|aches|aching|crush\w*|heav\w*|squeez\w*|burning|sharp)",
+            rf"\b(pain|tightness|pressure|crushing|heaviness)\b{_NEAR}\b(in|on|across)"
+            r" (my|the) chest\b",
+            r"\bheart attack\b",
+        ),
+    ),
+    (
+        "breathing",
+        (
+            r"\bshort(ness)? of breath",
+            rf"\b{_CANT} (breathe|breath|catch my breath|get (a|my) breath)",
+            r"\b(hard|difficult|struggl\w*|trouble|difficulty|painful|hurts) (to )?"
+            r"(breathe|breath|breathing)\b",
+            r"\bbreathless\w*",
+            r"\bgasping\b",
+            r"\b(collapsed|punctured) lung\b.{0,60}\b(breath|breathing|chest)",
+            r"\b(breath|breathing)\b.{0,60}\b(collapsed|punctured) lung\b",
+        ),
+    ),
+    (
+        "bladder_bowel",
+        (
+            r"\b(lost|losing|loss of|lose|no|not in) (control|contol)\b.{0,30}"
+            r"\b(bladder|bowels?|pee|urine|poo|stool)",
+            r"\b(lost|losing|loss of|lose|no|not controlling|cant control|"
+            r"cannot control|not in control of) (my )?(bladder|bowels?)\b",
+            r"\b(bladder|bowels?)\b.{0,30}\b(control|incontinen\w*|accident|leak\w*)",
+            r"\bincontinen\w*",
+            rf"\b{_CANT} (pee|urinate|wee|empty my bladder"
+            r"|hold (my )?(pee|urine|bowels))",
+            r"\b(wet|soiled|peed|pooped) (myself|my pants)\b",
+            r"\bnumb\w*\b.{0,40}\b(groin|saddle|inner thighs?|genitals?|private"
+            r" parts?|between my legs|bum|buttocks)",
+            r"\b(groin|saddle|inner thighs?|genitals?|private parts?|between my legs)"
+            r"\b.{0,30}\bnumb\w*",
+        ),
+    ),
+    (
+        "stroke_signs",
+        (
+            r"\bsudden\w*\b.{0,50}\b(weak\w*|numb\w*|paraly\w*|cant move|cant feel|"
+            r"collaps\w*|drooping|droop)",
+            r"\b(weak\w*|numb\w*|paraly\w*)\b.{0,30}\bsudden\w*",
+            r"\b(face|mouth|lip|eyelid)\b.{0,30}\b(droop\w*|numb\w*|paraly\w*|"
+            r"sagging|lopsided)",
+            r"\bparaly[sz]\w*",
+            rf"\b{_CANT} (move|feel|lift) (my )?(arm|leg|hand|foot|face|side)s?\b",
+            r"\b(slurr\w*|garbled) (speech|words|talking)\b",
+            r"\b(slurring|slurred)\b",
+            r"\b(trouble|difficulty|problems?)"
+            r" (speaking|talking|getting (my )?words out)",
+            rf"\b{_CANT} (speak|talk|get (my )?words out)\b",
+            r"\b(having|had|have|think).{0,20}\bstroke\b",
+        ),
+    ),
+    (
+        "fever_back_pain",
+        (
+            r"\b(fever\w*|temperature|chills|shivering)\b.{0,80}\bback\b",
+            r"\bback\b.{0,80}"
+            r"\b(fever\w*|high temperature|running a temperature|chills)",
+        ),
+    ),
+    (
+        "infection_signs",
+        (
+            r"\b(needle\w*|needling|treated|treatment|insertion|puncture|injection|"
+            r"where (the|they|she|he)|spot|site|area)\b.{0,60}\b(hot|red|swollen|"
+            r"swelling|oozing|ooze|pus|infected|infection|weeping|discharge)\b",
+            r"\b(oozing|pus|puss)\b",
+            r"\b(red|hot|swollen)\b.{0,40}\b(hot|red|swollen|oozing|pus)\b.{0,40}"
+            r"\b(needle|needling|treated|ims|spot|site)",
+            r"\binfect(ed|ion)\b.{0,40}\b(needle|needling|treated|ims|spot|site)",
+        ),
+    ),
+    (
+        "self_harm",
+        (
+            r"\bsuicid\w*",
+            r"\bkill(ing)? (myself|me)\b",
+            r"\bend (my life|it all|things)\b",
+            r"\b(hurt|harm|harming|hurting|cut|cutting) myself\b",
+            r"\bself[ -]?harm\w*",
+            r"\bwant(ed)? to die\b",
+            r"\bwanna die\b",
+            r"\bdont want to (live|be alive|be here|wake up)\b",
+            r"\bbetter off dead\b",
+            r"\bno (reason|point) (to|in) (live|living|going on)\b",
+            r"\btake my (own )?life\b",
+        ),
+    ),
+    (
+        "severe_bleeding",
+        (
+            r"\b(bleed\w*|blood)\b.{0,40}\b(wont|will not|doesnt|does not|not|cant|"
+            r"cannot|wouldnt|isnt|hasnt|never) (stop\w*|slow\w*)",
+            r"\b(stop|control)\w* (the )?(bleed\w*|blood)\b.{0,20}\b(cant|cannot|"
+            r"wont|unable)",
+            rf"\b{_CANT} (stop|control) (the |my )?(bleed\w*|blood)",
+            r"\b(still|keeps?|kept|wont stop|non ?stop) bleed\w*",
+            r"\bbleed\w* (heavily|a lot|badly|profusely|everywhere|nonstop|non stop)",
+            r"\b(heavy|severe|profuse|uncontroll\w*|gushing|lots of|so much)"
+            r" (bleeding|blood)\b"
+            r"(?!.{0,30}\b(risk|chance|side effect|possible|common)\b)",
+            r"\bblood (everywhere|all over|pouring|gushing|soaking)",
+        ),
+    ),
+)
+
+_COMPILED: List[Tuple[str, List[Pattern[str]]]] = [
+    (category, [re.compile(p) for p in patterns]) for category, patterns in RED_FLAGS
+]
+
+
+def find_red_flag(text: str) -> Optional[str]:
+    """The first red-flag category the text matches, or None."""
+    norm = normalise(text)
+    for category, patterns in _COMPILED:
+        if any(pattern.search(norm) for pattern in patterns):
+            return category
+    return None
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class RedFlagDetector(GraphComponent):
+    """Forces `emergency` when a message mentions a red-flag symptom."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RedFlagDetector:
+        """Creates the component (it has nothing to train or load)."""
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Training data is left as it is: the patterns are not learned."""
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Overrides the intent of every message that carries a red flag."""
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if text.startswith("/"):
+                continue  # a button payload, not something the person wrote
+            category = find_red_flag(text)
+            if category is None:
+                continue
+            top = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            ranking = [top] + [
+                item
+                for item in message.get(INTENT_RANKING_KEY, [])
+                if item.get(INTENT_NAME_KEY) != EMERGENCY_INTENT
+            ]
+            message.set(INTENT, top, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            entities = list(message.get(ENTITIES, []))
+            entities.append(
+                {
+                    "entity": ENTITY,
+                    "value": category,
+                    "start": 0,
+                    "end": len(text),
+                    "confidence_entity": 1.0,
+                    "extractor": self.__class__.__name__,
+                }
+            )
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages

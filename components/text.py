@@ -1,0 +1,51 @@
+"""Text normalisation and fuzzy word matching shared by the rule components."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterator, Tuple
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
+_SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-cases, folds accents and curly quotes, drops apostrophes.
+
+    Apostrophes go so that "can't", "cant" and "can t" all read "cant".
+    Positions are not kept: use the result only for matching.
+    """
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.translate(_APOSTROPHES).lower().replace("'", "")
+    return _SPACES.sub(" ", text).strip()
+
+
+def words(text: str) -> Iterator[Tuple[str, int, int]]:
+    """Yields (word, start, end) for each run of letters in normalised text."""
+    for match in _WORD.finditer(text):
+        yield match.group(0), match.start(), match.end()
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """True when `a` and `b` differ by at most one insertion, deletion,
+    substitution or swap of neighbouring letters (a common typo)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diffs = [i for i in range(la) if a[i] != b[i]]
+        if len(diffs) == 1:
+            return True
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
+    shorter, longer = (a, b) if la < lb else (b, a)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))

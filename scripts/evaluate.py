@@ -1,0 +1,158 @@
+"""Scores a trained model on the held-out NLU test set (tests/nlu/).
+
+Prints, and writes as JSON: FAQ topic accuracy at the retrieval-key level
+(`faq/<id>`), accuracy on the other intents, out-of-scope recall, the share
+of in-scope messages sent to fallback, red-flag recall, and the confusions.
+Exits 1 when a figure is below its target.
+
+    python -m scripts.evaluate --model models/ims-assistant.tar.gz \
+        --test-set tests/nlu/test_nlu.yml
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+FALLBACK = "nlu_fallback"
+OUT_OF_SCOPE = "out_of_scope"
+EMERGENCY = "emergency"
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str  # "faq/<topic>" for FAQ questions, else the intent name
+
+
+def load_examples(path: Path) -> List[Example]:
+    """Reads a Rasa NLU YAML file into (text, label) pairs."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    examples = []
+    for message in data.intent_examples:
+        label = message.get("intent_response_key") or message.get("intent")
+        examples.append(Example(text=message.get("text"), label=label))
+    return examples
+
+
+def predicted_label(parse: Dict[str, Any]) -> str:
+    """The label a parse result predicts, comparable with Example.label."""
+    intent = (parse.get("intent") or {}).get("name") or ""
+    if intent != "faq":
+        return intent
+    selector = (parse.get("response_selector") or {}).get("faq") or {}
+    key = (selector.get("response") or {}).get("intent_response_key")
+    return key or "faq"
+
+
+def share(hits: int, total: int) -> Optional[float]:
+    return round(hits / total, 4) if total else None
+
+
+def score(pairs: Iterable[Tuple[Example, str]]) -> Dict[str, Any]:
+    """Computes the figures from (example, predicted label) pairs."""
+    pairs = list(pairs)
+    faq = [(e, p) for e, p in pairs if e.label.startswith("faq/")]
+    other = [(e, p) for e, p in pairs if not e.label.startswith("faq/")]
+    oos = [(e, p) for e, p in pairs if e.label == OUT_OF_SCOPE]
+    flags = [(e, p) for e, p in pairs if e.label == EMERGENCY]
+    in_scope = [(e, p) for e, p in pairs if e.label != OUT_OF_SCOPE]
+    not_flags = [(e, p) for e, p in pairs if e.label != EMERGENCY]
+    errors = [(e, p) for e, p in pairs if e.label != p]
+    return {
+        "examples": len(pairs),
+        "faq_topic_accuracy": share(sum(e.label == p for e, p in faq), len(faq)),
+        "other_intent_accuracy": share(sum(e.label == p for e, p in other), len(other)),
+        "overall_accuracy": share(len(pairs) - len(errors), len(pairs)),
+        "out_of_scope_recall": share(sum(p == OUT_OF_SCOPE for _, p in oos), len(oos)),
+        "in_scope_fallback_rate": share(
+            sum(p == FALLBACK for _, p in in_scope), len(in_scope)
+        ),
+        "red_flag_recall": share(sum(p == EMERGENCY for _, p in flags), len(flags)),
+        "red_flag_false_alarms": sum(p == EMERGENCY for _, p in not_flags),
+        "confusions": Counter(f"{e.label} -> {p}" for e, p in errors).most_common(),
+        "errors": [
+            {"text": e.text, "label": e.label, "predicted": p} for e, p in errors
+        ],
+    }
+
+
+async def predict(model: Path, examples: List[Example]) -> List[Dict[str, Any]]:
+    """Parses every example with the trained model, in process."""
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(example.text) for example in examples]
+
+
+TARGETS = {
+    "faq_topic_accuracy": 0.95,
+    "out_of_scope_recall": 0.90,
+    "red_flag_recall": 1.0,
+}
+
+
+def report(figures: Dict[str, Any], targets: Dict[str, float]) -> List[str]:
+    """Prints the figures; returns the names of the missed targets."""
+    print(f"\nHeld-out NLU evaluation ({figures['examples']} messages)")
+    names = [
+        "faq_topic_accuracy",
+        "other_intent_accuracy",
+        "overall_accuracy",
+        "out_of_scope_recall",
+        "in_scope_fallback_rate",
+        "red_flag_recall",
+    ]
+    missed = []
+    for name in names:
+        value = figures[name]
+        target = targets.get(name)
+        mark = ""
+        if target is not None:
+            ok = value is not None and value >= target
+            mark = f"  (target >= {target:.0%}: {'ok' if ok else 'MISSED'})"
+            if not ok:
+                missed.append(name)
+        shown = "n/a" if value is None else f"{value:.1%}"
+        print(f"  {name:<24} {shown:>7}{mark}")
+    print(f"  {'red_flag_false_alarms':<24} {figures['red_flag_false_alarms']:>7}")
+    if figures["confusions"]:
+        print("\nConfusions (label -> predicted: count)")
+        for pair, count in figures["confusions"]:
+            print(f"  {pair}: {count}")
+        print("\nMisread messages")
+        for error in figures["errors"]:
+            print(f"  [{error['label']} -> {error['predicted']}] {error['text']}")
+    return missed
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--test-set", type=Path, default=Path("tests/nlu/test_nlu.yml"))
+    parser.add_argument("--out", type=Path, default=Path("results/evaluation.json"))
+    args = parser.parse_args(argv)
+
+    examples = load_examples(args.test_set)
+    parses = asyncio.run(predict(args.model, examples))
+    figures = score(zip(examples, map(predicted_label, parses), strict=True))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"targets": TARGETS, **figures}, indent=2))
+    missed = report(figures, TARGETS)
+    if missed:
+        print(f"\nFAILED: below target: {', '.join(missed)}")
+        return 1
+    print("\nAll targets met.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Starts the action server (5055), Rasa (5005) and the web app (8000) on the
+# embedded SQLite database, prints the URLs and stops all three on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=.venv/bin
+export DATABASE_URL="${DATABASE_URL:-sqlite:///var/clinic.db}"
+export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:5055/webhook}"
+export RASA_URL="${RASA_URL:-http://localhost:5005}"
+WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:8000}"
+mkdir -p var
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+
+wait_for() { # name url
+  for _ in $(seq 1 180); do
+    if curl -fs -o /dev/null "$2"; then return 0; fi
+    sleep 1
+  done
+  echo "error: $1 did not start (see the log above)" >&2
+  exit 1
+}
+
+if [ -f scripts/migrate.py ]; then "$BIN/python" -m scripts.migrate; fi
+
+"$BIN/rasa" run actions --port 5055 --actions actions &
+pids+=($!)
+"$BIN/rasa" run --port 5005 --model models --endpoints endpoints.yml \
+  --credentials credentials.yml --cors "$WEB_ORIGIN" &
+pids+=($!)
+"$BIN/python" -m webapp --port 8000 &
+pids+=($!)
+
+wait_for "action server" http://localhost:5055/health
+wait_for "web app" http://localhost:8000/healthz
+wait_for "Rasa" http://localhost:5005/
+cat <<MSG
+
+  Assistant is up (database: $DATABASE_URL)
+    Demo clinic page with chat:  http://localhost:8000/
+    Rasa REST channel:           POST http://localhost:5005/webhooks/rest/webhook
+    Action server:               http://localhost:5055/health
+  Press Ctrl-C to stop everything.
+
+MSG
+wait -n "${pids[@]}" || true

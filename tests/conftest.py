@@ -1,0 +1,81 @@
+"""Shared fixtures: paths, the catalogue, trackers for action tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CATALOGUE = SHARED / "faq_topics.yml"
+
+
+def read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Dict[str, Any]:
+    """The FAQ catalogue from ../shared (the contract for intent names)."""
+    if not CATALOGUE.exists():
+        pytest.skip("../shared/faq_topics.yml is not beside this checkout")
+    return read_yaml(CATALOGUE)
+
+
+@pytest.fixture(scope="session")
+def domain() -> Dict[str, Any]:
+    return read_yaml(ROOT / "domain.yml")
+
+
+@pytest.fixture(scope="session")
+def faq_responses() -> Dict[str, List[Dict[str, Any]]]:
+    return read_yaml(ROOT / "data" / "responses" / "faq.yml")["responses"]
+
+
+@pytest.fixture
+def dispatcher() -> CollectingDispatcher:
+    return CollectingDispatcher()
+
+
+def user_event(
+    text: str,
+    intent: str,
+    entities: Optional[List[Dict[str, Any]]] = None,
+    response_selector: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+    """A `user` event as Rasa sends it to the action server."""
+    parse_data = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+    }
+    if response_selector is not None:
+        parse_data["response_selector"] = response_selector
+    return {"event": "user", "text": text, "parse_data": parse_data}
+
+
+def make_tracker(
+    events: List[Dict[str, Any]],
+    slots: Optional[Dict[str, Any]] = None,
+    sender_id: str = "test-user",
+    active_loop: Optional[Dict[str, Any]] = None,
+) -> Tracker:
+    """A Tracker whose latest message is the last `user` event given."""
+    latest = next(
+        (e["parse_data"] for e in reversed(events) if e.get("event") == "user"), {}
+    )
+    return Tracker(
+        sender_id=sender_id,
+        slots=slots or {},
+        latest_message=latest,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop=active_loop or {},
+        latest_action_name=None,
+    )

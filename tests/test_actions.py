@@ -1,0 +1,107 @@
+"""Custom actions, run with a CollectingDispatcher."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+
+from actions.fallback import ActionFaqFallback
+from actions.safety import ActionFlagRedFlag
+from actions.session import ActionSessionStart
+from actions.slots import ValidateSlotMappings
+from clinic.profile import load_profile
+from tests.conftest import make_tracker, user_event
+
+
+def selector(*topics: str) -> dict:
+    ranking = [{"intent_response_key": f"faq/{t}", "confidence": 0.3} for t in topics]
+    return {
+        "faq": {
+            "response": {"intent_response_key": f"faq/{topics[0]}", "confidence": 0.3},
+            "ranking": ranking,
+        }
+    }
+
+
+async def test_session_start_loads_the_clinic_profile(dispatcher) -> None:
+    events = await ActionSessionStart().run(dispatcher, make_tracker([]), {})
+    profile = load_profile()
+    assert events[0] == SessionStarted()
+    assert SlotSet("clinic_phone", profile.phone) in events
+    assert SlotSet("clinic_name", profile.name) in events
+    assert events[-1] == ActionExecuted("action_listen")
+
+
+@pytest.mark.parametrize(
+    "entities, expected",
+    [
+        ([{"entity": "condition", "value": "sciatica"}], "sciatica"),
+        ([], None),
+        ([{"entity": "red_flag", "value": "chest_pain"}], None),
+    ],
+)
+async def test_condition_slot_follows_the_latest_message(
+    dispatcher, entities, expected
+) -> None:
+    tracker = make_tracker(
+        [user_event("x", "faq", entities)], slots={"condition": "back_pain"}
+    )
+    action = ValidateSlotMappings()
+    result = await action.extract_condition(dispatcher, tracker, {})
+    assert result == {"condition": expected}
+
+
+@pytest.mark.parametrize(
+    "intent, topic, expected",
+    [
+        ("faq", "candidate", "candidate"),
+        ("faq", "frequency", None),
+        ("greet", "candidate", None),
+    ],
+)
+async def test_faq_topic_slot(dispatcher, intent, topic, expected) -> None:
+    tracker = make_tracker([user_event("x", intent, response_selector=selector(topic))])
+    result = await ValidateSlotMappings().extract_faq_topic(dispatcher, tracker, {})
+    assert result == {"faq_topic": expected}
+
+
+@pytest.mark.parametrize(
+    "entities, slot, expected",
+    [
+        ([{"entity": "red_flag", "value": "self_harm"}], None, "self_harm"),
+        ([], "chest_pain", "chest_pain"),
+        ([], None, "unspecified"),
+    ],
+)
+async def test_red_flag_marks_the_conversation(
+    dispatcher, entities, slot, expected
+) -> None:
+    tracker = make_tracker(
+        [user_event("help", "emergency", entities)], slots={"red_flag": slot}
+    )
+    events = await ActionFlagRedFlag().run(dispatcher, tracker, {})
+    assert events == [SlotSet("red_flag", expected)]
+
+
+def fallback_events() -> list:
+    return [
+        user_event("what is ims", "faq"),
+        user_event(
+            "blah",
+            "nlu_fallback",
+            response_selector=selector("frequency", "number_of_sessions", "needles"),
+        ),
+    ]
+
+
+async def test_first_miss_offers_the_likeliest_topics(dispatcher) -> None:
+    await ActionFaqFallback().run(dispatcher, make_tracker(fallback_events()), {})
+    [message] = dispatcher.messages
+    assert "Did you mean" in message["text"]
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert payloads == [
+        "How often do I need IMS?",
+        "How many IMS sessions will I need?",
+        "What kind of needles are used for IMS?",
+        "/request_human",
+    ]

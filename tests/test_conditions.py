@@ -1,0 +1,60 @@
+"""The rule-based `condition` entity."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from components.conditions import ConditionExtractor, find_conditions
+from components.text import within_one_edit
+
+
+@pytest.mark.parametrize(
+    "text, values",
+    [
+        ("can IMS help sciatica", ["sciatica"]),
+        ("does ims work for sciatia", ["sciatica"]),
+        ("i have tennis elbow", ["tennis_elbow"]),
+        ("lateral epicondylitis treatment", ["tennis_elbow"]),
+        ("my frozen shoulder", ["frozen_shoulder"]),
+        ("rotator cuff tear", ["rotator_cuff"]),
+        ("my shoulder hurts", ["shoulder_pain"]),
+        ("migranes every week", ["headache"]),
+        ("tension headaches", ["headache"]),
+        ("fibromyalga", ["fibromyalgia"]),
+        ("osteoarthritis in my knee", ["osteoarthritis", "knee"]),
+        ("pelvic pain", ["pelvic_pain"]),
+        ("bad posture at my desk", ["postural_pain"]),
+        ("stiff neck and low back pain", ["neck_pain", "back_pain"]),
+        ("my lower back", ["back_pain"]),
+        ("plantar fasciitis", ["plantar_fasciitis"]),
+        ("what is IMS", []),
+        ("I'll get back to you", []),
+        ("should I come weekly", []),
+    ],
+)
+def test_find_conditions(text: str, values: list) -> None:
+    assert [value for value, _, _ in find_conditions(text)] == values
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("sciatica", "sciatica", True),
+        ("sciatia", "sciatica", True),
+        ("scaitica", "sciatica", True),
+        ("sciaticaa", "sciatica", True),
+        ("sciotiko", "sciatica", False),
+        ("should", "shoulder", False),
+    ],
+)
+def test_within_one_edit(a: str, b: str, expected: bool) -> None:
+    assert within_one_edit(a, b) is expected
+
+
+def test_extractor_adds_entities() -> None:
+    message = Message(data={"text": "can IMS help my tennis elbow?"})
+    [out] = ConditionExtractor().process([message])
+    [entity] = out.get("entities")
+    assert entity["entity"] == "condition"
+    assert entity["value"] == "tennis_elbow"

@@ -1,0 +1,100 @@
+"""The red-flag safety net: phrases from the catalogue's red-flag list."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+
+from components.red_flags import RedFlagDetector, find_red_flag
+
+
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("I have chest pain", "chest_pain"),
+        ("my chest feels really tight since the needling", "chest_pain"),
+        ("crushing pressure in my chest", "chest_pain"),
+        ("I'm short of breath after IMS near my ribs", "breathing"),
+        ("i cant breathe properly", "breathing"),
+        ("it's hard to breathe since my appointment", "breathing"),
+        ("I've lost control of my bladder", "bladder_bowel"),
+        ("cant control my bowels since yesterday", "bladder_bowel"),
+        ("numbness in my groin and inner thighs", "bladder_bowel"),
+        ("my leg suddenly went weak", "stroke_signs"),
+        ("half my face is drooping", "stroke_signs"),
+        ("I'm slurring my words", "stroke_signs"),
+        ("I can't move my arm", "stroke_signs"),
+        ("I have a fever and my back is killing me", "fever_back_pain"),
+        ("the spot where the needle went in is hot red and oozing", "infection_signs"),
+        ("there's pus coming from the treated area", "infection_signs"),
+        ("I want to kill myself", "self_harm"),
+        ("sometimes I think about suicide", "self_harm"),
+        ("I don't want to live anymore", "self_harm"),
+        ("the bleeding won't stop", "severe_bleeding"),
+        ("I'm still bleeding after an hour", "severe_bleeding"),
+        # Inside an ordinary FAQ question: the red flag still wins.
+        ("how many sessions will I need? also I have chest pain", "chest_pain"),
+        (
+            "Does IMS help sciatica? I can't control my bladder since Monday",
+            "bladder_bowel",
+        ),
+        # Curly apostrophes and capitals as phones type them.
+        ("I CAN\u2019T BREATHE", "breathing"),
+    ],
+)
+def test_red_flags_are_recognised(text: str, category: str) -> None:
+    assert find_red_flag(text) == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Does IMS hurt?",
+        "how often do I need IMS",
+        "will I be sore after the treatment",
+        "can IMS cause bruising or a bit of bleeding?",
+        "is there a risk of excessive bleeding with IMS",
+        "I felt a bit light-headed after my session, is that normal?",
+        "can IMS help my back pain",
+        "I'm on blood thinners, can I have IMS?",
+        "what happens at the first appointment",
+        "I want to book an assessment",
+        "my shoulder has been stiff for months",
+        "Is IMS safe during pregnancy?",
+    ],
+)
+def test_ordinary_questions_are_not_red_flags(text: str) -> None:
+    assert find_red_flag(text) is None
+
+
+def test_detector_overrides_the_classifier() -> None:
+    message = Message(
+        data={
+            "text": "how often should I come? I also have chest pain",
+            "intent": {"name": "faq", "confidence": 0.97},
+            "intent_ranking": [
+                {"name": "faq", "confidence": 0.97},
+                {"name": "emergency", "confidence": 0.02},
+            ],
+        }
+    )
+    [out] = RedFlagDetector().process([message])
+    assert out.get("intent") == {"name": "emergency", "confidence": 1.0}
+    ranking = [item["name"] for item in out.get("intent_ranking")]
+    assert ranking == ["emergency", "faq"]
+    [entity] = out.get("entities")
+    assert (entity["entity"], entity["value"]) == ("red_flag", "chest_pain")
+
+
+def test_detector_leaves_other_messages_alone() -> None:
+    intent = {"name": "faq", "confidence": 0.97}
+    message = Message(data={"text": "does it hurt", "intent": intent})
+    [out] = RedFlagDetector().process([message])
+    assert out.get("intent") == intent
+    assert not out.get("entities")
+
+
+def test_button_payloads_are_not_scanned() -> None:
+    message = Message(data={"text": "/faq", "intent": {"name": "faq"}})
+    [out] = RedFlagDetector().process([message])
+    assert out.get("intent") == {"name": "faq"}
