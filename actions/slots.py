@@ -55,5 +55,12 @@ class ValidateSlotMappings(ValidationAction):
         tracker: Tracker,
         domain: Dict[Text, Any],
     ) -> Dict[Text, Any]:
-        """The FAQ topic of this message, when it is one the dialogue uses."""
-        return {"faq_topic": faq_topic(tracker.latest_message or {})}
+        """On an FAQ question: its topic when the dialogue uses it, else None.
+
+        Other messages leave the slot alone, so that the answer to "yes"
+        right after utter_faq/candidate still knows what was asked.
+        """
+        latest = tracker.latest_message or {}
+        if (latest.get("intent") or {}).get("name") != "faq":
+            return {}
+        return {"faq_topic": faq_topic(latest)}

@@ -109,20 +109,23 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
     (
         "infection_signs",
         (
+            # Signs described as present ("is red", "oozing"), not a question
+            # about the risk of infection.
             r"\b(needle\w*|needling|treated|treatment|insertion|puncture|injection|"
             r"where (the|they|she|he)|spot|site|area)\b.{0,60}\b(hot|red|swollen|"
-            r"swelling|oozing|ooze|pus|infected|infection|weeping|discharge)\b",
+            r"swelling|oozing|ooze|pus|weeping|discharge)\b",
             r"\b(oozing|pus|puss)\b",
             r"\b(red|hot|swollen)\b.{0,40}\b(hot|red|swollen|oozing|pus)\b.{0,40}"
             r"\b(needle|needling|treated|ims|spot|site)",
-            r"\binfect(ed|ion)\b.{0,40}\b(needle|needling|treated|ims|spot|site)",
+            r"\b(looks?|looking|got|gotten|is|its|getting|became|has become|think)"
+            r" (really |very |a bit |kind of )?infected\b",
         ),
     ),
     (
         "self_harm",
         (
             r"\bsuicid\w*",
-            r"\bkill(ing)? (myself|me)\b",
+            r"\bkill(ing)? myself\b",  # not "my back is killing me"
             r"\bend (my life|it all|things)\b",
             r"\b(hurt|harm|harming|hurting|cut|cutting) myself\b",
             r"\bself[ -]?harm\w*",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -88,7 +89,11 @@ def score(pairs: Iterable[Tuple[Example, str]]) -> Dict[str, Any]:
 async def predict(model: Path, examples: List[Example]) -> List[Dict[str, Any]]:
     """Parses every example with the trained model, in process."""
     from rasa.core.agent import Agent
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
     return [await agent.parse_message(example.text) for example in examples]
 

@@ -56,13 +56,21 @@ async def test_condition_slot_follows_the_latest_message(
     [
         ("faq", "candidate", "candidate"),
         ("faq", "frequency", None),
-        ("greet", "candidate", None),
     ],
 )
 async def test_faq_topic_slot(dispatcher, intent, topic, expected) -> None:
     tracker = make_tracker([user_event("x", intent, response_selector=selector(topic))])
     result = await ValidateSlotMappings().extract_faq_topic(dispatcher, tracker, {})
     assert result == {"faq_topic": expected}
+
+
+async def test_faq_topic_is_kept_for_the_reply_to_an_faq(dispatcher) -> None:
+    events = [
+        user_event("am i a candidate", "faq", response_selector=selector("candidate")),
+        user_event("yes", "affirm"),
+    ]
+    tracker = make_tracker(events, slots={"faq_topic": "candidate"})
+    assert await ValidateSlotMappings().extract_faq_topic(dispatcher, tracker, {}) == {}
 
 
 @pytest.mark.parametrize(

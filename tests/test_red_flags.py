@@ -27,6 +27,7 @@ from components.red_flags import RedFlagDetector, find_red_flag
         ("I have a fever and my back is killing me", "fever_back_pain"),
         ("the spot where the needle went in is hot red and oozing", "infection_signs"),
         ("there's pus coming from the treated area", "infection_signs"),
+        ("I think the needle spot got infected", "infection_signs"),
         ("I want to kill myself", "self_harm"),
         ("sometimes I think about suicide", "self_harm"),
         ("I don't want to live anymore", "self_harm"),
@@ -61,6 +62,10 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "I want to book an assessment",
         "my shoulder has been stiff for months",
         "Is IMS safe during pregnancy?",
+        # Idioms and questions about risks are not emergencies.
+        "my neck is killing me, can IMS help?",
+        "could the needles give me an infection?",
+        "what is the risk of infection with dry needling",
     ],
 )
 def test_ordinary_questions_are_not_red_flags(text: str) -> None:
