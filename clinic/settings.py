@@ -26,6 +26,15 @@ class Settings:
     clinic_profile_path: Path = PROJECT_ROOT / "clinic_profile.yml"
     rasa_url: str = "http://localhost:5005"
     public_base_url: str = "http://localhost:8000"
+    # Staff notifications: SMTP is used only when SMTP_HOST is set; without
+    # it notifications stay in the local outbox shown by the staff app.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    smtp_from: str = "assistant@localhost"
+    staff_email: str = ""  # overrides the clinic profile's staff_email
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +46,13 @@ class Settings:
             ),
             rasa_url=_env("RASA_URL", "http://localhost:5005"),
             public_base_url=_env("PUBLIC_BASE_URL", "http://localhost:8000"),
+            smtp_host=_env("SMTP_HOST", ""),
+            smtp_port=int(_env("SMTP_PORT", "587")),
+            smtp_username=_env("SMTP_USERNAME", ""),
+            smtp_password=_env("SMTP_PASSWORD", ""),
+            smtp_starttls=_env("SMTP_STARTTLS", "true").lower() in ("1", "true", "yes"),
+            smtp_from=_env("SMTP_FROM", "assistant@localhost"),
+            staff_email=_env("STAFF_EMAIL", ""),
         )
 
 

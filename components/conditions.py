@@ -20,7 +20,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.text import normalise, within_one_edit, words
+from components.text import normalise_with_offsets, within_one_edit, words
 
 ENTITY = "condition"
 
@@ -83,11 +83,9 @@ _COMPILED: List[Tuple[str, List[Pattern[str]]]] = [
 
 
 def find_conditions(text: str) -> List[Tuple[str, int, int]]:
-    """Returns (value, start, end) per condition named, in reading order.
-
-    Offsets refer to the normalised text.
-    """
-    norm = normalise(text)
+    """Returns (value, start, end) per condition named, in reading order;
+    start and end are positions in `text` itself."""
+    norm, offsets = normalise_with_offsets(text)
     taken: List[Tuple[int, int]] = []
     found: List[Tuple[str, int, int]] = []
 
@@ -111,10 +109,10 @@ def find_conditions(text: str) -> List[Tuple[str, int, int]]:
     found.sort(key=lambda item: item[1])
     seen = set()
     unique = []
-    for item in found:  # one entity per condition, where it is first named
-        if item[0] not in seen:
-            seen.add(item[0])
-            unique.append(item)
+    for value, start, end in found:  # one entity per condition, where first named
+        if value not in seen:
+            seen.add(value)
+            unique.append((value, offsets[start], offsets[end - 1] + 1))
     return unique
 
 

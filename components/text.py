@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterator, Tuple
+from typing import Iterator, List, Tuple
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 _SPACES = re.compile(r"\s+")
@@ -21,6 +21,28 @@ def normalise(text: str) -> str:
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.translate(_APOSTROPHES).lower().replace("'", "")
     return _SPACES.sub(" ", text).strip()
+
+
+def normalise_with_offsets(text: str) -> Tuple[str, List[int]]:
+    """Like `normalise`, plus the index in `text` of each output character,
+    so that a match in the normalised text maps back to the original."""
+    chars: List[str] = []
+    offsets: List[int] = []
+    for index, original in enumerate(text or ""):
+        folded = unicodedata.normalize("NFKD", original.translate(_APOSTROPHES))
+        for ch in folded.lower():
+            if unicodedata.combining(ch) or ch == "'":
+                continue
+            if ch.isspace():
+                if not chars or chars[-1] == " ":
+                    continue
+                ch = " "
+            chars.append(ch)
+            offsets.append(index)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        offsets.pop()
+    return "".join(chars), offsets
 
 
 def words(text: str) -> Iterator[Tuple[str, int, int]]:

@@ -79,3 +79,12 @@ def make_tracker(
         active_loop=active_loop or {},
         latest_action_name=None,
     )
+
+
+from tests.conversation import (  # noqa: E402,F401
+    action_server,
+    agent,
+    conversation_db,
+    trained_model,
+)
+from tests.db_fixtures import database_url, use_database  # noqa: E402,F401

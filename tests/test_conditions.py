@@ -52,6 +52,19 @@ def test_within_one_edit(a: str, b: str, expected: bool) -> None:
     assert within_one_edit(a, b) is expected
 
 
+@pytest.mark.parametrize(
+    "text, span",
+    [
+        ("Can IMS help my  Tennis Elbow?", "Tennis Elbow"),
+        ("I can’t shake this sciatica", "sciatica"),
+        ("Zoë’s frozen   shoulder", "frozen   shoulder"),
+    ],
+)
+def test_entity_positions_point_into_the_original_text(text: str, span: str) -> None:
+    [(_, start, end)] = find_conditions(text)
+    assert text[start:end] == span
+
+
 def test_extractor_adds_entities() -> None:
     message = Message(data={"text": "can IMS help my tennis elbow?"})
     [out] = ConditionExtractor().process([message])

@@ -1,0 +1,617 @@
+"""Lead capture: the `lead_form`, its questions, validation and submission.
+
+Entry points (see data/rules/leads.yml) run `action_start_lead`, then the
+form asks, via the `action_ask_lead_*` actions, for name, contact, contact
+method and time, concern, duration, a yes/no screening question and
+consent, shows a summary, and ends in `action_submit_lead`, which stores
+the lead (with consent) or says why nothing was stored.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import logging
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from actions.lead_messages import render
+from clinic.contact import display_phone, find_email, parse_phone
+from clinic.profile import current_profile
+from clinic.settings import get_settings
+from db.engine import session_factory
+from db.leads import LeadInput, Notification, save_lead
+
+logger = logging.getLogger(__name__)
+
+FORM = "lead_form"
+CONSENT_VERSION = "2026-11-v1"  # change whenever the consent question changes
+MAX_CONTACT_FAILURES = 3
+SKIPPED = "skipped"
+PHONE_CHANNELS = ("twilio", "sms", "whatsapp")
+
+LEAD_SLOTS = (
+    "lead_kind",
+    "lead_name",
+    "lead_contact",
+    "lead_phone",
+    "lead_email",
+    "lead_phone_offered",
+    "lead_contact_failures",
+    "lead_contact_method",
+    "lead_contact_time",
+    "lead_concern",
+    "lead_condition",
+    "lead_duration",
+    "lead_screening",
+    "lead_consent",
+    "lead_confirmed",
+    "lead_cancelled",
+)
+CALLBACK_SLOTS = (
+    "lead_name",
+    "lead_contact",
+    "lead_contact_time",
+    "lead_consent",
+    "lead_confirmed",
+)
+
+_CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
+_CANCEL = re.compile(
+    r"^\W*(cancel|never ?mind|nvm|forget (it|about it)|stop|quit|exit|abort|"
+    r"i changed my mind|dont bother|do not bother)\b",
+    re.IGNORECASE,
+)
+_SKIP = re.compile(
+    r"^\W*(skip|pass|next|(i )?(dont|do not|don't) know|not sure|no idea|n/?a|"
+    r"(i(d| would|'d) )?(rather|prefer) not)\b",
+    re.IGNORECASE,
+)
+_YES = re.compile(
+    r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|correct|right|agree|i agree|"
+    r"please do|go ahead|send|send it|confirm|sounds good|absolutely|of course)\b",
+    re.IGNORECASE,
+)
+_NO = re.compile(r"^\W*(n|no|nope|nah|not really|i do not|i dont|i don't)\b", re.I)
+_PREFER_NOT = re.compile(r"prefer not|rather not|not say|skip|private", re.I)
+_METHODS = (
+    ("email", re.compile(r"\be-?mail|\bmail\b", re.I)),
+    ("text", re.compile(r"\b(text|sms|message|whatsapp|txt)", re.I)),
+    ("call", re.compile(r"\b(call|phone|ring|voice)", re.I)),
+)
+_CHANGES = (
+    (
+        (
+            "lead_contact",
+            "lead_phone",
+            "lead_email",
+            "lead_contact_method",
+            "lead_phone_offered",
+        ),
+        re.compile(r"\b(contact|phone|number|email|e-mail|mail)", re.I),
+    ),
+    (
+        ("lead_contact_time",),
+        re.compile(r"\b(time|when|morning|evening|afternoon)", re.I),
+    ),
+    (
+        ("lead_concern", "lead_condition"),
+        re.compile(r"\b(concern|problem|pain|about|issue)", re.I),
+    ),
+    (("lead_duration",), re.compile(r"\b(long|duration|how long|since)", re.I)),
+    (("lead_screening",), re.compile(r"\b(safety|screening|medical)", re.I)),
+    (("lead_name",), re.compile(r"\bname\b", re.I)),
+)
+
+
+def clean(value: Any) -> str:
+    """The text as typed, with control characters removed and ends trimmed."""
+    text = unicodedata.normalize("NFC", str(value or ""))
+    return "".join(ch for ch in text if ch not in _CONTROL).strip()
+
+
+def latest_intent(tracker: Tracker) -> Optional[Text]:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def is_cancel(text: str) -> bool:
+    return bool(_CANCEL.match(text))
+
+
+def yes_no(text: str, intent: Optional[Text]) -> Optional[str]:
+    """'yes', 'no' or None, from the words first, then the intent."""
+    if _YES.match(text):
+        return "yes"
+    if _NO.match(text):
+        return "no"
+    if intent == "affirm":
+        return "yes"
+    if intent == "deny":
+        return "no"
+    return None
+
+
+def sender_phone(tracker: Tracker) -> Optional[str]:
+    """On SMS/WhatsApp, the sender's own number (E.164), else None."""
+    channel = (tracker.get_latest_input_channel() or "").lower()
+    if not any(name in channel for name in PHONE_CHANNELS):
+        return None
+    return parse_phone(tracker.sender_id, current_profile().phone_region)
+
+
+def form_started_at(tracker: Tracker) -> float:
+    """Timestamp of the latest activation of the lead form."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == FORM:
+            return float(event.get("timestamp") or 0)
+    return 0.0
+
+
+def submission_key(tracker: Tracker) -> str:
+    """Same form, same key: a retried or doubled submit stores one lead."""
+    raw = f"{tracker.sender_id}|{form_started_at(tracker):.6f}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def reset_lead_slots() -> List[EventType]:
+    return [SlotSet(slot, None) for slot in LEAD_SLOTS]
+
+
+def say(
+    dispatcher: CollectingDispatcher, tracker: Tracker, key: Text, **values: Any
+) -> None:
+    dispatcher.utter_message(**render(key, tracker.current_slot_values(), **values))
+
+
+class ActionStartLead(Action):
+    """Starts a fresh lead form: an assessment request, or a call back."""
+
+    def name(self) -> Text:
+        return "action_start_lead"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        kind = "callback" if latest_intent(tracker) == "request_human" else "assessment"
+        say(dispatcher, tracker, f"intro_{kind}")
+        return [*reset_lead_slots(), SlotSet("lead_kind", kind)]
+
+
+class ActionCancelLead(Action):
+    """Stops the lead form; nothing is stored."""
+
+    def name(self) -> Text:
+        return "action_cancel_lead"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        key = "save_abandoned" if tracker.get_slot("lead_save_failed") else "cancelled"
+        say(dispatcher, tracker, key)
+        return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]
+
+
+class AskLeadQuestion(Action, metaclass=abc.ABCMeta):
+    """Asks the question for one slot (`action_ask_<slot>`)."""
+
+    slot: Text = ""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        say(dispatcher, tracker, f"ask_{self.slot}")
+        return []
+
+
+class ActionAskLeadName(AskLeadQuestion):
+    slot = "lead_name"
+
+
+class ActionAskLeadContactTime(AskLeadQuestion):
+    slot = "lead_contact_time"
+
+
+class ActionAskLeadConcern(AskLeadQuestion):
+    slot = "lead_concern"
+
+
+class ActionAskLeadDuration(AskLeadQuestion):
+    slot = "lead_duration"
+
+
+class ActionAskLeadScreening(AskLeadQuestion):
+    slot = "lead_screening"
+
+
+class ActionAskLeadConsent(AskLeadQuestion):
+    slot = "lead_consent"
+
+
+class ActionAskLeadContact(AskLeadQuestion):
+    """On SMS/WhatsApp, offers the sender's own number first."""
+
+    slot = "lead_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        phone = sender_phone(tracker)
+        if phone and tracker.get_slot("lead_phone_offered") != "declined":
+            say(
+                dispatcher,
+                tracker,
+                "ask_lead_contact_sender",
+                phone=display_phone(phone),
+            )
+            return [SlotSet("lead_phone_offered", phone)]
+        say(dispatcher, tracker, "ask_lead_contact")
+        return []
+
+
+class ActionAskLeadContactMethod(AskLeadQuestion):
+    """Offers only the ways the person can actually be reached."""
+
+    slot = "lead_contact_method"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        buttons = []
+        if tracker.get_slot("lead_phone"):
+            buttons += [
+                {"title": "Phone call", "payload": "phone call"},
+                {"title": "Text message", "payload": "text message"},
+            ]
+        if tracker.get_slot("lead_email"):
+            buttons.append({"title": "Email", "payload": "email"})
+        message = render(
+            "ask_lead_contact_method", tracker.current_slot_values(), buttons
+        )
+        dispatcher.utter_message(**message)
+        return []
+
+
+def summary(slots: Dict[Text, Any]) -> str:
+    """The answers as the person will confirm them (long ones shortened)."""
+
+    def short(value: Any, limit: int = 120) -> str:
+        text = str(value)
+        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+    screening = {"yes": "Yes", "no": "No", "prefer_not": "Prefer not to say"}
+    method = {"call": "Phone call", "text": "Text message", "email": "Email"}
+    rows = [
+        ("Name", slots.get("lead_name")),
+        (
+            "Phone",
+            display_phone(slots["lead_phone"]) if slots.get("lead_phone") else None,
+        ),
+        ("Email", slots.get("lead_email")),
+        ("Contact by", method.get(slots.get("lead_contact_method") or "")),
+        ("Best time", slots.get("lead_contact_time")),
+        ("About", slots.get("lead_concern")),
+        ("For how long", slots.get("lead_duration")),
+        ("Safety question", screening.get(slots.get("lead_screening") or "")),
+    ]
+    return "\n".join(
+        f"{label}: {short(value)}"
+        for label, value in rows
+        if value and value != SKIPPED
+    )
+
+
+class ActionAskLeadConfirmed(AskLeadQuestion):
+    slot = "lead_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        text = summary(tracker.current_slot_values())
+        say(dispatcher, tracker, "ask_lead_confirmed", summary=text)
+        return []
+
+
+class ValidateLeadForm(FormValidationAction):
+    """Checks each answer; re-asks with a reason when one is not usable."""
+
+    def name(self) -> Text:
+        return "validate_lead_form"
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        if tracker.get_slot("lead_cancelled"):
+            return []
+        if tracker.get_slot("lead_kind") == "callback":
+            return [slot for slot in domain_slots if slot in CALLBACK_SLOTS]
+        return domain_slots
+
+    def _cancel(self, slot: Text) -> Dict[Text, Any]:
+        return {slot: None, "lead_cancelled": "user"}
+
+    async def validate_lead_name(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_name")
+        if not text or text.startswith("/"):
+            say(dispatcher, tracker, "wrong_lead_name")
+            return {"lead_name": None}
+        return {"lead_name": text}
+
+    async def validate_lead_contact(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_contact")
+        offered = tracker.get_slot("lead_phone_offered")
+        if offered and offered != "declined":
+            answer = yes_no(text, latest_intent(tracker))
+            if answer == "yes":
+                return self._contact_found(offered, None)
+            if answer == "no":
+                return {"lead_contact": None, "lead_phone_offered": "declined"}
+        email, email_error = find_email(text)
+        rest = text.replace(email, "") if email else text
+        if email_error:
+            rest = re.sub(r"\S+@\S+", "", rest)
+        phone = parse_phone(rest, current_profile().phone_region)
+        if phone or email:
+            return self._contact_found(phone, email)
+        failures = int(tracker.get_slot("lead_contact_failures") or 0) + 1
+        if failures >= MAX_CONTACT_FAILURES:
+            say(dispatcher, tracker, "contact_give_up")
+            return {"lead_contact": None, "lead_cancelled": "contact_failed"}
+        if email_error:
+            say(dispatcher, tracker, "wrong_lead_contact_email", reason=email_error)
+        elif re.search(r"\d{3,}", text):
+            say(dispatcher, tracker, "wrong_lead_contact_phone")
+        else:
+            say(dispatcher, tracker, "wrong_lead_contact")
+        return {"lead_contact": None, "lead_contact_failures": float(failures)}
+
+    @staticmethod
+    def _contact_found(phone: Optional[str], email: Optional[str]) -> Dict[Text, Any]:
+        found: Dict[Text, Any] = {
+            "lead_contact": "given",  # the values live in lead_phone / lead_email
+            "lead_phone": phone,
+            "lead_email": email,
+            "lead_contact_failures": 0.0,
+        }
+        if not phone:  # email is the only way: no need to ask
+            found["lead_contact_method"] = "email"
+        return found
+
+    async def validate_lead_contact_method(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_contact_method")
+        for method, pattern in _METHODS:
+            if pattern.search(text):
+                needs = "lead_email" if method == "email" else "lead_phone"
+                if tracker.get_slot(needs):
+                    return {"lead_contact_method": method}
+        say(dispatcher, tracker, "wrong_lead_contact_method")
+        return {"lead_contact_method": None}
+
+    async def validate_lead_contact_time(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_contact_time")
+        if not text or _SKIP.match(text):
+            return {"lead_contact_time": SKIPPED}
+        return {"lead_contact_time": text}
+
+    async def validate_lead_concern(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_concern")
+        if not text or text.startswith("/"):
+            say(dispatcher, tracker, "wrong_lead_concern")
+            return {"lead_concern": None}
+        condition = next(
+            (
+                e.get("value")
+                for e in (tracker.latest_message or {}).get("entities") or []
+                if e.get("entity") == "condition"
+            ),
+            None,
+        )
+        return {"lead_concern": text, "lead_condition": condition}
+
+    async def validate_lead_duration(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_duration")
+        if not text or _SKIP.match(text):
+            return {"lead_duration": SKIPPED}
+        return {"lead_duration": text}
+
+    async def validate_lead_screening(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_screening")
+        if _PREFER_NOT.search(text):
+            return {"lead_screening": "prefer_not"}
+        answer = yes_no(text, latest_intent(tracker))
+        if answer:
+            return {"lead_screening": answer}
+        say(dispatcher, tracker, "wrong_choice")
+        return {"lead_screening": None}
+
+    async def validate_lead_consent(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_consent")
+        answer = yes_no(text, latest_intent(tracker))
+        if answer == "yes":
+            return {"lead_consent": "yes"}
+        if answer == "no":
+            return {"lead_consent": "no", "lead_cancelled": "no_consent"}
+        say(dispatcher, tracker, "wrong_choice")
+        return {"lead_consent": None}
+
+    async def validate_lead_confirmed(
+        self,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> Dict[Text, Any]:
+        text = clean(value)
+        if is_cancel(text):
+            return self._cancel("lead_confirmed")
+        if re.search(
+            r"\b(change|edit|fix|correct|wrong|update|actually)\b", text, re.I
+        ):
+            cleared = [
+                slot
+                for slots, pattern in _CHANGES
+                if pattern.search(text)
+                for slot in slots
+            ]
+            if not cleared:
+                say(dispatcher, tracker, "ask_what_to_change")
+                return {"lead_confirmed": None}
+            return {"lead_confirmed": None, **dict.fromkeys(cleared)}
+        answer = yes_no(text, latest_intent(tracker))
+        if answer == "yes":
+            return {"lead_confirmed": "yes"}
+        if answer == "no":
+            say(dispatcher, tracker, "ask_what_to_change")
+            return {"lead_confirmed": None}
+        say(dispatcher, tracker, "wrong_choice")
+        return {"lead_confirmed": None}
+
+
+def lead_input(tracker: Tracker, now: datetime) -> LeadInput:
+    """The stored form of the answers in the tracker."""
+    slots = tracker.current_slot_values()
+
+    def value(slot: Text) -> Optional[str]:
+        item = slots.get(slot)
+        return None if item in (None, "", SKIPPED) else str(item)
+
+    return LeadInput(
+        submission_key=submission_key(tracker),
+        kind=value("lead_kind") or "assessment",
+        channel=tracker.get_latest_input_channel() or "unknown",
+        sender_id=tracker.sender_id,
+        name=value("lead_name") or "",
+        phone=value("lead_phone"),
+        email=value("lead_email"),
+        contact_method=value("lead_contact_method"),
+        contact_time=value("lead_contact_time"),
+        concern=value("lead_concern"),
+        condition=value("lead_condition"),
+        duration=value("lead_duration"),
+        screening=value("lead_screening"),
+        red_flag=value("red_flag"),
+        consent_version=CONSENT_VERSION,
+        consent_at=now,
+    )
+
+
+class ActionSubmitLead(Action):
+    """Stores a completed, consented lead and tells the person what's next.
+
+    A database failure is said plainly (never a false confirmation), the
+    answers stay in the conversation, and "try again" resubmits them.
+    """
+
+    def name(self) -> Text:
+        return "action_submit_lead"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        cancelled = tracker.get_slot("lead_cancelled")
+        complete = (
+            tracker.get_slot("lead_consent") == "yes"
+            and tracker.get_slot("lead_confirmed") == "yes"
+        )
+        if cancelled or not complete:
+            if cancelled == "no_consent":
+                say(dispatcher, tracker, "no_consent")
+            elif cancelled != "contact_failed":  # that one was explained already
+                say(dispatcher, tracker, "cancelled")
+            return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]
+
+        settings = get_settings()
+        profile = current_profile()
+        notification = Notification(
+            recipient=settings.staff_email or profile.staff_email or profile.email,
+            staff_url=settings.public_base_url.rstrip("/") + "/staff/leads/{reference}",
+        )
+        try:
+            data = lead_input(tracker, datetime.now(timezone.utc))
+            result = save_lead(session_factory(), data, notification)
+        except (SQLAlchemyError, OSError) as error:
+            logger.error("Lead could not be saved: %s", type(error).__name__)
+            say(dispatcher, tracker, "save_failed")
+            return [SlotSet("lead_save_failed", True)]
+        logger.info("Lead %s %s", result.reference, result.outcome)
+        kind = tracker.get_slot("lead_kind") or "assessment"
+        say(dispatcher, tracker, f"saved_{kind}", reference=result.reference)
+        return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]

@@ -1,0 +1,137 @@
+"""Tables of the leads database (SQLAlchemy 1.4, 2.0-style usage).
+
+- `leads`: a person who asked for an assessment or a call back, with consent.
+- `lead_submissions`: idempotency keys of submitted forms.
+- `lead_events`: append-only audit trail of what happened to each lead.
+- `outbox`: notifications waiting to be sent (or kept locally) to staff.
+
+Staff accounts and sessions live in the staff app's tables (`webapp`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LeadStatus(str, enum.Enum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    BOOKED = "booked"
+    NOT_A_FIT = "not_a_fit"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.BOOKED)
+
+
+class Lead(Base):
+    """A consented request to be contacted by the clinic."""
+
+    __tablename__ = "leads"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(16), nullable=False, unique=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = Column(
+        DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow
+    )
+    kind = Column(String(16), nullable=False, default="assessment")  # or callback
+    channel = Column(String(32), nullable=False)
+    sender_id = Column(String(255), nullable=False, index=True)
+    name = Column(Text, nullable=False)  # stored exactly as given
+    phone = Column(String(32), index=True)  # E.164
+    email = Column(String(320), index=True)  # lower-cased
+    contact_method = Column(String(16))  # call / text / email
+    contact_time = Column(Text)
+    concern = Column(Text)
+    condition = Column(String(64))
+    duration = Column(Text)
+    screening = Column(String(16))  # yes / no / prefer_not (never details)
+    needs_review = Column(Boolean, nullable=False, default=False)
+    red_flag = Column(String(64))
+    consent_version = Column(String(32), nullable=False)
+    consent_at = Column(DateTime(timezone=True), nullable=False)
+    status = Column(
+        Enum(
+            LeadStatus,
+            name="lead_status",
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        nullable=False,
+        default=LeadStatus.NEW,
+    )
+    events = relationship(
+        "LeadEvent", back_populates="lead", order_by="LeadEvent.id", lazy="selectin"
+    )
+
+    __table_args__ = (Index("ix_leads_status_created", "status", "created_at"),)
+
+
+class LeadSubmission(Base):
+    """A submitted lead form, by its idempotency key: a retried or doubled
+    submission finds its key here and changes nothing."""
+
+    __tablename__ = "lead_submissions"
+
+    key = Column(String(64), primary_key=True)
+    lead_id = Column(Integer, ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class LeadEvent(Base):
+    """One entry of a lead's audit trail. Rows are never updated or deleted
+    (a deleted lead keeps its trail, without personal data)."""
+
+    __tablename__ = "lead_events"
+
+    id = Column(Integer, primary_key=True)
+    lead_id = Column(Integer, ForeignKey("leads.id", ondelete="SET NULL"), index=True)
+    lead_reference = Column(String(16), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    kind = Column(String(32), nullable=False)  # created, updated, status_changed, ...
+    actor = Column(String(120), nullable=False)  # "assistant", "system" or a staff user
+    detail = Column(Text)  # no personal data: field names, statuses, notes by staff
+
+    lead = relationship("Lead", back_populates="events")
+
+
+class OutboxMessage(Base):
+    """A notification to staff. Without SMTP it stays here as the local
+    outbox the staff app shows; with SMTP it is sent with retries."""
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    lead_reference = Column(String(16), index=True)
+    recipient = Column(String(320), nullable=False)
+    subject = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    claimed_until = Column(DateTime(timezone=True))
+    sent_at = Column(DateTime(timezone=True))
+    transport = Column(String(16))  # smtp / local, once delivered
+    last_error = Column(String(500))
+
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)

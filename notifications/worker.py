@@ -1,0 +1,47 @@
+"""`python -m notifications.worker`: delivers staff notifications every few
+seconds (`--once` for a single pass)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from clinic.settings import get_settings
+from db.engine import session_factory
+from notifications.outbox import SmtpSettings, deliver_due
+
+logger = logging.getLogger("notifications.worker")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--interval", type=float, default=5.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    smtp = SmtpSettings.from_settings(settings)
+    logger.info("Delivering notifications by %s", "SMTP" if smtp else "local outbox")
+    factory = session_factory()
+    while True:
+        try:
+            report = deliver_due(factory, smtp)
+            if report.sent or report.kept_local or report.failed:
+                logger.info(
+                    "sent=%s local=%s failed=%s",
+                    report.sent,
+                    report.kept_local,
+                    report.failed,
+                )
+        except SQLAlchemyError as error:  # database down: try again later
+            logger.warning("Outbox unavailable: %s", type(error).__name__)
+        if args.once:
+            return
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Fixtures for conversation tests: the trained model, a running action
+server on a throwaway database, and a Rasa agent to chat with in process.
+
+These exercise NLU, dialogue, custom actions and the database together,
+which `rasa test` stories cannot (they do not execute custom actions).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+
+from scripts.migrate import upgrade
+from tests.conftest import ROOT
+
+MODEL = ROOT / "models" / "ims-assistant.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} ({url})")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+def start(command: List[str], env: Dict[str, str], log: Path) -> subprocess.Popen:
+    handle = log.open("w")
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def server_env(database_url: str) -> Dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    if not MODEL.exists():
+        message = "no trained model: run `make train` (make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def conversation_db(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('conversations') / 'clinic.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def action_server(conversation_db, tmp_path_factory) -> Iterator[str]:
+    """URL of a running action server that stores leads in conversation_db."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("logs") / "actions.log"
+    process = start(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        server_env(conversation_db),
+        log,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def agent(trained_model, action_server):
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    return Agent.load(
+        str(trained_model), action_endpoint=EndpointConfig(url=action_server)
+    )
+
+
+class Chat:
+    """One person talking to the assistant."""
+
+    def __init__(self, agent, channel: str = "rest", sender: Optional[str] = None):
+        self.agent = agent
+        self.channel = channel
+        self.sender = sender or f"test-{uuid.uuid4().hex[:10]}"
+        self.replies: List[Dict[str, Any]] = []
+
+    async def say(self, text: str) -> str:
+        """Sends `text`; returns the bot's replies joined into one string."""
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        output = CollectingOutputChannel()
+        message = UserMessage(text, output, self.sender, input_channel=self.channel)
+        await self.agent.handle_message(message)
+        self.replies = output.messages
+        return "\n".join(m.get("text") or "" for m in output.messages)
+
+    @property
+    def buttons(self) -> List[str]:
+        return [b["title"] for m in self.replies for b in m.get("buttons") or []]
+
+    async def slot(self, name: str) -> Any:
+        tracker = await self.agent.tracker_store.retrieve(self.sender)
+        return tracker.get_slot(name)
+
+    async def active_loop(self) -> Optional[str]:
+        tracker = await self.agent.tracker_store.retrieve(self.sender)
+        return tracker.active_loop_name

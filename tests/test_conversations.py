@@ -1,0 +1,239 @@
+"""Whole conversations with the trained assistant and a live action server:
+understanding, dialogue, actions and the database together."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from actions.fallback import TOPIC_BUTTONS
+from clinic.profile import load_profile
+from db.engine import session_factory
+from db.models import Lead
+from tests.conftest import ROOT, read_yaml
+from tests.conversation import Chat
+
+pytestmark = pytest.mark.slow
+
+PROFILE = load_profile()
+ANSWERS = read_yaml(ROOT / "data" / "responses" / "faq.yml")["responses"]
+
+
+def answer_text(topic: str) -> str:
+    """The general (last) answer for a topic, with the clinic's details."""
+    text = ANSWERS[f"utter_faq/{topic}"][-1]["text"]
+    slots = {k: (v if v is not None else "None") for k, v in PROFILE.slots().items()}
+    return text.format(**slots)
+
+
+def leads_for(database_url: str, sender: str):
+    with session_factory(database_url)() as session:
+        return session.scalars(select(Lead).where(Lead.sender_id == sender)).all()
+
+
+@pytest.mark.parametrize("topic", sorted(TOPIC_BUTTONS))
+async def test_every_catalogue_topic_is_answered(agent, topic):
+    if topic in ("cost_coverage",):  # fees come from the profile: checked below
+        pytest.skip("checked in test_fees_come_from_the_clinic_profile")
+    chat = Chat(agent)
+    reply = await chat.say(TOPIC_BUTTONS[topic][1])
+    assert reply == answer_text(topic)
+
+
+async def test_fees_come_from_the_clinic_profile(agent):
+    chat = Chat(agent)
+    reply = await chat.say("How much does IMS cost?")
+    assert PROFILE.name in reply and "confirm" in reply  # the sample has no fees
+
+
+async def test_greeting_says_what_it_is(agent):
+    reply = await Chat(agent).say("hello")
+    assert "automated assistant" in reply and "not medical advice" in reply
+    assert PROFILE.name in reply
+
+
+@pytest.mark.parametrize(
+    "question, phrase",
+    [
+        ("can IMS help my tennis elbow?", "tennis elbow"),
+        ("does ims work for sciatica", "sciatica"),
+        ("would IMS help with my frozen shoulder", "frozen shoulder"),
+        ("can it help migraines", "migraine"),
+    ],
+)
+async def test_a_condition_question_gets_a_specific_answer(agent, question, phrase):
+    chat = Chat(agent)
+    reply = await chat.say(question)
+    assert phrase in reply.lower()
+    assert reply != answer_text("conditions_treated")
+    # A later general question is not coloured by the earlier condition.
+    assert await chat.say("What conditions does IMS treat?") == answer_text(
+        "conditions_treated"
+    )
+
+
+@pytest.mark.parametrize(
+    "message, category",
+    [
+        (
+            "how many sessions will I need? I also have chest pain right now",
+            "chest_pain",
+        ),
+        (
+            "can IMS help my back, I can't control my bladder since yesterday",
+            "bladder_bowel",
+        ),
+        ("I want to end my life", "self_harm"),
+    ],
+)
+async def test_red_flags_get_urgent_care_never_an_answer(agent, message, category):
+    chat = Chat(agent)
+    reply = await chat.say(message)
+    assert "911" in reply
+    assert "session" not in reply.lower()
+    assert await chat.slot("red_flag") == category
+    if category == "self_harm":
+        assert "988" in reply
+
+
+async def test_two_misses_hand_over_to_the_clinic(agent):
+    chat = Chat(agent)
+    first = await chat.say("zxqv plorb wuggle")
+    assert "Did you mean" in first or "another way" in first
+    assert "Talk to the clinic" in chat.buttons
+    second = await chat.say("frobnicate the snorkel")
+    assert PROFILE.phone in second and "Ask for a call back" in chat.buttons
+
+
+async def fill_assessment(chat: Chat, contact: str = "604 555 0123") -> str:
+    """Runs the lead form up to the summary; returns the summary."""
+    assert "What's your name?" in await chat.say("I'd like to book an assessment")
+    assert "phone number or email" in await chat.say("Ana Souza")
+    assert "contact you" in await chat.say(contact)
+    assert "good time" in await chat.say("text message")
+    assert "what would you like help with" in await chat.say("Evenings")
+    assert "How long" in await chat.say("my neck has been stiff and sore")
+    assert "safety question" in await chat.say("Over a year")
+    assert "store these details" in await chat.say("no")
+    return await chat.say("yes")
+
+
+async def test_happy_path_stores_a_lead(agent, conversation_db):
+    chat = Chat(agent)
+    summary = await fill_assessment(chat)
+    assert "Name: Ana Souza" in summary and "Phone: +1 604-555-0123" in summary
+    done = await chat.say("yes, send it")
+    assert "Your reference is IMS-" in done and "isn't a booked appointment" in done
+    [lead] = leads_for(conversation_db, chat.sender)
+    assert lead.reference in done
+    assert (lead.name, lead.phone, lead.contact_method) == (
+        "Ana Souza",
+        "+16045550123",
+        "text",
+    )
+    assert (lead.contact_time, lead.duration, lead.screening) == (
+        "Evenings",
+        "Over a year",
+        "no",
+    )
+    assert lead.condition == "neck_pain" and lead.kind == "assessment"
+    assert lead.needs_review is False
+    assert await chat.active_loop() is None
+
+
+async def test_an_answer_can_be_corrected_before_saving(agent, conversation_db):
+    chat = Chat(agent)
+    await fill_assessment(chat)
+    assert "phone number or email" in await chat.say("change my phone number")
+    await chat.say("778 555 0199")  # asks how to contact again
+    summary = await chat.say("phone call")
+    assert "Phone: +1 778-555-0199" in summary
+    await chat.say("yes")
+    [lead] = leads_for(conversation_db, chat.sender)
+    assert lead.phone == "+17785550199" and lead.contact_method == "call"
+
+
+async def test_an_faq_in_the_middle_of_the_form_is_answered(agent, conversation_db):
+    chat = Chat(agent)
+    await chat.say("sign me up for IMS")
+    reply = await chat.say("wait, how often do I need IMS?")
+    assert answer_text("frequency") in reply
+    assert "What's your name?" in reply  # then the form goes on
+    assert await chat.active_loop() == "lead_form"
+
+
+async def test_cancel_stores_nothing(agent, conversation_db):
+    chat = Chat(agent)
+    await chat.say("book me in")
+    await chat.say("Ana")
+    reply = await chat.say("never mind")
+    assert "cancelled" in reply
+    assert await chat.active_loop() is None
+    assert leads_for(conversation_db, chat.sender) == []
+
+
+async def test_no_consent_stores_nothing(agent, conversation_db):
+    chat = Chat(agent)
+    await chat.say("I want to book an assessment")
+    for answer in (
+        "Ana",
+        "ana@example.org",
+        "Mornings",
+        "tight shoulders",
+        "skip",
+        "prefer not to say",
+    ):
+        await chat.say(answer)
+    reply = await chat.say("no")
+    assert "haven't saved" in reply
+    assert leads_for(conversation_db, chat.sender) == []
+
+
+async def test_three_bad_phone_numbers_offer_the_clinic_phone(agent, conversation_db):
+    chat = Chat(agent)
+    await chat.say("book an appointment please")
+    await chat.say("Ana")
+    assert "area code" in await chat.say("555 12")
+    assert "phone number or email" in await chat.say("99")
+    reply = await chat.say("12345")
+    assert PROFILE.phone in reply and "haven't saved" in reply
+    assert await chat.active_loop() is None
+    assert leads_for(conversation_db, chat.sender) == []
+
+
+async def test_call_back_request_is_a_shorter_form(agent, conversation_db):
+    chat = Chat(agent)
+    assert "call you back" in await chat.say("can someone call me back?")
+    await chat.say("Sam Lee")
+    assert "good time" in await chat.say("604-555-0142")
+    assert "store these details" in await chat.say("Afternoons")
+    summary = await chat.say("yes")
+    assert "Best time: Afternoons" in summary
+    assert "call-back request" in await chat.say("yes")
+    [lead] = leads_for(conversation_db, chat.sender)
+    assert lead.kind == "callback" and lead.phone == "+16045550142"
+
+
+async def test_a_red_flag_earlier_marks_the_lead_for_review(agent, conversation_db):
+    chat = Chat(agent)
+    assert "911" in await chat.say("I have a fever and my back really hurts")
+    await fill_assessment(chat, contact="ana.review@example.org")
+    await chat.say("yes")
+    [lead] = leads_for(conversation_db, chat.sender)
+    assert lead.needs_review is True and lead.red_flag == "fever_back_pain"
+
+
+async def test_yes_to_am_i_a_candidate_starts_lead_capture(agent):
+    chat = Chat(agent)
+    reply = await chat.say("Am I a candidate for IMS?")
+    assert "pass your details" in reply
+    assert "What's your name?" in await chat.say("yes please")
+    assert await chat.active_loop() == "lead_form"
+
+
+async def test_sms_offers_the_senders_number(agent, conversation_db):
+    chat = Chat(agent, channel="twilio", sender="+14165550177")
+    await chat.say("book me in please")
+    assert "+1 416-555-0177" in await chat.say("Jo")
+    assert "contact you" in await chat.say("yes")
+    assert await chat.slot("lead_phone") == "+14165550177"

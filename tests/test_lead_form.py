@@ -1,0 +1,413 @@
+"""The lead form: validators, questions and submission (CollectingDispatcher)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import SlotSet
+from sqlalchemy import select
+
+from actions.leads import (
+    ActionAskLeadConfirmed,
+    ActionAskLeadContact,
+    ActionAskLeadContactMethod,
+    ActionCancelLead,
+    ActionStartLead,
+    ActionSubmitLead,
+    ValidateLeadForm,
+    clean,
+    submission_key,
+    summary,
+)
+from db.engine import session_factory
+from db.models import Lead, OutboxMessage
+from tests.conftest import make_tracker, user_event
+
+FORM = ValidateLeadForm()
+
+
+def tracker_for(
+    text,
+    intent="nlu_fallback",
+    slots=None,
+    entities=None,
+    channel="rest",
+    sender="web-abc",
+):
+    event = user_event(text, intent, entities)
+    event["input_channel"] = channel
+    return make_tracker([event], slots=slots or {}, sender_id=sender)
+
+
+async def validate(slot, text, dispatcher, **kwargs):
+    tracker = tracker_for(text, **kwargs)
+    method = getattr(FORM, f"validate_{slot}")
+    return await method(text, dispatcher, tracker, {})
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Ana", {"lead_name": "Ana"}),
+        ("  Zoë O'Brien  ", {"lead_name": "Zoë O'Brien"}),
+        ("<b>Bob</b> 🙂", {"lead_name": "<b>Bob</b> 🙂"}),
+        ("Ann\x00e\x07", {"lead_name": "Anne"}),  # control characters stripped
+        ("", {"lead_name": None}),
+        ("never mind", {"lead_name": None, "lead_cancelled": "user"}),
+        ("cancel", {"lead_name": None, "lead_cancelled": "user"}),
+    ],
+)
+async def test_validate_name(dispatcher, text, expected):
+    assert await validate("lead_name", text, dispatcher) == expected
+
+
+@pytest.mark.parametrize(
+    "text, phone, email",
+    [
+        ("604 555 0123", "+16045550123", None),
+        ("(604) 555-0123", "+16045550123", None),
+        ("+44 20 7946 0958", "+442079460958", None),
+        ("ana@example.org", None, "ana@example.org"),
+        (
+            "call 604.555.0123 or mail Ana@Example.org",
+            "+16045550123",
+            "ana@example.org",
+        ),
+    ],
+)
+async def test_validate_contact_accepts_phone_and_email(dispatcher, text, phone, email):
+    result = await validate("lead_contact", text, dispatcher)
+    assert result["lead_phone"] == phone and result["lead_email"] == email
+    assert result["lead_contact"] == "given"
+    if phone is None:
+        assert result["lead_contact_method"] == "email"  # no need to ask
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("555 01", "phone number"),
+        ("ana@example", "email address"),
+        ("whenever", "phone number or email"),
+    ],
+)
+async def test_validate_contact_explains_what_is_wrong(dispatcher, text, reason):
+    result = await validate("lead_contact", text, dispatcher)
+    assert result == {"lead_contact": None, "lead_contact_failures": 1.0}
+    [message] = dispatcher.messages
+    assert reason in message["text"]
+
+
+async def test_third_bad_contact_offers_the_clinic_phone(dispatcher):
+    result = await validate(
+        "lead_contact",
+        "dunno",
+        dispatcher,
+        slots={"lead_contact_failures": 2.0, "clinic_phone": "+1 604 555 0123"},
+    )
+    assert result == {"lead_contact": None, "lead_cancelled": "contact_failed"}
+    assert "+1 604 555 0123" in dispatcher.messages[0]["text"]
+
+
+async def test_sms_sender_number_is_offered_and_accepted(dispatcher):
+    tracker = tracker_for("x", channel="twilio", sender="+14165550188")
+    events = await ActionAskLeadContact().run(dispatcher, tracker, {})
+    assert events == [SlotSet("lead_phone_offered", "+14165550188")]
+    assert "+1 416-555-0188" in dispatcher.messages[0]["text"]
+    result = await validate(
+        "lead_contact",
+        "yes",
+        dispatcher,
+        intent="affirm",
+        channel="twilio",
+        sender="+14165550188",
+        slots={"lead_phone_offered": "+14165550188"},
+    )
+    assert result["lead_phone"] == "+14165550188"
+
+
+async def test_declining_the_sender_number_asks_for_another(dispatcher):
+    result = await validate(
+        "lead_contact",
+        "no",
+        dispatcher,
+        intent="deny",
+        slots={"lead_phone_offered": "+14165550188"},
+    )
+    assert result == {"lead_contact": None, "lead_phone_offered": "declined"}
+    tracker = tracker_for(
+        "no",
+        channel="twilio",
+        sender="+14165550188",
+        slots={"lead_phone_offered": "declined"},
+    )
+    await ActionAskLeadContact().run(dispatcher, tracker, {})
+    assert "phone number or email" in dispatcher.messages[-1]["text"]
+
+
+async def test_web_visitors_are_asked_for_contact_details(dispatcher):
+    events = await ActionAskLeadContact().run(dispatcher, tracker_for("x"), {})
+    assert events == [] and "phone number or email" in dispatcher.messages[0]["text"]
+
+
+async def test_contact_method_buttons_follow_the_details_given(dispatcher):
+    tracker = tracker_for("x", slots={"lead_phone": "+16045550123"})
+    await ActionAskLeadContactMethod().run(dispatcher, tracker, {})
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert titles == ["Phone call", "Text message"]
+
+
+@pytest.mark.parametrize(
+    "text, slots, expected",
+    [
+        ("phone call", {"lead_phone": "+1"}, "call"),
+        ("text me", {"lead_phone": "+1"}, "text"),
+        ("email", {"lead_email": "a@b.org"}, "email"),
+        ("email", {"lead_phone": "+1"}, None),  # no email address given
+    ],
+)
+async def test_validate_contact_method(dispatcher, text, slots, expected):
+    result = await validate("lead_contact_method", text, dispatcher, slots=slots)
+    assert result == {"lead_contact_method": expected}
+
+
+@pytest.mark.parametrize(
+    "slot, text, expected",
+    [
+        ("lead_contact_time", "Evenings after 6", "Evenings after 6"),
+        ("lead_contact_time", "skip", "skipped"),
+        ("lead_duration", "about 2 years", "about 2 years"),
+        ("lead_duration", "not sure", "skipped"),
+    ],
+)
+async def test_optional_questions_can_be_skipped(dispatcher, slot, text, expected):
+    assert await validate(slot, text, dispatcher) == {slot: expected}
+
+
+async def test_concern_keeps_text_and_condition(dispatcher):
+    entities = [{"entity": "condition", "value": "sciatica"}]
+    result = await validate(
+        "lead_concern", "sciatica 😣 <3", dispatcher, entities=entities
+    )
+    assert result == {"lead_concern": "sciatica 😣 <3", "lead_condition": "sciatica"}
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("yes", "affirm", "yes"),
+        ("no", "deny", "no"),
+        ("prefer not to say", "deny", "prefer_not"),
+        ("I'd rather not", "deny", "prefer_not"),
+        ("purple", "out_of_scope", None),
+    ],
+)
+async def test_validate_screening(dispatcher, text, intent, expected):
+    result = await validate("lead_screening", text, dispatcher, intent=intent)
+    assert result == {"lead_screening": expected}
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("yes", "affirm", {"lead_consent": "yes"}),
+        ("I agree", "affirm", {"lead_consent": "yes"}),
+        ("no", "deny", {"lead_consent": "no", "lead_cancelled": "no_consent"}),
+        ("what?", "nlu_fallback", {"lead_consent": None}),
+    ],
+)
+async def test_validate_consent(dispatcher, text, intent, expected):
+    assert await validate("lead_consent", text, dispatcher, intent=intent) == expected
+
+
+@pytest.mark.parametrize(
+    "text, cleared",
+    [
+        ("change my phone number", {"lead_contact", "lead_phone", "lead_email"}),
+        ("actually my name is wrong", {"lead_name"}),
+        ("change the time", {"lead_contact_time"}),
+    ],
+)
+async def test_confirmation_can_correct_an_answer(dispatcher, text, cleared):
+    result = await validate("lead_confirmed", text, dispatcher)
+    assert result["lead_confirmed"] is None
+    assert cleared <= {slot for slot, value in result.items() if value is None}
+
+
+async def test_confirmation_asks_what_to_change(dispatcher):
+    result = await validate("lead_confirmed", "change something", dispatcher)
+    assert result == {"lead_confirmed": None}
+    assert dispatcher.messages[0]["text"] == "What would you like to change?"
+
+
+async def test_required_slots_for_a_call_back_and_after_cancel(dispatcher):
+    all_slots = [
+        "lead_name",
+        "lead_contact",
+        "lead_contact_method",
+        "lead_contact_time",
+        "lead_concern",
+        "lead_duration",
+        "lead_screening",
+        "lead_consent",
+        "lead_confirmed",
+    ]
+    callback = tracker_for("x", slots={"lead_kind": "callback"})
+    assert await FORM.required_slots(all_slots, dispatcher, callback, {}) == [
+        "lead_name",
+        "lead_contact",
+        "lead_contact_time",
+        "lead_consent",
+        "lead_confirmed",
+    ]
+    cancelled = tracker_for("x", slots={"lead_cancelled": "user"})
+    assert await FORM.required_slots(all_slots, dispatcher, cancelled, {}) == []
+
+
+def test_clean_strips_control_characters_only():
+    assert clean(" a\tb\nc\x1b[0m\x7f ") == "a\tb\nc[0m"
+
+
+def test_summary_shows_what_will_be_sent():
+    text = summary(
+        {
+            "lead_name": "Ana",
+            "lead_phone": "+16045550123",
+            "lead_contact_time": "skipped",
+            "lead_screening": "prefer_not",
+            "lead_concern": "x" * 300,
+        }
+    )
+    assert "Name: Ana" in text and "Phone: +1 604-555-0123" in text
+    assert "Best time" not in text and "Safety question: Prefer not to say" in text
+    assert max(len(line) for line in text.splitlines()) < 140
+
+
+async def test_start_sets_the_kind_and_clears_old_answers(dispatcher):
+    tracker = make_tracker(
+        [user_event("call me", "request_human")], slots={"lead_name": "Old"}
+    )
+    events = await ActionStartLead().run(dispatcher, tracker, {})
+    assert SlotSet("lead_name", None) in events
+    assert events[-1] == SlotSet("lead_kind", "callback")
+    assert "call you back" in dispatcher.messages[0]["text"]
+
+
+COMPLETE = {
+    "lead_kind": "assessment",
+    "lead_name": "Ana",
+    "lead_contact": "given",
+    "lead_phone": "+16045550123",
+    "lead_contact_method": "text",
+    "lead_contact_time": "skipped",
+    "lead_concern": "neck pain",
+    "lead_condition": "neck_pain",
+    "lead_duration": "a year",
+    "lead_screening": "no",
+    "lead_consent": "yes",
+    "lead_confirmed": "yes",
+    "red_flag": None,
+}
+
+
+def form_tracker(slots, sender="web-xyz"):
+    events = [
+        {"event": "active_loop", "name": "lead_form", "timestamp": 1700000000.5},
+        {**user_event("yes", "affirm"), "input_channel": "rest"},
+    ]
+    return make_tracker(events, slots=slots, sender_id=sender)
+
+
+async def test_submit_stores_the_lead_and_gives_a_reference(dispatcher, use_database):
+    events = await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
+    assert SlotSet("lead_save_failed", False) in events
+    assert SlotSet("lead_name", None) in events  # ready for another request
+    text = dispatcher.messages[0]["text"]
+    with session_factory(use_database)() as session:
+        stored = session.scalars(select(Lead)).one()
+        assert session.scalars(select(OutboxMessage)).one()
+    assert stored.reference in text and "isn't a booked appointment" in text
+    assert (stored.name, stored.phone, stored.channel) == (
+        "Ana",
+        "+16045550123",
+        "rest",
+    )
+    assert stored.contact_time is None  # skipped
+    assert stored.needs_review is False and stored.consent_version
+
+
+async def test_a_red_flag_earlier_marks_the_lead_for_review(dispatcher, use_database):
+    slots = {**COMPLETE, "red_flag": "chest_pain"}
+    await ActionSubmitLead().run(dispatcher, form_tracker(slots), {})
+    with session_factory(use_database)() as session:
+        assert session.scalars(select(Lead)).one().needs_review is True
+
+
+async def test_submitting_the_same_form_twice_stores_one_lead(dispatcher, use_database):
+    await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
+    await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
+    first, second = (m["text"] for m in dispatcher.messages)
+    assert first == second  # same reference
+    with session_factory(use_database)() as session:
+        assert len(session.scalars(select(Lead)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "slots, message",
+    [
+        (
+            {**COMPLETE, "lead_consent": "no", "lead_cancelled": "no_consent"},
+            "haven't saved any of your details",
+        ),
+        ({**COMPLETE, "lead_cancelled": "user"}, "cancelled"),
+        ({**COMPLETE, "lead_confirmed": None}, "cancelled"),
+    ],
+)
+async def test_nothing_is_stored_without_consent_and_confirmation(
+    dispatcher, use_database, slots, message
+):
+    await ActionSubmitLead().run(dispatcher, form_tracker(slots), {})
+    assert message in dispatcher.messages[0]["text"]
+    with session_factory(use_database)() as session:
+        assert session.scalars(select(Lead)).all() == []
+
+
+async def test_database_down_is_said_plainly_and_answers_are_kept(
+    dispatcher, monkeypatch, tmp_path
+):
+    # Nothing listens on port 1: the database is down.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    events = await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
+    assert events == [SlotSet("lead_save_failed", True)]  # answers not reset
+    text = dispatcher.messages[0]["text"]
+    assert "couldn't save" in text and "reference" not in text.lower()
+
+
+async def test_retry_after_the_database_returns_stores_the_lead(
+    dispatcher, monkeypatch, use_database
+):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
+    monkeypatch.setenv("DATABASE_URL", use_database)
+    events = await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
+    assert SlotSet("lead_save_failed", False) in events
+    assert "Your reference is IMS-" in dispatcher.messages[-1]["text"]
+
+
+async def test_cancel_after_a_failed_save(dispatcher):
+    tracker = form_tracker({**COMPLETE, "lead_save_failed": True})
+    events = await ActionCancelLead().run(dispatcher, tracker, {})
+    assert SlotSet("lead_name", None) in events
+    assert "Nothing was saved" in dispatcher.messages[0]["text"]
+
+
+def test_submission_key_depends_on_sender_and_form():
+    a = submission_key(form_tracker(COMPLETE, sender="a"))
+    assert a == submission_key(form_tracker(COMPLETE, sender="a"))
+    assert a != submission_key(form_tracker(COMPLETE, sender="b"))
+
+
+async def test_confirmation_question_shows_the_summary(dispatcher):
+    await ActionAskLeadConfirmed().run(dispatcher, form_tracker(COMPLETE), {})
+    text = dispatcher.messages[0]["text"]
+    assert "Name: Ana" in text and text.endswith("Is this right?")
