@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts the action server (5055), Rasa (5005) and the web app (8000) on the
-# embedded SQLite database, prints the URLs and stops all three on Ctrl-C.
+# Migrates the database, then starts the action server (5055), Rasa (5005),
+# the web app (8000) and the staff-notification worker on the embedded SQLite
+# database, prints the URLs and stops them all on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,7 @@ wait_for() { # name url
   exit 1
 }
 
-if [ -f scripts/migrate.py ]; then "$BIN/python" -m scripts.migrate; fi
+"$BIN/python" -m scripts.migrate
 
 "$BIN/rasa" run actions --port 5055 --actions actions &
 pids+=($!)
@@ -38,6 +39,8 @@ pids+=($!)
   --credentials credentials.yml --cors "$WEB_ORIGIN" &
 pids+=($!)
 "$BIN/python" -m webapp --port 8000 &
+pids+=($!)
+"$BIN/python" -m notifications.worker &
 pids+=($!)
 
 wait_for "action server" http://localhost:5055/health
