@@ -65,7 +65,7 @@ pytest: install ## Unit, action, database and web tests
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
-	  --fail-on-prediction-errors --out results/stories
+	  --e2e --fail-on-prediction-errors --out results/stories
 
 evaluate: $(MODEL) ## Score the model on the held-out NLU test set (fails below targets)
 	$(PY) -m scripts.evaluate --model $(MODEL) --test-set tests/nlu/test_nlu.yml \

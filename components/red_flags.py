@@ -30,7 +30,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.text import normalise
+from components.text import normalise_with_offsets
 
 EMERGENCY_INTENT = "emergency"
 ENTITY = "red_flag"
@@ -160,13 +160,22 @@ _COMPILED: List[Tuple[str, List[Pattern[str]]]] = [
 ]
 
 
+def match_red_flag(text: str) -> Optional[Tuple[str, int, int]]:
+    """(category, start, end) of the first red flag in `text`, or None;
+    start and end are positions in `text` itself."""
+    norm, offsets = normalise_with_offsets(text)
+    for category, patterns in _COMPILED:
+        for pattern in patterns:
+            found = pattern.search(norm)
+            if found and found.end() > found.start():
+                return category, offsets[found.start()], offsets[found.end() - 1] + 1
+    return None
+
+
 def find_red_flag(text: str) -> Optional[str]:
     """The first red-flag category the text matches, or None."""
-    norm = normalise(text)
-    for category, patterns in _COMPILED:
-        if any(pattern.search(norm) for pattern in patterns):
-            return category
-    return None
+    found = match_red_flag(text)
+    return found[0] if found else None
 
 
 @DefaultV1Recipe.register(
@@ -196,9 +205,10 @@ class RedFlagDetector(GraphComponent):
             text = message.get(TEXT) or ""
             if text.startswith("/"):
                 continue  # a button payload, not something the person wrote
-            category = find_red_flag(text)
-            if category is None:
+            found = match_red_flag(text)
+            if found is None:
                 continue
+            category, start, end = found
             top = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             ranking = [top] + [
                 item
@@ -212,8 +222,8 @@ class RedFlagDetector(GraphComponent):
                 {
                     "entity": ENTITY,
                     "value": category,
-                    "start": 0,
-                    "end": len(text),
+                    "start": start,
+                    "end": end,
                     "confidence_entity": 1.0,
                     "extractor": self.__class__.__name__,
                 }

@@ -105,9 +105,13 @@ def action_server(conversation_db, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def agent(trained_model, action_server):
+    import logging
+
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.WARNING)
     return Agent.load(
         str(trained_model), action_endpoint=EndpointConfig(url=action_server)
     )

@@ -89,6 +89,7 @@ def test_detector_overrides_the_classifier() -> None:
     assert ranking == ["emergency", "faq"]
     [entity] = out.get("entities")
     assert (entity["entity"], entity["value"]) == ("red_flag", "chest_pain")
+    assert message.get("text")[entity["start"] : entity["end"]] == "chest pain"
 
 
 def test_detector_leaves_other_messages_alone() -> None:
