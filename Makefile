@@ -75,7 +75,7 @@ cross-validate: install ## rasa test nlu --cross-validation (figures for the REA
 	$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation \
 	  --folds 5 --out results/cross-validation
 
-test: lint validate pytest test-stories evaluate ## Everything CI runs
+test: lint validate train pytest test-stories evaluate ## Everything CI runs (in this order)
 
 run: $(MODEL) ## Start the assistant, action server and web app (Ctrl-C stops all)
 	@scripts/run.sh

@@ -10,12 +10,13 @@ the lead (with consent) or says why nothing was stored.
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import logging
 import re
 import unicodedata
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -24,6 +25,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.lead_messages import render
+from actions.slots import latest_entity
 from clinic.contact import display_phone, find_email, parse_phone
 from clinic.profile import current_profile
 from clinic.settings import get_settings
@@ -163,6 +165,34 @@ def submission_key(tracker: Tracker) -> str:
 
 def reset_lead_slots() -> List[EventType]:
     return [SlotSet(slot, None) for slot in LEAD_SLOTS]
+
+
+def answer(slot: Text) -> Callable:
+    """Decorates `validate_<slot>`: the method gets the cleaned text, and
+    "cancel" / "never mind" / "stop" ends the form instead."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        async def validate(
+            self: Any,
+            value: Any,
+            dispatcher: CollectingDispatcher,
+            tracker: Tracker,
+            domain: DomainDict,
+        ) -> Dict[Text, Any]:
+            text = clean(value)
+            if is_cancel(text):
+                return {slot: None, "lead_cancelled": "user"}
+            return await method(self, text, dispatcher, tracker)
+
+        return validate
+
+    return decorate
+
+
+def optional_text(slot: Text, text: str) -> Dict[Text, Any]:
+    """A free-text answer that may be skipped."""
+    return {slot: SKIPPED if not text or _SKIP.match(text) else text}
 
 
 def say(
@@ -341,34 +371,19 @@ class ValidateLeadForm(FormValidationAction):
             return [slot for slot in domain_slots if slot in CALLBACK_SLOTS]
         return domain_slots
 
-    def _cancel(self, slot: Text) -> Dict[Text, Any]:
-        return {slot: None, "lead_cancelled": "user"}
-
+    @answer("lead_name")
     async def validate_lead_name(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_name")
         if not text or text.startswith("/"):
             say(dispatcher, tracker, "wrong_lead_name")
             return {"lead_name": None}
         return {"lead_name": text}
 
+    @answer("lead_contact")
     async def validate_lead_contact(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_contact")
         offered = tracker.get_slot("lead_phone_offered")
         if offered and offered != "declined":
             answer = yes_no(text, latest_intent(tracker))
@@ -407,16 +422,10 @@ class ValidateLeadForm(FormValidationAction):
             found["lead_contact_method"] = "email"
         return found
 
+    @answer("lead_contact_method")
     async def validate_lead_contact_method(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_contact_method")
         for method, pattern in _METHODS:
             if pattern.search(text):
                 needs = "lead_email" if method == "email" else "lead_phone"
@@ -425,67 +434,34 @@ class ValidateLeadForm(FormValidationAction):
         say(dispatcher, tracker, "wrong_lead_contact_method")
         return {"lead_contact_method": None}
 
+    @answer("lead_contact_time")
     async def validate_lead_contact_time(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_contact_time")
-        if not text or _SKIP.match(text):
-            return {"lead_contact_time": SKIPPED}
-        return {"lead_contact_time": text}
+        return optional_text("lead_contact_time", text)
 
+    @answer("lead_concern")
     async def validate_lead_concern(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_concern")
         if not text or text.startswith("/"):
             say(dispatcher, tracker, "wrong_lead_concern")
             return {"lead_concern": None}
-        condition = next(
-            (
-                e.get("value")
-                for e in (tracker.latest_message or {}).get("entities") or []
-                if e.get("entity") == "condition"
-            ),
-            None,
-        )
-        return {"lead_concern": text, "lead_condition": condition}
+        return {
+            "lead_concern": text,
+            "lead_condition": latest_entity(tracker, "condition"),
+        }
 
+    @answer("lead_duration")
     async def validate_lead_duration(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_duration")
-        if not text or _SKIP.match(text):
-            return {"lead_duration": SKIPPED}
-        return {"lead_duration": text}
+        return optional_text("lead_duration", text)
 
+    @answer("lead_screening")
     async def validate_lead_screening(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_screening")
         if _PREFER_NOT.search(text):
             return {"lead_screening": "prefer_not"}
         answer = yes_no(text, latest_intent(tracker))
@@ -494,16 +470,10 @@ class ValidateLeadForm(FormValidationAction):
         say(dispatcher, tracker, "wrong_choice")
         return {"lead_screening": None}
 
+    @answer("lead_consent")
     async def validate_lead_consent(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_consent")
         answer = yes_no(text, latest_intent(tracker))
         if answer == "yes":
             return {"lead_consent": "yes"}
@@ -512,16 +482,10 @@ class ValidateLeadForm(FormValidationAction):
         say(dispatcher, tracker, "wrong_choice")
         return {"lead_consent": None}
 
+    @answer("lead_confirmed")
     async def validate_lead_confirmed(
-        self,
-        value: Any,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        text = clean(value)
-        if is_cancel(text):
-            return self._cancel("lead_confirmed")
         if re.search(
             r"\b(change|edit|fix|correct|wrong|update|actually)\b", text, re.I
         ):
