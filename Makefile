@@ -72,7 +72,7 @@ evaluate: $(MODEL) ## Score the model on the held-out NLU test set (fails below 
 	  --out results/evaluation.json
 
 cross-validate: install ## rasa test nlu --cross-validation (figures for the README)
-	$(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation \
+	$(RASA) test nlu --nlu data --config config.yml --cross-validation \
 	  --folds 3 --out results/cross-validation
 
 test: lint validate train pytest test-stories evaluate ## Everything CI runs (in this order)

@@ -57,6 +57,12 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"\b(hard|difficult|struggl\w*|trouble|difficulty|painful|hurts) (to )?"
             r"(breathe|breath|breathing)\b",
             r"\bbreathless\w*",
+            r"\bbreathing\b.{0,20}\b(hard|difficult|painful|laboured|labored|hurts|"
+            r"tough|shallow|struggle)",
+            r"\bmy lungs? (has |have |just )?(collapsed|punctured)",
+            r"\b(pain|hurts?|sharp|stabbing)\b.{0,30}\b(when|every time|each time|as)"
+            r" i (breathe|breath|take a breath)",
+            r"\b(feels?|felt) like (a|my) (collapsed|punctured) lung",
             r"\bgasping\b",
             r"\b(collapsed|punctured) lung\b.{0,60}\b(breath|breathing|chest)",
             r"\b(breath|breathing)\b.{0,60}\b(collapsed|punctured) lung\b",
@@ -71,6 +77,7 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"cannot control|not in control of) (my )?(bladder|bowels?)\b",
             r"\b(bladder|bowels?)\b.{0,30}\b(control|incontinen\w*|accident|leak\w*)",
             r"\bincontinen\w*",
+            r"\b(havent|have not|hasnt|has not) been able to (pee|urinate|wee)\b",
             rf"\b{_CANT} (pee|urinate|wee|empty my bladder"
             r"|hold (my )?(pee|urine|bowels))",
             r"\b(wet|soiled|peed|pooped) (myself|my pants)\b",
@@ -78,6 +85,8 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r" parts?|between my legs|bum|buttocks)",
             r"\b(groin|saddle|inner thighs?|genitals?|private parts?|between my legs)"
             r"\b.{0,30}\bnumb\w*",
+            rf"\b{_CANT} feel\b.{{0,25}}\b(groin|saddle|inner thighs?|genitals?|"
+            r"private (parts?|area)|between my legs|bum|buttocks)",
         ),
     ),
     (
@@ -104,6 +113,10 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"\b(fever\w*|temperature|chills|shivering)\b.{0,80}\bback\b",
             r"\bback\b.{0,80}"
             r"\b(fever\w*|high temperature|running a temperature|chills)",
+            r"\bback\b.{0,80}"
+            r"\b(had|have|got|running|with) a (high |bad )?temperature",
+            r"\b(had|have|got|running|with) a (high |bad )?temperature\b"
+            r".{0,80}\bback\b",
         ),
     ),
     (
@@ -115,6 +128,9 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"where (the|they|she|he)|spot|site|area)\b.{0,60}\b(hot|red|swollen|"
             r"swelling|oozing|ooze|pus|weeping|discharge)\b",
             r"\b(oozing|pus|puss)\b",
+            r"\bred (streaks?|lines?)\b",
+            r"\binfected (needle|needling|injection|treatment|ims|treated)?\s?"
+            r"(site|spot|area|point|wound)",
             r"\b(red|hot|swollen)\b.{0,40}\b(hot|red|swollen|oozing|pus)\b.{0,40}"
             r"\b(needle|needling|treated|ims|spot|site)",
             r"\b(looks?|looking|got|gotten|is|its|getting|became|has become|think)"
@@ -126,13 +142,15 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
         (
             r"\bsuicid\w*",
             r"\bkill(ing)? myself\b",  # not "my back is killing me"
-            r"\bend (my life|it all|things)\b",
+            r"\bend(ing)? (my life|it all|things|myself)\b",
             r"\b(hurt|harm|harming|hurting|cut|cutting) myself\b",
             r"\bself[ -]?harm\w*",
             r"\bwant(ed)? to die\b",
             r"\bwanna die\b",
             r"\bdont want to (live|be alive|be here|wake up)\b",
             r"\bbetter off dead\b",
+            r"\b(better off|happier) without me\b",
+            r"\b(see |no |any )?point (of|in) (living|life|going on|being alive)\b",
             r"\bno (reason|point) (to|in) (live|living|going on)\b",
             r"\btake my (own )?life\b",
         ),

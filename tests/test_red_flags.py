@@ -32,6 +32,15 @@ from components.red_flags import RedFlagDetector, find_red_flag
         ("sometimes I think about suicide", "self_harm"),
         ("I don't want to live anymore", "self_harm"),
         ("the bleeding won't stop", "severe_bleeding"),
+        # Found by cross-validation on the training data: each slipped past.
+        ("feels like my lung collapsed after needling", "breathing"),
+        ("breathing is really hard since the needling near my ribs", "breathing"),
+        ("my back hurts and I've had a temperature since yesterday", "fever_back_pain"),
+        ("red streaks spreading from where I had IMS", "infection_signs"),
+        ("infected needle site", "infection_signs"),
+        ("everyone would be better off without me", "self_harm"),
+        ("I don't see the point of living anymore", "self_harm"),
+        ("since this morning I can't feel my private area", "bladder_bowel"),
         ("I'm still bleeding after an hour", "severe_bleeding"),
         # Inside an ordinary FAQ question: the red flag still wins.
         ("how many sessions will I need? also I have chest pain", "chest_pain"),
@@ -66,6 +75,9 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "my neck is killing me, can IMS help?",
         "could the needles give me an infection?",
         "what is the risk of infection with dry needling",
+        "can IMS cause a collapsed lung?",
+        "what's the point of doing IMS if I still need exercises",
+        "is there a red mark after the treatment",
     ],
 )
 def test_ordinary_questions_are_not_red_flags(text: str) -> None:
@@ -104,3 +116,31 @@ def test_button_payloads_are_not_scanned() -> None:
     message = Message(data={"text": "/faq", "intent": {"name": "faq"}})
     [out] = RedFlagDetector().process([message])
     assert out.get("intent") == {"name": "faq"}
+
+
+def _training_examples():
+    import yaml
+
+    from tests.conftest import ROOT
+
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+            for line in block["examples"].splitlines():
+                if line.strip().startswith("- "):
+                    yield block["intent"], line.strip()[2:].strip()
+
+
+def test_rules_alone_catch_every_red_flag_in_the_training_data() -> None:
+    """The safety net must not rest on the classifier: every emergency
+    example we train on is also caught by the rules."""
+    missed = [
+        t for i, t in _training_examples() if i == "emergency" and not find_red_flag(t)
+    ]
+    assert missed == []
+
+
+def test_rules_flag_no_other_training_example() -> None:
+    flagged = [
+        (i, t) for i, t in _training_examples() if i != "emergency" and find_red_flag(t)
+    ]
+    assert flagged == []
