@@ -36,7 +36,7 @@ wait_for() { # name url
 "$BIN/rasa" run actions --port 5055 --actions actions &
 pids+=($!)
 "$BIN/rasa" run --port 5005 --model models --endpoints endpoints.yml \
-  --credentials credentials.yml --cors "$WEB_ORIGIN" &
+  --credentials credentials.yml --cors "$WEB_ORIGIN" "http://127.0.0.1:8000" &
 pids+=($!)
 "$BIN/python" -m webapp --port 8000 &
 pids+=($!)
