@@ -56,6 +56,7 @@ validate: install ## rasa data validate --fail-on-warnings
 	$(RASA) data validate --fail-on-warnings
 
 $(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
+	@mkdir -p models
 	$(RASA) train --fixed-model-name ims-assistant --out models
 
 train: $(MODEL) ## Train the model (only when data/, config.yml or domain.yml changed)
