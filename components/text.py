@@ -7,25 +7,16 @@ import unicodedata
 from typing import Iterator, List, Tuple
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
-_SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z]+")
 
 
-def normalise(text: str) -> str:
-    """Lower-cases, folds accents and curly quotes, drops apostrophes.
-
-    Apostrophes go so that "can't", "cant" and "can t" all read "cant".
-    Positions are not kept: use the result only for matching.
-    """
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate(_APOSTROPHES).lower().replace("'", "")
-    return _SPACES.sub(" ", text).strip()
-
-
 def normalise_with_offsets(text: str) -> Tuple[str, List[int]]:
-    """Like `normalise`, plus the index in `text` of each output character,
-    so that a match in the normalised text maps back to the original."""
+    """Text for matching, and the index in `text` of each output character
+    (so a match maps back to the original).
+
+    Lower-cased; accents and curly quotes folded; apostrophes dropped, so
+    "can't", "cant" and "can’t" all read "cant"; runs of spaces made one.
+    """
     chars: List[str] = []
     offsets: List[int] = []
     for index, original in enumerate(text or ""):

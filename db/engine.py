@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Optional
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from clinic.settings import PROJECT_ROOT, get_settings
 
@@ -54,20 +53,6 @@ def get_engine(url: Optional[str] = None) -> Engine:
 
 def session_factory(url: Optional[str] = None) -> sessionmaker:
     return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(url: Optional[str] = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    session = session_factory(url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def dispose_all() -> None:

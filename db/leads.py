@@ -160,31 +160,23 @@ def _store(session: Session, data: LeadInput, notification: Notification) -> Sav
         lead.needs_review = lead.needs_review or data.needs_review
         lead.consent_version, lead.consent_at = data.consent_version, data.consent_at
         lead.updated_at = now
-        detail = f"channel={data.channel}; fields={','.join(changed) or 'none'}"
-        session.add(
-            LeadEvent(
-                lead=lead,
-                lead_reference=lead.reference,
-                kind="updated",
-                actor=ASSISTANT,
-                detail=detail,
-            )
-        )
         outcome = "updated"
+        detail = f"channel={data.channel}; fields={','.join(changed) or 'none'}"
     else:
         values = {k: v for k, v in asdict(data).items() if k != "submission_key"}
         lead = Lead(reference=new_reference(), needs_review=data.needs_review, **values)
         session.add(lead)
-        session.add(
-            LeadEvent(
-                lead=lead,
-                lead_reference=lead.reference,
-                kind="created",
-                actor=ASSISTANT,
-                detail=f"channel={data.channel}; kind={data.kind}",
-            )
-        )
         outcome = "created"
+        detail = f"channel={data.channel}; kind={data.kind}"
+    session.add(
+        LeadEvent(
+            lead=lead,
+            lead_reference=lead.reference,
+            kind=outcome,
+            actor=ASSISTANT,
+            detail=detail,
+        )
+    )
     session.flush()
     session.add(LeadSubmission(key=data.submission_key, lead_id=lead.id))
     _notify(session, lead, notification, outcome)
