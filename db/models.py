@@ -4,6 +4,7 @@
 - `lead_submissions`: idempotency keys of submitted forms.
 - `lead_events`: append-only audit trail of what happened to each lead.
 - `outbox`: notifications waiting to be sent (or kept locally) to staff.
+- `sms_contacts`: numbers that text the clinic, with their STOP opt-out.
 
 Staff accounts and sessions live in the staff app's tables (`webapp`).
 """
@@ -135,3 +136,19 @@ class OutboxMessage(Base):
     last_error = Column(String(500))
 
     __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+
+
+class SmsContact(Base):
+    """A phone number that texts the clinic (SMS or WhatsApp), by E.164.
+
+    One row per person across both channels. `opted_out_at` is set by STOP and
+    cleared by START; while it is set the assistant sends that number nothing.
+    """
+
+    __tablename__ = "sms_contacts"
+
+    phone = Column(String(32), primary_key=True)  # E.164
+    first_seen_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    last_seen_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    last_channel = Column(String(16))  # sms / whatsapp
+    opted_out_at = Column(DateTime(timezone=True))
