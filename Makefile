@@ -33,7 +33,15 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip check
 	@touch $@
 
-install: $(VENV)/.installed ## Create .venv and install the pinned dependencies
+# The website widget's socket.io client, pinned by widget/package-lock.json.
+WIDGET_IO := widget/node_modules/socket.io-client/dist/socket.io.min.js
+$(WIDGET_IO): widget/package.json widget/package-lock.json
+	@command -v npm >/dev/null || \
+	  { echo "error: the website widget needs npm (apt-get install npm)" >&2; exit 1; }
+	npm ci --prefix widget --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+install: $(VENV)/.installed $(WIDGET_IO) ## Create .venv and install the pinned dependencies (pip, npm)
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs the registry)
 	@python=$$(scripts/find_python.sh) || exit 1; \
@@ -78,7 +86,7 @@ cross-validate: install ## rasa test nlu --cross-validation (figures for the REA
 
 test: lint validate train pytest test-stories evaluate ## Everything CI runs (in this order)
 
-run: $(MODEL) ## Start the assistant, action server and web app (Ctrl-C stops all)
+run: $(MODEL) $(WIDGET_IO) ## Start the assistant, action server and web app (Ctrl-C stops all)
 	@scripts/run.sh
 
 clean: ## Remove trained models and test results (keeps .venv and var/)
