@@ -9,6 +9,7 @@ from flask import Flask, render_template
 
 from clinic.profile import current_profile
 from clinic.settings import get_settings
+from webapp.widget import bp as widget_bp
 
 
 def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
@@ -18,6 +19,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.config.update(RASA_URL=settings.rasa_url)
     if config:
         app.config.update(config)
+    app.register_blueprint(widget_bp)  # the socket.io client for the chat widget
 
     @app.get("/")
     def demo_page() -> str:
