@@ -1,0 +1,76 @@
+"""Tables of the staff app, on the same `Base` (and database) as the leads.
+
+- `staff_users`: accounts, created from the command line (no default user).
+- `staff_sessions`: one row per signed-in browser; the cookie holds a random
+  token whose hash is the key, so logging out or an expiry ends it for good.
+- `staff_login_throttle`: failed sign-ins per (hashed) user name, and the
+  lockout they lead to; in the database so every process sees it.
+- `lead_notes`: what staff wrote when changing a lead's status. Kept apart
+  from the audit trail because a note may hold personal data: deleting a lead
+  deletes its notes, while its LeadEvent rows stay.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
+
+from db.models import Base, utcnow
+
+
+class StaffUser(Base):
+    """A member of the clinic's staff who may use the staff app."""
+
+    __tablename__ = "staff_users"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)  # lower-cased
+    password_hash = Column(String(255), nullable=False)  # argon2id
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    password_changed_at = Column(
+        DateTime(timezone=True), nullable=False, default=utcnow
+    )
+    last_login_at = Column(DateTime(timezone=True))
+    disabled_at = Column(DateTime(timezone=True))
+
+
+class StaffSession(Base):
+    """A signed-in browser. Ends at `expires_at`, or when idle too long."""
+
+    __tablename__ = "staff_sessions"
+
+    id = Column(String(64), primary_key=True)  # sha256 of the cookie's token
+    user_id = Column(
+        Integer,
+        ForeignKey("staff_users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    last_seen_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins for one user name (known or not), by its hash."""
+
+    __tablename__ = "staff_login_throttle"
+
+    key = Column(String(64), primary_key=True)  # sha256 of the lower-cased name
+    failures = Column(Integer, nullable=False, default=0)
+    window_started_at = Column(DateTime(timezone=True))
+    locked_until = Column(DateTime(timezone=True))
+
+
+class LeadNote(Base):
+    """A note staff wrote on a lead, tied to the audit event it explains."""
+
+    __tablename__ = "lead_notes"
+
+    id = Column(Integer, primary_key=True)
+    lead_id = Column(
+        Integer, ForeignKey("leads.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    event_id = Column(Integer, ForeignKey("lead_events.id"), index=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    author = Column(String(120), nullable=False)
+    text = Column(Text, nullable=False)
