@@ -1,0 +1,148 @@
+"""Staff accounts and retention from the command line.
+
+    python -m webapp.staff.cli create-user ana        # asks for a password twice
+    python -m webapp.staff.cli create-user ana --password-stdin < file
+    python -m webapp.staff.cli set-password ana       # also ends ana's sessions
+    python -m webapp.staff.cli disable-user ana | enable-user ana
+    python -m webapp.staff.cli unlock ana             # clears a sign-in lockout
+    python -m webapp.staff.cli list-users
+    python -m webapp.staff.cli retention [--days N] [--dry-run]
+
+Uses DATABASE_URL (default sqlite:///var/clinic.db), migrated first. There
+is no default account and no default password: `make staff-user` runs
+create-user. STAFF_PASSWORD, when set, is read instead of asking (scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import timedelta
+from typing import List, Optional
+
+from sqlalchemy import select
+
+from clinic.settings import get_settings
+from db.engine import session_factory
+from db.models import utcnow
+from scripts.migrate import upgrade
+from webapp.staff import auth
+from webapp.staff.config import StaffSettings
+from webapp.staff.models import StaffUser
+from webapp.staff.privacy import purge
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if os.environ.get("STAFF_PASSWORD"):
+        return os.environ["STAFF_PASSWORD"]
+    if not sys.stdin.isatty():
+        raise auth.AccountError(
+            "no terminal to ask for a password: use --password-stdin"
+        )
+    first = getpass.getpass(f"Password (at least {auth.MIN_PASSWORD_LENGTH} chars): ")
+    if getpass.getpass("Again: ") != first:
+        raise auth.AccountError("the passwords differ")
+    return first
+
+
+def _username(args: argparse.Namespace) -> str:
+    if args.username:
+        return args.username
+    if not sys.stdin.isatty():
+        raise auth.AccountError("give the user name as an argument")
+    return input("User name: ")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m webapp.staff.cli", description=__doc__.splitlines()[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("create-user", "set-password"):
+        command = commands.add_parser(name)
+        command.add_argument("username", nargs="?")
+        command.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input",
+        )
+    for name in ("disable-user", "enable-user", "unlock"):
+        commands.add_parser(name).add_argument("username")
+    commands.add_parser("list-users")
+    retention = commands.add_parser(
+        "retention",
+        help="delete closed leads and lead-less conversations past RETENTION_DAYS",
+    )
+    retention.add_argument("--days", type=int, default=None)
+    retention.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+
+    url = get_settings().database_url
+    upgrade(url)
+    session = session_factory(url)()
+    try:
+        return _run(args, session)
+    except (auth.AccountError, ValueError) as error:
+        session.rollback()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        session.close()
+
+
+def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001 - a Session
+    if args.command == "create-user":
+        name = auth.check_username(_username(args))
+        user = auth.create_user(session, name, _read_password(args))
+        session.commit()
+        print(f"Created staff user {user.username}.")
+    elif args.command == "set-password":
+        name = _username(args)
+        auth.set_password(session, name, _read_password(args))
+        session.commit()
+        print(f"Password of {auth.normalise_username(name)} changed; sessions ended.")
+    elif args.command in ("disable-user", "enable-user"):
+        user = auth.find_user(session, args.username)
+        if user is None:
+            raise auth.AccountError(f"no user {auth.normalise_username(args.username)}")
+        if args.command == "disable-user":
+            user.disabled_at = utcnow()
+            auth.end_sessions(session, user.id)
+        else:
+            user.disabled_at = None
+        session.commit()
+        print(f"{user.username} is {'disabled' if user.disabled_at else 'enabled'}.")
+    elif args.command == "unlock":
+        was_locked = auth.unlock(session, args.username)
+        session.commit()
+        print("Unlocked." if was_locked else "It was not locked; failures cleared.")
+    elif args.command == "list-users":
+        for user in session.scalars(select(StaffUser).order_by(StaffUser.username)):
+            state = "disabled" if user.disabled_at else "active"
+            last = user.last_login_at.isoformat() if user.last_login_at else "never"
+            print(f"{user.username}\t{state}\tlast sign-in: {last}")
+    elif args.command == "retention":
+        staff = StaffSettings.from_env()
+        days = args.days if args.days is not None else staff.retention_days
+        report = purge(session, days, dry_run=args.dry_run)
+        verb = "Would delete" if args.dry_run else "Deleted"
+        print(
+            f"{verb} {report.leads} closed or not-a-fit leads and "
+            f"{report.conversations} conversations without a lead, last active "
+            f"before {report.cutoff:%Y-%m-%d %H:%M} UTC ({days} days)"
+            + ("" if args.dry_run else f"; {report.events} tracker events")
+            + "."
+        )
+        if not args.dry_run:
+            ended = auth.purge_expired(session, timedelta(minutes=staff.idle_minutes))
+            session.commit()
+            print(f"Removed {ended} ended sessions and stale sign-in records.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

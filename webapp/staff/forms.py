@@ -1,0 +1,41 @@
+"""The staff app's forms. Every POST carries Flask-WTF's CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from db.models import LeadStatus
+
+STATUS_LABELS = {
+    LeadStatus.NEW.value: "New",
+    LeadStatus.CONTACTED.value: "Contacted",
+    LeadStatus.BOOKED.value: "Booked",
+    LeadStatus.NOT_A_FIT.value: "Not a fit",
+    LeadStatus.CLOSED.value: "Closed",
+}
+NOTE_LENGTH = 2000
+
+
+class LoginForm(FlaskForm):
+    username = StringField("User name", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    next = HiddenField()
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("Status", choices=list(STATUS_LABELS.items()))
+    note = TextAreaField(
+        "Note (what happened)", validators=[Optional(), Length(max=NOTE_LENGTH)]
+    )
+
+
+class DeleteForm(FlaskForm):
+    """Deleting asks for the reference (or conversation id) to be typed."""
+
+    confirm = StringField("Type it to confirm", validators=[DataRequired()])
+
+
+class LogoutForm(FlaskForm):
+    pass

@@ -1,0 +1,313 @@
+"""Conversations from Rasa's SQL tracker store (`events`, same database).
+
+Rasa owns the table (it creates it when `rasa run` first starts): the staff
+app only reads it, and deletes a person's rows on request or by retention.
+Each row is one tracker event: `type_name` (user, bot, action, slot,
+session_started, ...), a float `timestamp`, `intent_name` for user events,
+`action_name` (the action, or the slot's name for slot events) and `data`,
+the event as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    delete,
+    func,
+    inspect,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from db.models import Lead
+
+# Rasa's table, described for reading (never created by this app).
+rasa_metadata = MetaData()
+events = Table(
+    "events",
+    rasa_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False),
+    Column("type_name", String(255), nullable=False),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
+
+RED_FLAG_INTENT = "emergency"
+RED_FLAG_ACTION = "action_flag_red_flag"
+FALLBACK_INTENT = "nlu_fallback"
+LEAD_FORM_START = "action_start_lead"
+
+# A conversation is marked when the person said something the red-flag net
+# caught, or the assistant flagged it (which also sets the `red_flag` slot).
+red_flag_event = or_(
+    and_(events.c.type_name == "user", events.c.intent_name == RED_FLAG_INTENT),
+    and_(events.c.type_name == "action", events.c.action_name == RED_FLAG_ACTION),
+)
+
+
+def has_events_table(bind: Engine | Connection | Session) -> bool:
+    """False until Rasa has run once against this database."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return inspect(bind).has_table("events")
+
+
+def to_datetime(timestamp: Optional[float]) -> Optional[datetime]:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+def epoch(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _json(raw: Optional[str]) -> Dict[str, Any]:
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class Turn:
+    """One line of a transcript, as the staff page shows it."""
+
+    kind: str  # user, bot, session, marker
+    at: Optional[datetime]
+    text: str = ""
+    channel: Optional[str] = None
+    buttons: List[str] = field(default_factory=list)
+    intent: Optional[str] = None  # what the assistant understood (user turns)
+    clicked: bool = False  # the person pressed a button (text is its title)
+    image: Optional[str] = None
+
+
+def intent_label(parse_data: Dict[str, Any]) -> Optional[str]:
+    """`faq/<topic>` for an FAQ question, else the intent name."""
+    intent = (parse_data.get("intent") or {}).get("name")
+    if intent == "faq":
+        selector = (parse_data.get("response_selector") or {}).get("faq") or {}
+        key = (selector.get("response") or {}).get("intent_response_key")
+        return key or intent
+    return intent
+
+
+def _buttons(data: Dict[str, Any]) -> List[Dict[str, Any]]:
+    extra = data.get("data") or {}
+    found = []
+    for item in (extra.get("buttons") or []) + (extra.get("quick_replies") or []):
+        if isinstance(item, dict) and item.get("title"):
+            found.append(item)
+    return found
+
+
+def build_transcript(rows: Iterable[Any]) -> List[Turn]:
+    """Turns event rows (in order) into what was said, by whom, when."""
+    turns: List[Turn] = []
+    titles: Dict[str, str] = {}  # button payload -> title, as last offered
+    for row in rows:
+        data = _json(row.data)
+        at = to_datetime(row.timestamp)
+        if row.type_name == "user":
+            text = str(data.get("text") or "")
+            title = titles.get(text)
+            clicked = bool(title) and title != text
+            turns.append(
+                Turn(
+                    kind="user",
+                    at=at,
+                    text=title if clicked else text,
+                    channel=data.get("input_channel"),
+                    intent=intent_label(data.get("parse_data") or {}),
+                    clicked=clicked,
+                )
+            )
+        elif row.type_name == "bot":
+            buttons = _buttons(data)
+            extra = data.get("data") or {}
+            image = extra.get("image") if isinstance(extra.get("image"), str) else None
+            turns.append(
+                Turn(
+                    kind="bot",
+                    at=at,
+                    text=str(data.get("text") or ""),
+                    buttons=[str(b["title"]) for b in buttons],
+                    image=image,
+                )
+            )
+            for button in buttons:
+                if isinstance(button.get("payload"), str):
+                    titles[button["payload"]] = str(button["title"])
+        elif row.type_name == "session_started":
+            turns.append(Turn(kind="session", at=at, text="New session"))
+        elif row.type_name == "action" and row.action_name == RED_FLAG_ACTION:
+            turns.append(Turn(kind="marker", at=at, text="Marked as a red flag"))
+        elif row.type_name == "action" and row.action_name == LEAD_FORM_START:
+            turns.append(Turn(kind="marker", at=at, text="Lead form started"))
+        elif (
+            row.type_name == "slot"
+            and row.action_name == "red_flag"
+            and data.get("value")
+        ):
+            turns.append(Turn(kind="marker", at=at, text=f"Red flag: {data['value']}"))
+    return turns
+
+
+def transcript(session: Session, sender_id: str) -> List[Turn]:
+    """The whole conversation of `sender_id` (every session), oldest first."""
+    if not has_events_table(session):
+        return []
+    rows = session.execute(
+        select(
+            events.c.type_name,
+            events.c.timestamp,
+            events.c.action_name,
+            events.c.data,
+        )
+        .where(events.c.sender_id == sender_id)
+        .where(
+            events.c.type_name.in_(("user", "bot", "session_started", "action", "slot"))
+        )
+        .order_by(events.c.id)
+    )
+    return build_transcript(rows)
+
+
+def delete_conversation(session: Session, sender_ids: Sequence[str]) -> int:
+    """Deletes every event of these senders; returns how many rows went."""
+    if not sender_ids or not has_events_table(session):
+        return 0
+    result = session.execute(delete(events).where(events.c.sender_id.in_(sender_ids)))
+    return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    sender_id: str
+    started: Optional[datetime]
+    last: Optional[datetime]
+    messages: int
+    red_flag: bool
+    channel: Optional[str]
+    first_message: str
+    references: List[str]
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    rows: List[ConversationRow]
+    total: int
+
+
+def _summary_query(show: str, since: Optional[datetime], until: Optional[datetime]):  # noqa: ANN202 - a SQLAlchemy select
+    user_messages = func.sum(case((events.c.type_name == "user", 1), else_=0))
+    flagged = func.max(case((red_flag_event, 1), else_=0))
+    query = (
+        select(
+            events.c.sender_id,
+            func.min(events.c.timestamp).label("started"),
+            func.max(events.c.timestamp).label("last"),
+            user_messages.label("messages"),
+            flagged.label("red_flag"),
+        )
+        .group_by(events.c.sender_id)
+        .having(user_messages > 0)
+    )
+    if show == "no_lead":
+        query = query.where(events.c.sender_id.not_in(select(Lead.sender_id)))
+    elif show == "red_flag":
+        query = query.having(flagged == 1)
+    if since is not None:
+        query = query.having(func.max(events.c.timestamp) >= epoch(since))
+    if until is not None:
+        query = query.having(func.min(events.c.timestamp) < epoch(until))
+    return query
+
+
+def conversations(
+    session: Session,
+    show: str = "all",
+    since: Optional[datetime] = None,
+    until: Optional[datetime] = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> ConversationPage:
+    """Conversations, latest activity first: all, lead-less or red-flagged."""
+    if not has_events_table(session):
+        return ConversationPage(rows=[], total=0)
+    summary = _summary_query(show, since, until).subquery()
+    total = session.execute(select(func.count()).select_from(summary)).scalar_one()
+    rows = session.execute(
+        select(summary)
+        .order_by(summary.c.last.desc(), summary.c.sender_id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    senders = [row.sender_id for row in rows]
+    first_user = (
+        select(func.min(events.c.id))
+        .where(events.c.type_name == "user")
+        .where(events.c.sender_id.in_(senders))
+        .group_by(events.c.sender_id)
+    )
+    firsts = {
+        row.sender_id: _json(row.data)
+        for row in session.execute(
+            select(events.c.sender_id, events.c.data).where(events.c.id.in_(first_user))
+        )
+    }
+    references: Dict[str, List[str]] = {}
+    for sender, reference in session.execute(
+        select(Lead.sender_id, Lead.reference)
+        .where(Lead.sender_id.in_(senders))
+        .order_by(Lead.created_at)
+    ):
+        references.setdefault(sender, []).append(reference)
+    return ConversationPage(
+        rows=[
+            ConversationRow(
+                sender_id=row.sender_id,
+                started=to_datetime(row.started),
+                last=to_datetime(row.last),
+                messages=int(row.messages or 0),
+                red_flag=bool(row.red_flag),
+                channel=firsts.get(row.sender_id, {}).get("input_channel"),
+                first_message=str(firsts.get(row.sender_id, {}).get("text") or ""),
+                references=references.get(row.sender_id, []),
+            )
+            for row in rows
+        ],
+        total=total,
+    )
+
+
+def is_red_flagged(session: Session, sender_id: str) -> bool:
+    if not has_events_table(session):
+        return False
+    query = (
+        select(events.c.id)
+        .where(events.c.sender_id == sender_id)
+        .where(red_flag_event)
+        .limit(1)
+    )
+    return session.execute(query).first() is not None

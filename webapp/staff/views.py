@@ -1,0 +1,529 @@
+"""Routes of the staff app. Every one needs a signed-in user except the
+sign-in page itself; every POST carries a CSRF token (CSRFProtect)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Dict, Optional
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from db.engine import session_factory
+from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, utcnow
+from webapp.staff import auth, charts, dashboard, export, queries
+from webapp.staff.config import StaffSettings
+from webapp.staff.forms import (
+    STATUS_LABELS,
+    DeleteForm,
+    LoginForm,
+    LogoutForm,
+    StatusForm,
+)
+from webapp.staff.models import LeadNote
+from webapp.staff.privacy import delete_lead
+from webapp.staff.transcript import (
+    conversations,
+    delete_conversation,
+    is_red_flagged,
+    transcript,
+)
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+TOKEN = "staff_token"  # noqa: S105 - the session key, not a secret
+PUBLIC_ENDPOINTS = {"staff.login", "staff.logout"}  # logout: ends what is left
+CONVERSATION_VIEWS = ("all", "no_lead", "red_flag")
+PAGE_SIZE = 50
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+# ---- request plumbing -------------------------------------------------------
+
+
+def settings() -> StaffSettings:
+    return current_app.config["STAFF_SETTINGS"]
+
+
+def zone() -> ZoneInfo:
+    return ZoneInfo(settings().timezone)
+
+
+def db() -> Session:
+    """The request's database session (closed at the end of the request)."""
+    if "staff_db" not in g:
+        g.staff_db = session_factory(current_app.config["DATABASE_URL"])()
+    return g.staff_db
+
+
+@bp.teardown_app_request
+def _close_db(_error: Optional[BaseException]) -> None:
+    session_ = g.pop("staff_db", None)
+    if session_ is not None:
+        session_.close()
+
+
+def safe_next(target: Optional[str]) -> Optional[str]:
+    """`target` if it is a page of the staff app on this site, else None."""
+    if not target or len(target) > 2000 or "\\" in target:
+        return None
+    if any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return None
+    if not parts.path.startswith("/staff/") or parts.path.startswith("/staff/login"):
+        return None
+    return target
+
+
+@bp.before_request
+def _require_login() -> Optional[Response]:
+    g.staff_user = None
+    user = auth.current_user(
+        db(), session.get(TOKEN), timedelta(minutes=settings().idle_minutes)
+    )
+    if user is not None:
+        g.staff_user = user
+        return None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    session.pop(TOKEN, None)
+    if request.method in ("GET", "HEAD"):
+        target = request.full_path if request.query_string else request.path
+        return redirect(url_for("staff.login", next=target))
+    abort(401, "Please sign in again: your session has ended.")
+    return None  # unreachable
+
+
+@bp.app_context_processor
+def _context() -> Dict[str, Any]:
+    if not request.path.startswith("/staff"):
+        return {}
+    user = g.get("staff_user")
+    return {
+        "staff_user": user,
+        "logout_form": LogoutForm() if user else None,
+        "status_labels": STATUS_LABELS,
+    }
+
+
+@bp.app_template_filter("local")
+def _local(value: Optional[datetime], with_seconds: bool = False) -> str:
+    if value is None:
+        return ""
+    value = auth.aware(value)
+    pattern = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M"
+    return value.astimezone(zone()).strftime(pattern)
+
+
+def _bad(error: Exception) -> None:
+    abort(400, str(error))
+
+
+def parse_or_400(parse: Callable[[], Any]) -> Any:
+    try:
+        return parse()
+    except queries.BadRequest as error:
+        _bad(error)
+    return None  # unreachable
+
+
+def find_lead(reference: str) -> Lead:
+    lead = queries.lead_by_reference(db(), reference)
+    if lead is None:
+        abort(404, "There is no lead with that reference (it may have been deleted).")
+    return lead
+
+
+def log_view(lead: Lead, what: str) -> None:
+    db().add(
+        LeadEvent(
+            lead=lead,
+            lead_reference=lead.reference,
+            kind="viewed",
+            actor=g.staff_user.username,
+            detail=what,
+        )
+    )
+
+
+def username() -> str:
+    return g.staff_user.username
+
+
+# ---- signing in and out -----------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    target = safe_next(request.values.get("next"))
+    if g.staff_user is not None:
+        return redirect(target or url_for("staff.leads"), code=303)
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = target or ""
+        return render_template("staff/login.html", form=form)
+    if not form.validate_on_submit():
+        return render_template(
+            "staff/login.html", form=form, error="Enter a user name and password."
+        ), 400
+    result = auth.sign_in(db(), form.username.data, form.password.data)
+    if result.locked_until is not None and not result.ok:
+        logger.warning("Sign-in refused: user name locked after failed attempts")
+        return render_template(
+            "staff/login.html",
+            form=form,
+            error=(
+                "Too many failed sign-ins for this user name. Try again after "
+                f"{_local(result.locked_until)}, or ask an administrator to "
+                "unlock it."
+            ),
+        ), 429
+    if not result.ok:
+        logger.info("Sign-in failed")
+        return render_template(
+            "staff/login.html", form=form, error="Wrong user name or password."
+        ), 401
+    token = auth.start_session(
+        db(), result.user, timedelta(hours=settings().session_hours)
+    )
+    session.clear()  # a fresh session (and CSRF token) after signing in
+    session.permanent = True
+    session[TOKEN] = token
+    logger.info("Staff user %s signed in", result.user.username)
+    return redirect(safe_next(form.next.data) or url_for("staff.leads"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    auth.end_session(db(), session.get(TOKEN))
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("staff.login"), code=303)
+
+
+# ---- the lead queue ---------------------------------------------------------
+
+
+@bp.get("/")
+def home() -> Any:
+    return redirect(url_for("staff.leads"))
+
+
+@bp.get("/leads")
+def leads() -> Any:
+    flt = parse_or_400(lambda: queries.QueueFilter.from_args(request.args))
+    try:
+        page = parse_or_400(lambda: queries.queue(db(), flt, zone()))
+    except LookupError as error:
+        abort(404, str(error))
+    return render_template(
+        "staff/leads.html",
+        page=page,
+        flt=flt,
+        flag_choices=queries.FLAGS,
+        channels=queries.channels(db()),
+        statuses=list(LeadStatus),
+    )
+
+
+@bp.get("/leads/export.csv")
+def export_csv() -> Response:
+    flt = parse_or_400(lambda: queries.QueueFilter.from_args(request.args))
+    found = list(parse_or_400(lambda: queries.matching(db(), flt, zone())))
+    body = export.to_csv(export.rows(found, lambda value: _local(value, True)))
+    if found:
+        now = utcnow()
+        db().execute(
+            insert(LeadEvent),
+            [
+                {
+                    "lead_id": lead.id,
+                    "lead_reference": lead.reference,
+                    "at": now,
+                    "kind": "exported",
+                    "actor": username(),
+                    "detail": "csv export",
+                }
+                for lead in found
+            ],
+        )
+        db().commit()
+    logger.info("Staff user %s exported %d leads", username(), len(found))
+    stamp = datetime.now(zone()).strftime("%Y%m%d-%H%M")
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="leads-{stamp}.csv"'},
+    )
+
+
+# ---- one lead ---------------------------------------------------------------
+
+
+def _lead_page(lead: Lead, status_form: StatusForm, code: int = 200) -> Any:
+    notes = {
+        note.event_id: note
+        for note in db().scalars(select(LeadNote).where(LeadNote.lead_id == lead.id))
+    }
+    same_conversation = list(
+        db().scalars(
+            select(Lead.reference)
+            .where(Lead.sender_id == lead.sender_id, Lead.id != lead.id)
+            .order_by(Lead.created_at)
+        )
+    )
+    trail = [event for event in lead.events if event.kind != "viewed"]
+    views = [event for event in lead.events if event.kind == "viewed"]
+    return render_template(
+        "staff/lead.html",
+        lead=lead,
+        trail=trail,
+        views=views,
+        notes=notes,
+        turns=transcript(db(), lead.sender_id),
+        red_flagged=is_red_flagged(db(), lead.sender_id),
+        same_conversation=same_conversation,
+        status_form=status_form,
+        delete_form=DeleteForm(formdata=None),
+    ), code
+
+
+@bp.get("/leads/<reference>")
+def lead(reference: str) -> Any:
+    found = find_lead(reference)
+    log_view(found, "lead page")
+    db().commit()
+    form = StatusForm(formdata=None, status=found.status.value)
+    return _lead_page(found, form)
+
+
+@bp.post("/leads/<reference>/status")
+def change_status(reference: str) -> Any:
+    found = find_lead(reference)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        return _lead_page(found, form, code=400)
+    new = LeadStatus(form.status.data)
+    note = (form.note.data or "").strip()
+    old = found.status
+    if new == old and not note:
+        flash("Nothing changed: pick another status or write a note.")
+        return redirect(url_for("staff.lead", reference=found.reference), code=303)
+    event = LeadEvent(
+        lead=found,
+        lead_reference=found.reference,
+        kind="status_changed" if new != old else "note",
+        actor=username(),
+        detail=f"from={old.value}; to={new.value}" if new != old else "note added",
+    )
+    db().add(event)
+    if new != old:
+        found.status = new
+    db().flush()
+    if note:
+        db().add(
+            LeadNote(lead_id=found.id, event_id=event.id, author=username(), text=note)
+        )
+    db().commit()
+    if new != old:
+        flash(f"{found.reference} is now {STATUS_LABELS[new.value].lower()}.")
+    else:
+        flash("Note added.")
+    return redirect(url_for("staff.lead", reference=found.reference), code=303)
+
+
+@bp.post("/leads/<reference>/delete")
+def delete(reference: str) -> Any:
+    found = find_lead(reference)
+    form = DeleteForm()
+    typed = (form.confirm.data or "").strip().upper()
+    if not form.validate_on_submit() or typed != found.reference:
+        flash(f"Not deleted: type {found.reference} to confirm.", "error")
+        return redirect(url_for("staff.lead", reference=found.reference), code=303)
+    removed = delete_lead(
+        db(), found, actor=username(), reason="deleted on request by staff"
+    )
+    db().commit()
+    logger.info("Staff user %s deleted a lead (%d events)", username(), removed)
+    flash(
+        f"{reference.upper()} deleted with its transcript ({removed} events); "
+        "its audit trail is kept without personal data."
+    )
+    return redirect(url_for("staff.leads"), code=303)
+
+
+# ---- conversations ----------------------------------------------------------
+
+
+@bp.get("/conversations")
+def conversation_list() -> Any:
+    show = request.args.get("show") or "all"
+    if show not in CONVERSATION_VIEWS:
+        abort(400, f"show must be one of: {', '.join(CONVERSATION_VIEWS)}")
+    page = parse_or_400(lambda: queries.parse_page(request.args.get("page")))
+    start = parse_or_400(lambda: queries.parse_date(request.args.get("from"), "from"))
+    end = parse_or_400(lambda: queries.parse_date(request.args.get("to"), "to"))
+    since, until = parse_or_400(lambda: queries.day_bounds(start, end, zone()))
+    found = conversations(
+        db(), show, since, until, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    pages = max(1, -(-found.total // PAGE_SIZE))
+    if page > pages:
+        abort(404, f"there is no page {page}: the list has {pages}")
+    args = {
+        k: v
+        for k, v in {
+            "show": show if show != "all" else "",
+            "from": start.isoformat() if start else "",
+            "to": end.isoformat() if end else "",
+        }.items()
+        if v
+    }
+    return render_template(
+        "staff/conversations.html",
+        found=found,
+        show=show,
+        start=start,
+        end=end,
+        page=page,
+        pages=pages,
+        args=args,
+    )
+
+
+def _sender_arg(source: Dict[str, str]) -> str:
+    sender = source.get("sender") or ""
+    if not sender or len(sender) > 255:
+        abort(400, "Which conversation? The link lacks a valid conversation id.")
+    return sender
+
+
+@bp.get("/conversations/view")
+def conversation() -> Any:
+    sender = _sender_arg(request.args)
+    turns = transcript(db(), sender)
+    if not turns:
+        abort(404, "There is no conversation with that id (it may have been deleted).")
+    linked = list(
+        db().scalars(
+            select(Lead).where(Lead.sender_id == sender).order_by(Lead.created_at)
+        )
+    )
+    for found in linked:
+        log_view(found, "conversation page")
+    db().commit()
+    logger.info("Staff user %s opened a conversation", username())
+    return render_template(
+        "staff/conversation.html",
+        sender=sender,
+        turns=turns,
+        leads=linked,
+        red_flagged=is_red_flagged(db(), sender),
+        delete_form=DeleteForm(formdata=None),
+    )
+
+
+@bp.post("/conversations/delete")
+def delete_conversation_view() -> Any:
+    sender = _sender_arg(request.form)
+    form = DeleteForm()
+    back = url_for("staff.conversation", sender=sender)
+    if db().scalars(select(Lead.id).where(Lead.sender_id == sender)).first():
+        flash("This conversation belongs to a lead: delete the lead instead.", "error")
+        return redirect(back, code=303)
+    if not form.validate_on_submit() or form.confirm.data.strip().lower() != "delete":
+        flash("Not deleted: type DELETE to confirm.", "error")
+        return redirect(back, code=303)
+    removed = delete_conversation(db(), [sender])
+    db().commit()
+    logger.info("Staff user %s deleted a conversation (%d events)", username(), removed)
+    flash(f"Conversation deleted ({removed} events).")
+    return redirect(url_for("staff.conversation_list"), code=303)
+
+
+# ---- dashboard and outbox ---------------------------------------------------
+
+
+@bp.get("/dashboard")
+def dashboard_page() -> Any:
+    today = datetime.now(zone()).date()
+    start = parse_or_400(lambda: queries.parse_date(request.args.get("from"), "from"))
+    end = parse_or_400(lambda: queries.parse_date(request.args.get("to"), "to"))
+    end = end or today
+    start = start or end - timedelta(days=29)
+    if start > end:
+        abort(400, "the 'from' date is after the 'to' date")
+    if (end - start).days + 1 > dashboard.MAX_DAYS:
+        abort(400, f"choose a period of at most {dashboard.MAX_DAYS} days")
+    if start < date(2000, 1, 1) or end > date(2999, 12, 31):
+        abort(400, "choose dates between 2000 and 2999")
+    board = dashboard.build(db(), start, end, zone())
+    return render_template(
+        "staff/dashboard.html",
+        board=board,
+        per_day=charts.columns(board.days, "Conversations per day"),
+        topics=charts.rows(board.topics, "Most asked topics"),
+        funnel=charts.rows(board.funnel, "From conversation to booking"),
+        conversation_channels=charts.rows(
+            board.conversation_channels, "Conversations per channel"
+        ),
+        lead_channels=charts.rows(board.lead_channels, "Leads per channel"),
+        red_flags=charts.rows(board.red_flag_categories, "Red flags by kind"),
+    )
+
+
+@bp.get("/outbox")
+def outbox() -> Any:
+    page = parse_or_400(lambda: queries.parse_page(request.args.get("page")))
+    total = db().execute(select(func.count(OutboxMessage.id))).scalar_one()
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        abort(404, f"there is no page {page}: the outbox has {pages}")
+    messages = list(
+        db().scalars(
+            select(OutboxMessage)
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    )
+    return render_template(
+        "staff/outbox.html", messages=messages, page=page, pages=pages, total=total
+    )
+
+
+@bp.after_app_request
+def _headers(response: Response) -> Response:
+    if request.path.startswith("/staff"):
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+    return response
