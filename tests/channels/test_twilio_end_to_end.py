@@ -1,0 +1,292 @@
+"""SMS and WhatsApp end to end: real Rasa (the trained model, with the
+Twilio channel as credentials.yml registers it) and action servers, in
+local mode, on a throwaway database per backend. Requests are signed with
+the `twilio` library as Twilio signs them; replies are read from the
+channel's local outbox file."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Callable, Dict, Iterator, List
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, select, text
+from twilio.request_validator import RequestValidator
+
+from channels.senders import read_outbox
+from db.models import Lead, SmsContact
+from scripts.migrate import upgrade
+from tests.conftest import ROOT
+from tests.conversation import free_port, server_env, start, stop, wait_until_up
+from tests.db_fixtures import create_postgres_database, sqlite_url
+
+pytestmark = pytest.mark.slow
+
+CHANNEL = "channels.twilio_channel.TwilioChannel"
+TOKEN = "e2e-auth-token"
+PUBLIC = "https://assistant.clinic.example.org"  # as behind a proxy
+PATH = "/webhooks/twilio/webhook"
+CLINIC_SMS, CLINIC_WHATSAPP = "+16045550100", "+16045550199"
+NAME, CONCERN = "Wilhelmina Ostrander", "a stiff neck since the winter"
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def database(request, tmp_path_factory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("sms-db"))
+        upgrade(url)
+        yield url
+    else:
+        for url in create_postgres_database():
+            upgrade(url)
+            yield url
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model, database, tmp_path_factory) -> Iterator[Dict[str, object]]:
+    tmp = tmp_path_factory.mktemp("sms-e2e")
+    # the Twilio entry exactly as the project's credentials.yml has it
+    entry = yaml.safe_load((ROOT / "credentials.yml").read_text())[CHANNEL]
+    credentials = tmp / "credentials.yml"
+    credentials.write_text(yaml.safe_dump({CHANNEL: entry}))
+    actions_port, rasa_port = free_port(), free_port()
+    env = {
+        **server_env(database),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "TWILIO_AUTH_TOKEN": TOKEN,  # no TWILIO_ACCOUNT_SID: local mode
+        "TWILIO_PUBLIC_URL": PUBLIC,
+        "TWILIO_NUMBER": CLINIC_SMS,
+        "TWILIO_WHATSAPP_NUMBER": f"whatsapp:{CLINIC_WHATSAPP}",
+        "TWILIO_LOCAL_DIR": str(tmp),
+    }
+    env.pop("TWILIO_ACCOUNT_SID", None)
+    actions = start(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions"]
+        + ["--port", str(actions_port)],
+        env,
+        tmp / "actions.log",
+    )
+    rasa = start(
+        [sys.executable, "-m", "rasa", "run", "--model", str(trained_model)]
+        + ["--endpoints", "endpoints.yml", "--credentials", str(credentials)]
+        + ["--port", str(rasa_port), "--interface", "127.0.0.1"],
+        env,
+        tmp / "rasa.log",
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=300)
+        yield {
+            "url": f"http://127.0.0.1:{rasa_port}",
+            "db": database,
+            "outbox": tmp / "twilio-outbox.jsonl",
+            "logs": [tmp / "actions.log", tmp / "rasa.log"],
+        }
+    finally:
+        stop(rasa)
+        stop(actions)
+
+
+class Phone:
+    """One person texting the clinic from `number`."""
+
+    def __init__(self, stack: Dict[str, object], number: str) -> None:
+        self.url = f"{stack['url']}{PATH}"
+        self.outbox = stack["outbox"]
+        self.number = number
+
+    def form(self, body: str, medium: str) -> Dict[str, str]:
+        prefix = "whatsapp:" if medium == "whatsapp" else ""
+        clinic = CLINIC_WHATSAPP if medium == "whatsapp" else CLINIC_SMS
+        return {
+            "MessageSid": f"SM{uuid.uuid4().hex}",
+            "AccountSid": "AC" + "0" * 32,
+            "From": prefix + self.number,
+            "To": prefix + clinic,
+            "Body": body,
+            "NumMedia": "0",
+        }
+
+    def post(self, form: Dict[str, str], signature: str | None) -> int:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        request = urllib.request.Request(
+            self.url, data=urllib.parse.urlencode(form).encode(), headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body = response.read().decode()
+                assert "<Response/>" in body
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def text(self, body: str, medium: str = "sms") -> int:
+        """Sends a correctly signed message; the index of the next reply."""
+        index = len(read_outbox(self.outbox))
+        form = self.form(body, medium)
+        signature = RequestValidator(TOKEN).compute_signature(PUBLIC + PATH, form)
+        assert self.post(form, signature) == 200
+        return index
+
+    def replies(self, since: int = 0) -> List[dict]:
+        return [
+            r for r in read_outbox(self.outbox)[since:] if r["to"].endswith(self.number)
+        ]
+
+    def wait_for(
+        self, found: Callable[[str], bool], since: int, timeout: float = 120
+    ) -> List[dict]:
+        """The replies since `since`, once one of them satisfies `found`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            replies = self.replies(since)
+            if any(found(r["body"]) for r in replies):
+                return replies
+            time.sleep(0.2)
+        raise AssertionError(f"no such reply; got {[r['body'] for r in replies]}")
+
+    def ask(self, body: str, expect: str, medium: str = "sms") -> str:
+        """Sends `body`; the replies (joined) once one contains `expect`."""
+        since = self.text(body, medium)
+        replies = self.wait_for(lambda reply: expect in reply, since)
+        return "\n".join(r["body"] for r in replies)
+
+
+def events(database: str, sender: str) -> List[tuple]:
+    engine = create_engine(database, future=True)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+            {"s": sender},
+        ).all()
+    engine.dispose()
+    return [(kind, json.loads(data)) for kind, data in rows]
+
+
+def said(database: str, sender: str) -> List[str]:
+    return [data["text"] for kind, data in events(database, sender) if kind == "user"]
+
+
+def contacts(database: str) -> Dict[str, SmsContact]:
+    engine = create_engine(database, future=True)
+    with engine.connect() as conn:
+        rows = conn.execute(select(SmsContact)).all()
+    engine.dispose()
+    return {row.phone: row for row in rows}
+
+
+def test_a_signed_sms_is_answered(stack):
+    phone = Phone(stack, "+16045550131")
+    answer = phone.ask("how often do I need IMS?", "week")
+    assert "week" in answer
+    assert all(r["from"] == CLINIC_SMS for r in phone.replies())
+    assert said(stack["db"], "+16045550131") == ["how often do I need IMS?"]
+
+
+@pytest.mark.parametrize(
+    "number, signature",
+    [("+16045550141", None), ("+16045550142", "forged"), ("+16045550143", "wrong")],
+)
+def test_a_forged_or_missing_signature_gets_403_and_no_tracker_event(
+    stack, number, signature
+):
+    phone = Phone(stack, number)
+    form = phone.form("I'd like to book an assessment", "sms")
+    if signature == "forged":
+        signature = "bm90IGEgc2lnbmF0dXJlIGF0IGFsbA=="
+    elif signature == "wrong":
+        signature = RequestValidator("guessed").compute_signature(PUBLIC + PATH, form)
+    assert phone.post(form, signature) == 403
+    # the channel's own later messages would come first: a signed HELP is the
+    # marker that everything sent before it from this number was handled
+    phone.ask("HELP", "STOP")
+    assert [r["body"] for r in phone.replies()][:-1] == []
+    assert events(stack["db"], number) == []
+    assert said(stack["db"], number) == []
+
+
+def test_an_sms_conversation_ends_in_a_lead_with_the_senders_number(stack):
+    number = "+16045550166"
+    phone = Phone(stack, number)
+    phone.ask("I'd like to book an assessment", "name")
+    offer = phone.ask(NAME, "best number")
+    assert "+1 604-555-0166" in offer and "\n1. Yes\n2. No" in offer
+    assert "1. Phone call\n2. Text message" in phone.ask("1", "How would you like")
+    assert "1. Mornings" in phone.ask("2", "good time")
+    phone.ask("1", "what would you like help with")
+    assert "3. 3 to 12 months" in phone.ask(CONCERN, "How long")
+    phone.ask("3", "safety question")
+    phone.ask("2", "store these details")
+    summary = phone.ask("1", "Is this right?")
+    assert "Phone: +1 604-555-0166" in summary
+    assert "Contact by: Text message" in summary
+    assert "Best time: Mornings" in summary
+    final = phone.ask("1", "Your reference is IMS-")
+
+    engine = create_engine(stack["db"], future=True)
+    with engine.connect() as conn:
+        lead = conn.execute(select(Lead).where(Lead.sender_id == number)).one()
+    engine.dispose()
+    assert lead.reference in final
+    assert (lead.name, lead.phone, lead.concern) == (NAME, number, CONCERN)
+    assert (lead.contact_method, lead.contact_time) == ("text", "Mornings")
+    assert (lead.duration, lead.screening) == ("3 to 12 months", "no")
+    assert lead.channel == "twilio"
+    # the numbers reached Rasa as the buttons' payloads
+    assert said(stack["db"], number)[-2:] == ["yes", "yes, send it"]
+
+
+def test_after_stop_a_question_gets_no_reply_until_start(stack):
+    number = "+16045550133"
+    phone = Phone(stack, number)
+    phone.ask("hello", "IMS")
+    phone.ask("STOP", "START")
+    since = phone.text("how often do I need IMS?")
+    phone.ask("HELP", "call")  # answered after the question was handled
+    replies = [r["body"] for r in phone.replies(since)]
+    assert len(replies) == 1 and "STOP" in replies[0]  # only HELP's answer
+    assert said(stack["db"], number) == ["hello"]  # never reached the assistant
+    assert contacts(stack["db"])[number].opted_out_at is not None
+
+    phone.ask("START", "Welcome back")
+    assert contacts(stack["db"])[number].opted_out_at is None
+    assert "week" in phone.ask("how often do I need IMS?", "week")
+
+
+def test_whatsapp_and_sms_from_one_number_are_one_contact(stack):
+    number = "+16045550134"
+    phone = Phone(stack, number)
+    phone.ask("how often do I need IMS?", "week")
+    phone.ask("Does IMS hurt?", "needle", medium="whatsapp")
+    sms, *_, whatsapp = phone.replies()
+    assert (sms["to"], sms["from"]) == (number, CLINIC_SMS)
+    assert (whatsapp["to"], whatsapp["from"]) == (
+        f"whatsapp:{number}",
+        f"whatsapp:{CLINIC_WHATSAPP}",
+    )
+    assert said(stack["db"], number) == ["how often do I need IMS?", "Does IMS hurt?"]
+    assert events(stack["db"], f"whatsapp:{number}") == []
+    rows = [phone for phone in contacts(stack["db"]) if phone.endswith("5550134")]
+    assert rows == [number]
+    assert contacts(stack["db"])[number].last_channel == "whatsapp"
+
+
+def test_phone_numbers_and_messages_stay_out_of_the_logs(stack):
+    Phone(stack, "+16045550135").ask("hello", "IMS")
+    assert "+1********35" in stack["logs"][1].read_text()  # masked, this log
+    for log in stack["logs"]:
+        content = log.read_text(errors="replace")
+        for private in ("5550166", "604-555-0166", NAME, CONCERN, "5550133"):
+            assert private not in content, (log.name, private)
