@@ -104,7 +104,11 @@ def _bare_number(value: str) -> str:
 
 
 def local_token(path: Path) -> str:
-    """Local mode's signing token: made once, kept in `path` (mode 0600)."""
+    """Local mode's signing token: made once, kept in `path` (mode 0600).
+
+    Written to a temporary file and then linked into place, so a process
+    starting at the same moment never reads a half-written token.
+    """
     try:
         token = path.read_text(encoding="utf-8").strip()
         if token:
@@ -112,13 +116,19 @@ def local_token(path: Path) -> str:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(20)
-    try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_text(encoding="utf-8").strip()
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    handle = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(token + "\n")
+        stream.write(secrets.token_hex(20) + "\n")
+    try:
+        os.link(draft, path)
+    except FileExistsError:  # another process made it first: use theirs
+        pass
+    finally:
+        draft.unlink()
+    token = path.read_text(encoding="utf-8").strip()
+    if not token:  # an empty key would make every signature easy to forge
+        raise RasaException(f"{path} is empty: delete it to make a new token")
     return token
 
 

@@ -249,3 +249,10 @@ def test_the_channels_own_replies_name_the_clinic():
     assert "STOP" in help_text and profile.emergency_number in help_text
     assert "START" in sms_text.stopped_text(profile)
     assert profile.phone in sms_text.media_text(profile)
+
+
+def test_an_empty_local_token_file_is_refused_not_used(tmp_path):
+    path = tmp_path / "twilio-local-token"
+    path.write_text("\n")
+    with pytest.raises(RasaException, match="empty"):
+        local_token(path)

@@ -7,6 +7,7 @@ channel's local outbox file."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 import urllib.error
@@ -91,6 +92,7 @@ def stack(trained_model, database, tmp_path_factory) -> Iterator[Dict[str, objec
             "db": database,
             "outbox": tmp / "twilio-outbox.jsonl",
             "logs": [tmp / "actions.log", tmp / "rasa.log"],
+            "env": env,
         }
     finally:
         stop(rasa)
@@ -290,3 +292,17 @@ def test_phone_numbers_and_messages_stay_out_of_the_logs(stack):
         content = log.read_text(errors="replace")
         for private in ("5550166", "604-555-0166", NAME, CONCERN, "5550133"):
             assert private not in content, (log.name, private)
+
+
+def test_the_simulator_texts_the_assistant_and_prints_its_reply(stack):
+    result = subprocess.run(
+        [sys.executable, "-m", "channels.simulate", "how often do I need IMS?"]
+        + ["--sender", "+16045550136", "--rasa", str(stack["url"])],
+        cwd=ROOT,
+        env=stack["env"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "--- sms to +16045550136" in result.stdout and "week" in result.stdout
