@@ -1,0 +1,170 @@
+"""When the action server cannot be reached, Rasa answers in its place.
+
+Rasa 3.6 runs a custom action by POSTing to the action endpoint. When that
+fails (server down, 5xx, time-out), `MessageProcessor._run_action` logs the
+exception, drops the action's events and goes on predicting: the person
+sees nothing at all. This module closes that gap at the one place every
+remote call goes through, the action endpoint, without touching the
+dialogue model. When the action server fails:
+
+- the actions the FAQ and safety paths need, which read nothing but the
+  conversation and the clinic profile (`LOCAL_ACTIONS`: session start, the
+  slot mappings, red-flag marking, the "did you mean" fallback), run in
+  Rasa's own process, through the same rasa_sdk executor the action server
+  uses: FAQs are answered and red flags marked as usual;
+- any other action (the lead form, which stores personal data, needs the
+  action server) gets a stand-in reply: the person is told plainly that this
+  part is not working and how to reach the clinic, and an active form is
+  closed (answers typed into a form they no longer see would be misread).
+  The stand-in is sent at most once a turn, and never after something was
+  already said in the turn; after it, the turn's later actions stay silent.
+
+`install(app)` swaps the agent's action endpoint for `ActionServerFallback`
+once the model is loaded; the project's input channels register it as a
+Sanic listener (see channels/guard.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import aiohttp
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+from clinic.profile import current_profile
+
+logger = logging.getLogger(__name__)
+
+# A stuck action server should not keep someone waiting for Rasa's 5 minutes.
+ACTION_TIMEOUT_SECONDS = 30.0
+LOCAL_ACTIONS = (
+    "actions.session.ActionSessionStart",
+    "actions.slots.ValidateSlotMappings",
+    "actions.safety.ActionFlagRedFlag",
+    "actions.fallback.ActionFaqFallback",
+)
+MESSAGE = (
+    "Sorry, I can't do that right now: part of our system is not responding. "
+    "Please try again in a few minutes, or call {name} at {phone}."
+)
+
+
+def unavailable_message() -> str:
+    """The stand-in reply, with the clinic's name and phone."""
+    profile = current_profile()
+    return MESSAGE.format(name=profile.name, phone=profile.phone)
+
+
+def _said_this_turn(tracker: Dict[Text, Any]) -> List[Text]:
+    """The bot messages that follow the latest user message."""
+    said: List[Text] = []
+    for event in reversed(tracker.get("events") or []):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            said.append(event.get("text") or "")
+    return said
+
+
+@functools.lru_cache(maxsize=1)
+def local_executor() -> Any:
+    """A rasa_sdk executor holding `LOCAL_ACTIONS` (imported on first use)."""
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    for path in LOCAL_ACTIONS:
+        module, name = path.rsplit(".", 1)
+        executor.register_action(getattr(importlib.import_module(module), name))
+    return executor
+
+
+def _stand_in(body: Dict[Text, Any]) -> Dict[Text, Any]:
+    tracker = body.get("tracker") or {}
+    events: List[Dict[Text, Any]] = []
+    if (tracker.get("active_loop") or {}).get("name"):
+        events = [
+            {"event": "active_loop", "name": None},
+            {"event": "slot", "name": "requested_slot", "value": None},
+        ]
+    said = _said_this_turn(tracker)
+    responses = [] if said else [{"text": unavailable_message()}]
+    return {"events": events, "responses": responses}
+
+
+class ActionServerFallback(EndpointConfig):
+    """The action endpoint, answering for the action server when it fails."""
+
+    @classmethod
+    def wrap(cls, endpoint: EndpointConfig) -> ActionServerFallback:
+        wrapped = cls(
+            url=endpoint.url,
+            params=endpoint.params,
+            headers=endpoint.headers,
+            basic_auth=endpoint.basic_auth,
+            token=endpoint.token,
+            token_name=endpoint.token_name,
+            cafile=endpoint.cafile,
+            **endpoint.kwargs,
+        )
+        wrapped.type = endpoint.type
+        return wrapped
+
+    async def request(
+        self,
+        method: Text = "post",
+        subpath: Optional[Text] = None,
+        content_type: Optional[Text] = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> Optional[Any]:
+        body = kwargs.get("json")
+        action = body.get("next_action") if isinstance(body, dict) else None
+        if action:
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=ACTION_TIMEOUT_SECONDS)
+        try:
+            return await super().request(
+                method, subpath, content_type, compress, **kwargs
+            )
+        except ClientResponseError as error:
+            if not action or error.status == 400:  # 400: the action rejected itself
+                raise
+            failure = f"HTTP {error.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            if not action:
+                raise
+            failure = type(error).__name__
+        logger.error(
+            "Action server failed on %s (%s); Rasa answers in its place",
+            action,
+            failure,
+        )
+        executor = local_executor()
+        said = _said_this_turn(body.get("tracker") or {})
+        # After the stand-in, the turn is off its usual path: stay quiet.
+        if action in executor.actions and unavailable_message() not in said:
+            try:
+                return await executor.run(body)
+            except Exception as error:  # noqa: BLE001 - fall back to the stand-in
+                logger.error("Local %s failed: %s", action, type(error).__name__)
+        return _stand_in(body)
+
+
+def install(app: Any, *_: Any) -> None:
+    """Puts `ActionServerFallback` in front of the agent's action endpoint.
+
+    A Sanic `after_server_start` listener: the agent is loaded by then.
+    Idempotent, so every project channel may register it.
+    """
+    agent = getattr(app.ctx, "agent", None)
+    endpoint = getattr(agent, "action_endpoint", None)
+    if endpoint is None or isinstance(endpoint, ActionServerFallback):
+        return
+    wrapped = ActionServerFallback.wrap(endpoint)
+    agent.action_endpoint = wrapped  # used again when a new model is loaded
+    if agent.processor is not None:
+        agent.processor.action_endpoint = wrapped
+    logger.info("Action server fallback installed")

@@ -1,0 +1,91 @@
+"""What every project input channel does before a message reaches Rasa.
+
+- A sender id is a string of 1 to 128 printable characters; the tracker
+  store's `sender_id` column holds 255, and ids are keys in Redis locks.
+- A message longer than `MAX_MESSAGE_CHARS` is not parsed: the person gets
+  a polite reply instead (the REST channel answers 413 before that).
+- If handling a message fails anyway, the person gets an apology rather
+  than silence, and the log names the error type only, never the text
+  (Rasa's own REST channel logs the message text on failure).
+- At server start, the action-server fallback is installed
+  (channels/action_fallback.py).
+
+Request bodies are capped by Sanic before any of this:
+`SANIC_REQUEST_MAX_SIZE` (the run scripts set 64 KB) is answered with 413.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Optional
+
+from rasa.core.channels.channel import UserMessage
+from sanic import Blueprint
+
+from channels.action_fallback import install
+from clinic.profile import current_profile
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+MAX_SENDER_CHARS = 128
+TOO_LONG = (
+    "Sorry, that message is too long for me. Could you ask in a few words "
+    f"(at most {MAX_MESSAGE_CHARS:,} characters)?"
+)
+SORRY = (
+    "Sorry, something went wrong on our side. Please try again, "
+    "or call {name} at {phone}."
+)
+
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+
+def is_control(char: str) -> bool:
+    return ord(char) < 32 or 127 <= ord(char) < 160
+
+
+def valid_sender(value: Any) -> Optional[str]:
+    """The sender id as a string, or None when it is not acceptable."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_SENDER_CHARS:
+        return None
+    if value.strip() != value or any(is_control(c) for c in value):
+        return None
+    return value
+
+
+def sorry_message() -> str:
+    profile = current_profile()
+    return SORRY.format(name=profile.name, phone=profile.phone)
+
+
+def guard(on_new_message: Handler) -> Handler:
+    """Wraps Rasa's message handler with the checks above."""
+
+    async def guarded(message: UserMessage) -> None:
+        output, sender = message.output_channel, message.sender_id
+        if len(message.text or "") > MAX_MESSAGE_CHARS:
+            await output.send_text_message(sender, TOO_LONG)
+            return
+        try:
+            await on_new_message(message)
+        except Exception as error:  # noqa: BLE001 - the person must hear back
+            logger.error(
+                "Message on %s could not be handled: %s",
+                message.input_channel,
+                type(error).__name__,
+            )
+            await output.send_text_message(sender, sorry_message())
+
+    return guarded
+
+
+class GuardedChannel:
+    """Mixin for an `InputChannel`: guards its handler, installs the fallback."""
+
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
+        blueprint = super().blueprint(guard(on_new_message))  # type: ignore[misc]
+        blueprint.listener("after_server_start")(install)
+        return blueprint
