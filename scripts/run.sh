@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=.venv/bin
+RASA_PORT="${RASA_PORT:-5005}" ACTION_PORT="${ACTION_PORT:-5055}" WEB_PORT="${WEB_PORT:-8000}"
 export DATABASE_URL="${DATABASE_URL:-sqlite:///var/clinic.db}"
-export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:5055/webhook}"
-export RASA_URL="${RASA_URL:-http://localhost:5005}"
-WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:8000}"
+export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"
+export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
+WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:$WEB_PORT}"
 mkdir -p var
 
 pids=()
@@ -33,25 +34,27 @@ wait_for() { # name url
 
 "$BIN/python" -m scripts.migrate
 
-"$BIN/rasa" run actions --port 5055 --actions actions &
+"$BIN/rasa" run actions --port "$ACTION_PORT" --actions actions &
 pids+=($!)
-"$BIN/rasa" run --port 5005 --model models --endpoints endpoints.yml \
-  --credentials credentials.yml --cors "$WEB_ORIGIN" "http://127.0.0.1:8000" &
+# Rasa answers 413 to bodies over 64 KB (Sanic's default limit is 100 MB).
+SANIC_REQUEST_MAX_SIZE=65536 "$BIN/rasa" run --port "$RASA_PORT" --model models \
+  --endpoints endpoints.yml --credentials credentials.yml \
+  --cors "$WEB_ORIGIN" "http://127.0.0.1:$WEB_PORT" &
 pids+=($!)
-"$BIN/python" -m webapp --port 8000 &
+"$BIN/python" -m webapp --port "$WEB_PORT" &
 pids+=($!)
 "$BIN/python" -m notifications.worker &
 pids+=($!)
 
-wait_for "action server" http://localhost:5055/health
-wait_for "web app" http://localhost:8000/healthz
-wait_for "Rasa" http://localhost:5005/
+wait_for "action server" "http://localhost:$ACTION_PORT/health"
+wait_for "web app" "http://localhost:$WEB_PORT/healthz"
+wait_for "Rasa" "http://localhost:$RASA_PORT/"
 cat <<MSG
 
   Assistant is up (database: $DATABASE_URL)
-    Demo clinic page with chat:  http://localhost:8000/
-    Rasa REST channel:           POST http://localhost:5005/webhooks/rest/webhook
-    Action server:               http://localhost:5055/health
+    Demo clinic page with chat:  http://localhost:$WEB_PORT/
+    Rasa REST channel:           POST http://localhost:$RASA_PORT/webhooks/rest/webhook
+    Action server:               http://localhost:$ACTION_PORT/health
   Press Ctrl-C to stop everything.
 
 MSG

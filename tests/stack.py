@@ -1,0 +1,224 @@
+"""Helpers for tests that run real servers: HTTP calls that report any status,
+a process group that is always stopped, and a TCP plug that can be pulled.
+
+Every server runs on a free port (`tests.conversation.free_port`) and in its
+own process group, so stopping it also stops what it started (run scripts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from tests.conftest import ROOT
+from tests.conversation import free_port, wait_until_up
+
+__all__ = ["Servers", "TcpPlug", "free_port", "http", "say", "wait_until_up"]
+
+
+def http(
+    url: str,
+    body: Any = None,
+    *,
+    method: Optional[str] = None,
+    headers: Optional[Dict[str, str]] = None,
+    timeout: float = 120,
+) -> Tuple[int, Any, Dict[str, str]]:
+    """(status, body as JSON or text, headers) for any status, 4xx/5xx included.
+
+    `body` may be bytes (sent as is) or any JSON value.
+    """
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body)
+    if isinstance(data, str):
+        data = data.encode()
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method or ("POST" if data is not None else "GET"),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw, got = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, got = error.code, error.read(), error.headers
+    text = raw.decode("utf-8", "replace")
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = text
+    return status, parsed, dict(got.items())
+
+
+def say(base_url: str, sender: str, message: str, timeout: float = 120) -> List[dict]:
+    """One turn over the REST channel; fails on any status but 200."""
+    status, replies, _ = http(
+        f"{base_url}/webhooks/rest/webhook",
+        {"sender": sender, "message": message},
+        timeout=timeout,
+    )
+    assert status == 200, (status, replies)
+    assert isinstance(replies, list), replies
+    return replies
+
+
+def texts(replies: List[dict]) -> str:
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def rasa_command(port: int, *extra: str, endpoints: str = "endpoints.yml") -> List[str]:
+    return [
+        sys.executable,
+        "-m",
+        "rasa",
+        "run",
+        "--model",
+        str(ROOT / "models" / "ims-assistant.tar.gz"),
+        "--endpoints",
+        endpoints,
+        "--credentials",
+        "credentials.yml",
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *extra,
+    ]
+
+
+def rasa_env(env: Dict[str, str]) -> Dict[str, str]:
+    """`env` with the body limit the run scripts give Rasa (not action servers)."""
+    return {**env, "SANIC_REQUEST_MAX_SIZE": "65536"}
+
+
+def actions_command(port: int) -> List[str]:
+    return [
+        sys.executable,
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "actions",
+        "--port",
+        str(port),
+    ]
+
+
+class Servers:
+    """Processes started for a test; `stop_all` ends every one of them."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.processes: Dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: List[str], env: Dict[str, str]) -> None:
+        log = (self.logs / f"{name}.log").open("a")
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group
+        )
+
+    def wait(self, name: str, url: str, timeout: float = 300) -> None:
+        wait_until_up(url, self.processes[name], timeout=timeout)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        group = os.getpgid(process.pid)
+        os.killpg(group, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(group, signal.SIGKILL)
+            process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # a run script's children
+            os.killpg(group, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+class TcpPlug:
+    """A TCP forwarder to `target` on a free port, which can be pulled out.
+
+    `cut()` closes the listening socket and every open connection (a stopped
+    database server looks the same to a client); `restore()` listens again
+    on the same port.
+    """
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._sockets: List[socket.socket] = []
+        self._server: Optional[socket.socket] = None
+        self.restore()
+
+    def restore(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+            sockets, self._sockets = self._sockets, []
+        for sock in [server, *sockets]:
+            if sock is None:
+                continue
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._server is not server:
+                    client.close()
+                    upstream.close()
+                    return
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
