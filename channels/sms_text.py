@@ -223,3 +223,10 @@ def too_long_text(profile: ClinicProfile) -> str:
         "Sorry, that message is too long for me to read. Please send a shorter "
         f"question, or call {profile.name} at {profile.phone}."
     )
+
+
+def sorry_text(profile: ClinicProfile) -> str:
+    return (
+        "Sorry, something went wrong on our side. Please try again, or call "
+        f"{profile.name} at {profile.phone}."
+    )

@@ -616,13 +616,20 @@ class TwilioChannel(InputChannel):
         if sms_text.chosen_number(text) is not None:
             payload = sms_text.chosen_payload(text, await last_buttons(agent, phone))
             text = payload or text
-        await on_new_message(
-            UserMessage(
-                text,
-                output,
-                phone,
-                input_channel=self.name(),
-                message_id=incoming.sid or None,
-                metadata={"twilio_medium": medium},
-            )
+        message = UserMessage(
+            text,
+            output,
+            phone,
+            input_channel=self.name(),
+            message_id=incoming.sid or None,
+            metadata={"twilio_medium": medium},
         )
+        try:
+            await on_new_message(message)
+        except Exception as error:  # noqa: BLE001 - the person must hear back
+            logger.error(
+                "twilio: the assistant failed on a message from %s: %s",
+                masked,
+                type(error).__name__,
+            )
+            await output.deliver(phone, sms_text.sorry_text(profile))

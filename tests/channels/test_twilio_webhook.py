@@ -420,8 +420,27 @@ async def test_a_failing_assistant_does_not_break_the_webhook(webhook):
         raise RuntimeError("model exploded")
 
     webhook.agent.handle_message = broken
-    assert await webhook.say("hello") == []
-    assert await webhook.say("help") != []  # still serving
+    (sorry,) = await webhook.say("hello")
+    assert sorry.startswith("Sorry, something went wrong")
+    assert current_profile().phone in sorry
+    assert len(await webhook.say("help")) == 1  # still serving
+
+
+async def test_messages_rasa_sends_on_its_own_go_where_the_person_last_wrote(
+    webhook,
+):
+    output = webhook.channel.get_output_channel()
+    await webhook.say("hi", medium="whatsapp")
+    await output.send_text_message(PHONE, "A reminder from the clinic.")
+    reminder = webhook.sent()[-1]
+    assert (reminder["to"], reminder["body"]) == (
+        f"whatsapp:{PHONE}",
+        "A reminder from the clinic.",
+    )
+    await webhook.say("stop")
+    before = len(webhook.sent())
+    await output.send_text_with_buttons(PHONE, "Still there?", MENU)
+    assert len(webhook.sent()) == before  # opted out: nothing sent
 
 
 @pytest.fixture
