@@ -19,7 +19,7 @@ export SQLALCHEMY_WARN_20 := 1
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
 .PHONY: help install lock lint format validate train test pytest test-stories \
-        evaluate cross-validate run clean
+        evaluate cross-validate bench run clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -83,6 +83,9 @@ evaluate: $(MODEL) ## Score the model on the held-out NLU test set (fails below 
 cross-validate: install ## rasa test nlu --cross-validation (figures for the README)
 	$(RASA) test nlu --nlu data --config config.yml --cross-validation \
 	  --folds 3 --out results/cross-validation
+
+bench: install ## Train and measure: NLU vs baselines, REST latency, memory (BENCH_QUICK=1: short check run)
+	$(PY) -m scripts.bench
 
 test: lint validate train pytest test-stories evaluate ## Everything CI runs (in this order)
 

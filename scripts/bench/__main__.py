@@ -1,0 +1,261 @@
+"""`make bench`: trains, measures and prints the figures (see scripts/bench).
+
+Options are environment variables (`make bench BENCH_QUICK=1` works too):
+
+  BENCH_QUICK=1         a short run to check the benchmark itself: epochs
+                        capped at 5, 10 s per load level, fewer levels. Its
+                        accuracy and latency figures mean nothing.
+  BENCH_EPOCHS=N        cap every `epochs` (both Rasa configs) at N
+  BENCH_MODEL=path      use this trained model instead of training one
+                        (no training time is reported for it)
+  BENCH_SKIP=a,b        leave out parts: default (Rasa's default pipeline),
+                        baseline, nlu (all three NLU comparisons), load
+  BENCH_LEVELS=1,4,8,16 paced conversations at once (people who read and type)
+  BENCH_THINK=2         their mean think time in seconds (0.5x to 1.5x)
+  BENCH_STRESS_LEVELS=1,4,16  back-to-back conversations (no think time)
+  BENCH_DURATION=45     seconds per level
+  BENCH_WARMUP=15       seconds of warm-up traffic before measuring
+  BENCH_TURNS=10        FAQ turns per conversation before a new one starts
+  BENCH_PROFILE=1       sample the Rasa server with py-spy during the top
+                        stress level (default: on when py-spy is installed)
+  BENCH_DATABASE=sqlite throwaway SQLite file, or `postgresql`: a throwaway
+                        database on BENCH_POSTGRES_URL (else TEST_POSTGRES_URL,
+                        else postgresql://postgres@127.0.0.1:5432/postgres)
+  BENCH_OUT=results/bench  where bench.json, bench.md, latency.png go
+
+Exits 0 whether or not targets are met (it is a measurement, not a test);
+PASS/MISS is printed for each target.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from scripts.bench import load, nlu, profile, report, training
+from scripts.evaluate import load_examples
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_SET = ROOT / "tests" / "nlu" / "test_nlu.yml"
+TRAINING_NLU = ROOT / "data" / "nlu"
+PARTS = ("default", "baseline", "nlu", "load")
+
+
+def _ints(text: str) -> List[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool
+    epochs: Optional[int]
+    model: Optional[Path]
+    skip: frozenset
+    plan: load.Plan
+    database: str
+    out: Path
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> Options:
+        quick = _flag(env.get("BENCH_QUICK", ""))
+        epochs = env.get("BENCH_EPOCHS") or ("5" if quick else "")
+        skip = frozenset(s.strip() for s in env.get("BENCH_SKIP", "").split(",") if s)
+        unknown = skip - set(PARTS)
+        if unknown:
+            raise SystemExit(f"BENCH_SKIP: unknown {sorted(unknown)}; use {PARTS}")
+        database = env.get("BENCH_DATABASE", "sqlite")
+        if database not in ("sqlite", "postgresql"):
+            raise SystemExit("BENCH_DATABASE must be sqlite or postgresql")
+        out = Path(env.get("BENCH_OUT") or ROOT / "results" / "bench")
+        wants_profile = _flag(env.get("BENCH_PROFILE", "1"))
+        plan = load.Plan(
+            paced_levels=_ints(
+                env.get("BENCH_LEVELS") or ("1,16" if quick else "1,4,8,16")
+            ),
+            stress_levels=_ints(
+                env.get("BENCH_STRESS_LEVELS") or ("16" if quick else "1,4,16")
+            ),
+            duration=float(env.get("BENCH_DURATION") or (10 if quick else 45)),
+            warm_up=float(env.get("BENCH_WARMUP") or (5 if quick else 15)),
+            turns=int(env.get("BENCH_TURNS") or 10),
+            think=float(env.get("BENCH_THINK") or 2.0),
+            profile_to=out / "profile-rasa.txt"
+            if wants_profile and profile.py_spy()
+            else None,
+        )
+        return cls(
+            quick=quick,
+            epochs=int(epochs) if epochs else None,
+            model=Path(env["BENCH_MODEL"]) if env.get("BENCH_MODEL") else None,
+            skip=skip,
+            plan=plan,
+            database=database,
+            out=out,
+        )
+
+
+def machine() -> Dict[str, Any]:
+    import psutil
+    import rasa
+
+    cpu = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": platform.python_version(),
+        "rasa": rasa.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def main() -> int:
+    if "-h" in sys.argv[1:] or "--help" in sys.argv[1:]:
+        print(__doc__)
+        return 0
+    options = Options.from_env()
+    notes: List[str] = []
+    if options.quick:
+        notes.append("QUICK run: epochs capped, short load levels; figures not valid")
+    results: Dict[str, Any] = {
+        "meta": {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(),
+            "mode": "quick" if options.quick else "full",
+            "database": "throwaway SQLite file"
+            if options.database == "sqlite"
+            else "throwaway PostgreSQL database",
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "options": {**asdict(options), "skip": sorted(options.skip)},
+            "notes": notes,
+        },
+        "training": {},
+        "nlu": {},
+        "startup": {},
+    }
+    started = time.monotonic()
+    print(__doc__.splitlines()[0])
+    print(f"mode {results['meta']['mode']}; output in {options.out}")
+
+    with tempfile.TemporaryDirectory(prefix="ims-bench-train-") as tmp:
+        workdir = Path(tmp)
+        if options.model:
+            model = options.model
+            notes.append(f"model given ({model}); not trained by this run")
+        else:
+            step("training the project's model (rasa train, from scratch)")
+            trained = training.train_project(workdir, options.epochs)
+            model = trained.pop("model")
+            notes += [f"epochs capped: {n}" for n in trained["capped"]]
+            results["training"]["project"] = trained
+            print(
+                f"  {trained['seconds']:.0f} s, archive "
+                f"{trained['archive_bytes'] / 1024**2:.1f} MiB"
+            )
+        if "nlu" not in options.skip:
+            compare_nlu(model, workdir, options, results, notes)
+        if "load" not in options.skip:
+            plan = options.plan
+            step(
+                f"end to end over REST: paced {plan.paced_levels}, back to back "
+                f"{plan.stress_levels}, {plan.duration:.0f} s each, "
+                f"{results['meta']['database']}"
+            )
+            if plan.profile_to:
+                print(f"  py-spy samples the top stress level into {plan.profile_to}")
+            results["meta"]["load_average_before_load"] = [
+                round(x, 2) for x in os.getloadavg()
+            ]
+            figures = load.run(
+                model, options.database, plan, keep_logs=options.out / "logs"
+            )
+            results["startup"].update(figures.pop("startup"))
+            results.update(figures)
+
+    results["meta"]["seconds"] = round(time.monotonic() - started, 1)
+    targets = report.write(results, options.out)
+    report.print_summary(results, targets)
+    print(f"Written: {options.out}/bench.json, bench.md, latency.png")
+    return 0
+
+
+def compare_nlu(
+    model: Path,
+    workdir: Path,
+    options: Options,
+    results: Dict[str, Any],
+    notes: List[str],
+) -> None:
+    """The three systems on the held-out test set."""
+    test = load_examples(TEST_SET)
+    train = load_examples(TRAINING_NLU)
+    overlap = {e.text.lower() for e in test} & {e.text.lower() for e in train}
+    if overlap:
+        raise SystemExit(f"{len(overlap)} test messages are in the training data")
+
+    step(f"NLU: this project's model on {len(test)} held-out messages")
+    agent, seconds = nlu.load_agent(model)
+    results["startup"]["agent_load_seconds"] = round(seconds, 2)
+    results["nlu"]["project"] = nlu.summary(nlu.rasa_figures(agent, test))
+    _print_nlu(results["nlu"]["project"], f"(Agent.load {seconds:.1f} s)")
+    del agent
+    gc.collect()
+
+    if "default" not in options.skip:
+        step("NLU: Rasa's default pipeline (rasa train nlu, same data)")
+        trained = training.train_default_nlu(workdir, options.epochs)
+        notes += [f"epochs capped: {n}" for n in trained["capped"]]
+        default_model = trained.pop("model")
+        results["training"]["rasa_default"] = trained
+        agent, _ = nlu.load_agent(default_model)
+        results["nlu"]["rasa_default"] = nlu.summary(nlu.rasa_figures(agent, test))
+        _print_nlu(results["nlu"]["rasa_default"], f"(trained {trained['seconds']} s)")
+        del agent
+        gc.collect()
+
+    if "baseline" not in options.skip:
+        step("NLU: TF-IDF + logistic regression baseline (same data)")
+        fitted, trained = nlu.train_baseline(train)
+        results["training"]["baseline"] = trained
+        results["nlu"]["baseline"] = nlu.summary(nlu.baseline_figures(fitted, test))
+        _print_nlu(
+            results["nlu"]["baseline"],
+            f"(trained {trained['seconds']} s, C={trained['chosen_C']:g})",
+        )
+
+
+def _print_nlu(figures: Dict[str, Any], extra: str = "") -> None:
+    parse = figures["parse_ms"]
+    print(
+        f"  accuracy {figures['overall_accuracy']:.1%}, FAQ topic "
+        f"{figures['faq_topic_accuracy']:.1%}, out-of-scope recall "
+        f"{figures['out_of_scope_recall']:.1%}, parse p50 {parse['p50']:.1f} ms "
+        f"p95 {parse['p95']:.1f} ms {extra}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
