@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Optional, Sequence
 from clinic.profile import ClinicProfile
 
 MAX_MESSAGE = 1600  # Twilio's limit for one message body, in characters
-MAX_INCOMING = 4096  # longer incoming texts are refused (WhatsApp's own limit)
 
 SMS, WHATSAPP = "sms", "whatsapp"
 
@@ -222,11 +221,4 @@ def too_long_text(profile: ClinicProfile) -> str:
     return (
         "Sorry, that message is too long for me to read. Please send a shorter "
         f"question, or call {profile.name} at {profile.phone}."
-    )
-
-
-def sorry_text(profile: ClinicProfile) -> str:
-    return (
-        "Sorry, something went wrong on our side. Please try again, or call "
-        f"{profile.name} at {profile.phone}."
     )

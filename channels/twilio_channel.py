@@ -54,7 +54,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
 from channels import sms_text
+from channels.action_fallback import install
 from channels.contacts import ContactStore
+from channels.guard import MAX_MESSAGE_CHARS, guard
 from channels.senders import (
     OPTED_OUT_AT_TWILIO,
     TWILIO_API,
@@ -477,7 +479,12 @@ class TwilioChannel(InputChannel):
             )
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The webhook. Like the project's other channels, it passes messages
+        through `channels.guard` (an apology, not silence, when handling
+        fails) and installs the action-server fallback at start."""
+        on_new_message = guard(on_new_message)
         hooks = Blueprint("clinic_twilio_webhook", __name__)
+        hooks.listener("after_server_start")(install)
 
         @hooks.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -610,7 +617,7 @@ class TwilioChannel(InputChannel):
         if not text:
             await output.deliver(phone, sms_text.media_text(profile))
             return
-        if len(text) > sms_text.MAX_INCOMING:
+        if len(text) > MAX_MESSAGE_CHARS:
             await output.deliver(phone, sms_text.too_long_text(profile))
             return
         if sms_text.chosen_number(text) is not None:
@@ -624,12 +631,4 @@ class TwilioChannel(InputChannel):
             message_id=incoming.sid or None,
             metadata={"twilio_medium": medium},
         )
-        try:
-            await on_new_message(message)
-        except Exception as error:  # noqa: BLE001 - the person must hear back
-            logger.error(
-                "twilio: the assistant failed on a message from %s: %s",
-                masked,
-                type(error).__name__,
-            )
-            await output.deliver(phone, sms_text.sorry_text(profile))
+        await on_new_message(message)  # guarded: failures get an apology
