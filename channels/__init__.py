@@ -1,5 +1,9 @@
 """The project's input channels, which Rasa loads from credentials.yml.
 
+Website (REST and socket.io): `rest_channel`, `socketio_channel`, with the
+checks every channel shares in `guard` and the action-server fallback in
+`action_fallback`.
+
 SMS and WhatsApp through Twilio:
 
 - `twilio_channel`: the channel (signature checks, numbered buttons,
