@@ -17,11 +17,11 @@ MESSAGES: Dict[Text, Dict[Text, Any]] = {
     "intro_assessment": {
         "text": "Great, I can pass your details to the {clinic_name} team so they "
         "can arrange an assessment. It takes about a minute, and you can say "
-        '"cancel" at any time.'
+        '"{cancel_word}" at any time.'
     },
     "intro_callback": {
         "text": "Sure, I can ask someone from {clinic_name} to call you back. I just "
-        'need a few details. You can say "cancel" at any time.'
+        'need a few details. You can say "{cancel_word}" at any time.'
     },
     "ask_lead_name": {"text": "What's your name?"},
     "ask_lead_contact": {

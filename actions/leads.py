@@ -141,10 +141,15 @@ def yes_no(text: str, intent: Optional[Text]) -> Optional[str]:
     return None
 
 
+def is_phone_channel(tracker: Tracker) -> bool:
+    """Whether the person is texting (SMS or WhatsApp)."""
+    channel = (tracker.get_latest_input_channel() or "").lower()
+    return any(name in channel for name in PHONE_CHANNELS)
+
+
 def sender_phone(tracker: Tracker) -> Optional[str]:
     """On SMS/WhatsApp, the sender's own number (E.164), else None."""
-    channel = (tracker.get_latest_input_channel() or "").lower()
-    if not any(name in channel for name in PHONE_CHANNELS):
+    if not is_phone_channel(tracker):
         return None
     return parse_phone(tracker.sender_id, current_profile().phone_region)
 
@@ -211,7 +216,10 @@ class ActionStartLead(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         kind = "callback" if latest_intent(tracker) == "request_human" else "assessment"
-        say(dispatcher, tracker, f"intro_{kind}")
+        # On SMS a lone "cancel" is a carrier opt-out word (it would unsubscribe
+        # the person), so texters are told the other phrase the form knows.
+        cancel_word = "never mind" if is_phone_channel(tracker) else "cancel"
+        say(dispatcher, tracker, f"intro_{kind}", cancel_word=cancel_word)
         return [*reset_lead_slots(), SlotSet("lead_kind", kind)]
 
 

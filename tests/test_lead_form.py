@@ -15,6 +15,7 @@ from actions.leads import (
     ActionSubmitLead,
     ValidateLeadForm,
     clean,
+    is_cancel,
     submission_key,
     summary,
 )
@@ -291,6 +292,20 @@ async def test_start_sets_the_kind_and_clears_old_answers(dispatcher):
     assert SlotSet("lead_name", None) in events
     assert events[-1] == SlotSet("lead_kind", "callback")
     assert "call you back" in dispatcher.messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "channel, word", [("rest", '"cancel"'), ("twilio", '"never mind"')]
+)
+async def test_texters_are_not_told_to_send_a_carrier_opt_out_word(
+    dispatcher, channel, word
+):
+    # On SMS a lone "cancel" unsubscribes the number at the carrier.
+    tracker = tracker_for("I'd like to book", "book_assessment", channel=channel)
+    await ActionStartLead().run(dispatcher, tracker, {})
+    text = dispatcher.messages[0]["text"]
+    assert f"say {word} at any time" in text
+    assert is_cancel(word.strip('"'))
 
 
 COMPLETE = {
