@@ -1,0 +1,594 @@
+"""The website chat widget in real headless Chromium, against real servers.
+
+One module-scoped stack: an action server and `rasa run` (socket.io channel,
+credentials.yml) on a throwaway database, and the web app serving the demo
+page with the widget pointing at that Rasa. A clinic's own site (another
+origin, which Rasa's --cors allows) is a small local server: its pages embed
+the widget elsewhere, or point it at a Rasa that is down or drops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from clinic.profile import load_profile
+from db.engine import session_factory
+from db.models import Lead
+from scripts.migrate import upgrade
+from tests.conftest import ROOT, read_yaml
+from tests.conversation import free_port, server_env, start, stop, wait_until_up
+
+pytestmark = pytest.mark.slow
+
+PROFILE = load_profile()
+ANSWERS = read_yaml(ROOT / "data" / "responses" / "faq.yml")["responses"]
+LAUNCHER = re.compile(r"^Chat with ")
+
+
+class ClinicSite:
+    """A clinic's own website, at http://localhost:<port>, serving given pages."""
+
+    def __init__(self) -> None:
+        pages: Dict[str, str] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body = pages.get(self.path)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.pages = pages
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://localhost:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add(self, html: str) -> str:
+        """Publishes `html`; returns its URL."""
+        path = f"/{uuid.uuid4().hex}.html"
+        self.pages[path] = html
+        return self.origin + path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Stack:
+    web: str  # the web app (demo page)
+    site: ClinicSite  # another origin, for pages that embed the widget
+    rasa: str
+    rasa_port: int
+    database_url: str
+    logs: List[Path]
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("widget")
+    database_url = f"sqlite:///{tmp / 'clinic.db'}"
+    upgrade(database_url)
+    actions_port, rasa_port, web_port = free_port(), free_port(), free_port()
+    web = f"http://127.0.0.1:{web_port}"
+    site = ClinicSite()
+    rasa = f"http://127.0.0.1:{rasa_port}"
+    env = {
+        **server_env(database_url),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "RASA_URL": rasa,
+        "PUBLIC_BASE_URL": web,
+    }
+    python = sys.executable
+    logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
+    processes = [
+        start(
+            [python, "-m", "rasa_sdk", "--actions", "actions"]
+            + ["--port", str(actions_port)],
+            env,
+            logs[0],
+        ),
+        start(
+            [python, "-m", "rasa", "run", "--model", str(trained_model)]
+            + ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+            + ["--port", str(rasa_port), "--interface", "127.0.0.1"]
+            + ["--cors", web, site.origin],
+            env,
+            logs[1],
+        ),
+        start([python, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
+    ]
+    try:
+        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])
+        wait_until_up(f"{web}/healthz", processes[2])
+        wait_until_up(f"{rasa}/", processes[1], timeout=300)
+        yield Stack(web, site, rasa, rasa_port, database_url, logs)
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        site.close()
+
+
+class Relay:
+    """A TCP relay in front of Rasa that a test holds up (a slow reply) or
+    cuts (as if Rasa went down)."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = free_port()
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self.sockets: List[socket.socket] = []
+        self.lock = threading.Lock()
+        self.listener = None
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        """Closes the port and every open connection."""
+        self.flowing.set()
+        with self.lock:
+            for sock in [self.listener, *self.sockets]:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self.sockets = []
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                self.flowing.wait()
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+# ---- helpers ---------------------------------------------------------------
+
+
+def clinic_page(page: Page, stack: Stack, server_url: str, **attributes: str) -> None:
+    """Opens a page of the clinic's own site that embeds the widget."""
+    data = {
+        "server-url": server_url,
+        "title": "Harbour Physio",
+        "clinic-phone": PROFILE.phone,
+        "privacy-url": PROFILE.privacy_url,
+        **attributes,
+    }
+    tag = " ".join(
+        f'data-{name}="{value}"' for name, value in data.items() if value is not None
+    )
+    html = (
+        "<!doctype html><html lang=en><head><title>Harbour Physio</title></head>"
+        "<body><h1>Harbour Physio</h1><a href='#top'>A link on the page</a>"
+        f'<script src="{stack.web}/static/widget/ims-chat.js" {tag}></script>'
+        "</body></html>"
+    )
+    page.goto(stack.site.add(html))
+
+
+def open_widget(page: Page) -> None:
+    page.get_by_role("button", name=LAUNCHER).click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+
+
+def wait_online(page: Page) -> None:
+    expect(page.locator("#ims-panel")).to_have_attribute("data-state", "online")
+
+
+def ask(page: Page, text: str) -> None:
+    page.get_by_label("Your message").fill(text)
+    page.get_by_label("Your message").press("Enter")
+
+
+def log(page: Page):
+    return page.get_by_role("log")
+
+
+def bot_messages(page: Page):
+    return log(page).locator("li.bot .bubble")
+
+
+def user_messages(page: Page):
+    return log(page).locator("li.user .bubble")
+
+
+def last_bot_text(page: Page) -> str:
+    return bot_messages(page).last.inner_text()
+
+
+def answer(key: str) -> str:
+    return ANSWERS[key][-1]["text"]
+
+
+def session_id(page: Page, rasa: str) -> str:
+    return page.evaluate(f"localStorage.getItem('ims-chat:{rasa}:session')")
+
+
+# ---- the issue's walk-through ------------------------------------------------
+
+
+def test_ask_and_get_the_weekly_answer_then_a_quick_reply(page, stack):
+    page.goto(stack.web)
+    open_widget(page)
+    dialog = page.get_by_role("dialog")
+    notice = dialog.locator(".notice")
+    expect(notice).to_contain_text("automated assistant")
+    expect(notice).to_contain_text("general information only")
+    expect(notice).to_contain_text("call 911")
+    expect(notice.get_by_role("link", name="Privacy notice")).to_have_attribute(
+        "href", PROFILE.privacy_url
+    )
+    expect(page.get_by_label("Your message")).to_be_focused()
+
+    ask(page, "how often do I need IMS")
+    expect(user_messages(page).last).to_contain_text("how often do I need IMS")
+    expect(bot_messages(page).last).to_have_text(answer("utter_faq/frequency"))
+    assert "once a week" in last_bot_text(page)
+    stamp = log(page).locator("li.bot time").last
+    expect(stamp).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+
+    log(page).get_by_role("button", name="How many sessions?").click()
+    expect(user_messages(page).last).to_have_text(re.compile("How many sessions?"))
+    expect(bot_messages(page).last).to_have_text(answer("utter_faq/number_of_sessions"))
+    # Only the latest answer's quick replies remain.
+    expect(log(page).get_by_role("button", name="How many sessions?")).to_have_count(0)
+
+
+def test_the_conversation_survives_a_reload_and_reaches_other_tabs(page, stack):
+    page.goto(stack.web)
+    open_widget(page)
+    ask(page, "how often do I need IMS")
+    expect(bot_messages(page).last).to_contain_text("once a week")
+    page.reload()
+    # The panel opens again by itself, with the conversation.
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(user_messages(page)).to_have_text(["how often do I need IMS"])
+    expect(bot_messages(page).last).to_contain_text("once a week")
+    expect(log(page).get_by_role("button", name="How many sessions?")).to_be_visible()
+
+    # A second tab shows the same conversation and can carry it on.
+    other = page.context.new_page()
+    other.goto(stack.web)
+    open_widget(other)
+    expect(user_messages(other)).to_have_text(["how often do I need IMS"])
+    ask(other, "does IMS hurt?")
+    for tab in (page, other):
+        expect(user_messages(tab).last).to_have_text(re.compile("does IMS hurt"))
+        expect(bot_messages(tab).last).to_have_text(answer("utter_faq/does_it_hurt"))
+        expect(log(tab).locator("li.bot")).to_have_count(2)
+    assert session_id(page, stack.rasa) == session_id(other, stack.rasa)
+
+
+def test_rasa_keeps_the_conversation_state_across_a_reload(page, stack):
+    page.goto(stack.web)
+    open_widget(page)
+    wait_online(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(user_messages(page).last).to_have_text(re.compile("Talk to a person"))
+    expect(bot_messages(page).last).to_have_text("What's your name?")
+    ask(page, "Robin Ashby")
+    expect(bot_messages(page).last).to_contain_text("best phone number or email")
+    page.reload()
+    wait_online(page)
+    # The form goes on where it was: the server kept the session.
+    ask(page, "604 555 0188")
+    expect(bot_messages(page).last).to_contain_text("good time to reach you")
+
+
+def test_a_call_back_request_runs_to_the_end_and_is_stored(page, stack):
+    page.goto(stack.web)
+    open_widget(page)
+    wait_online(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(log(page)).to_contain_text("call you back")
+    ask(page, "Sam Okafor")
+    expect(bot_messages(page).last).to_contain_text("best phone number or email")
+    ask(page, "604-555-0142")
+    expect(bot_messages(page).last).to_contain_text("good time")
+    log(page).get_by_role("button", name="Afternoons").click()
+    expect(bot_messages(page).last).to_contain_text("store these details")
+    privacy = bot_messages(page).last.get_by_role("link", name=PROFILE.privacy_url)
+    expect(privacy).to_have_attribute("href", PROFILE.privacy_url)
+    log(page).get_by_role("button", name="Yes, I agree").click()
+    expect(bot_messages(page).last).to_contain_text("Best time: Afternoons")
+    log(page).get_by_role("button", name="Yes, send it").click()
+    saved = bot_messages(page).filter(has_text="call-back request")
+    expect(saved).to_have_count(1)
+    reference = re.search(r"IMS-[A-Z0-9]+", saved.inner_text()).group(0)
+
+    sender = session_id(page, stack.rasa)
+    with session_factory(stack.database_url)() as session:
+        lead = session.scalars(select(Lead).where(Lead.sender_id == sender)).one()
+    assert lead.reference == reference
+    assert (lead.name, lead.phone, lead.kind) == (
+        "Sam Okafor",
+        "+16045550142",
+        "callback",
+    )
+    assert lead.channel == "socketio"
+
+
+def test_offline_message_when_rasa_cannot_be_reached(page, stack):
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    clinic_page(page, stack, dead)
+    open_widget(page)
+    alert = page.get_by_role("dialog").get_by_role("alert")
+    expect(alert).to_contain_text("can't connect right now")
+    expect(alert).to_contain_text(f"call us at {PROFILE.phone}")
+    expect(alert).to_contain_text("In an emergency, call 911")
+    tel = "tel:" + re.sub(r"[^\d+]", "", PROFILE.phone)
+    expect(alert.get_by_role("link", name=PROFILE.phone)).to_have_attribute("href", tel)
+    # A message typed meanwhile is kept, not lost or shown as sent.
+    ask(page, "are you there?")
+    expect(page.get_by_label("Your message")).to_have_value("are you there?")
+    expect(log(page).locator("li")).to_have_count(0)
+
+
+def test_typing_dots_then_offline_when_the_connection_drops_and_back(page, stack):
+    relay = Relay(stack.rasa_port)
+    relay.start()
+    try:
+        clinic_page(page, stack, f"http://127.0.0.1:{relay.port}")
+        open_widget(page)
+        wait_online(page)
+        alert = page.get_by_role("dialog").get_by_role("alert")
+        expect(alert).to_have_count(0)
+        typing = page.locator("#ims-chat-widget .typing")
+        relay.flowing.clear()  # the reply is on its way...
+        ask(page, "how often do I need IMS")
+        expect(typing).to_be_visible()
+        expect(typing).to_contain_text("The assistant is typing")
+        relay.flowing.set()
+        expect(bot_messages(page).last).to_contain_text("once a week")
+        expect(typing).to_be_hidden()
+
+        relay.stop()  # Rasa is gone
+        expect(alert).to_contain_text("can't connect right now")
+        expect(alert).to_contain_text(PROFILE.phone)
+
+        relay.start()  # and back: the widget reconnects by itself
+        wait_online(page)
+        expect(alert).to_have_count(0)
+        ask(page, "does IMS hurt?")
+        expect(bot_messages(page).last).to_have_text(answer("utter_faq/does_it_hurt"))
+    finally:
+        relay.stop()
+
+
+# ---- safety -------------------------------------------------------------------
+
+
+def test_no_html_from_any_message_reaches_the_page(page, stack):
+    page.goto(stack.web)
+    open_widget(page)
+    wait_online(page)
+    typed = '<img src=x onerror="window.pwned=1"><b>bold</b>'
+    ask(page, typed)
+    expect(user_messages(page)).to_have_text(typed)
+    expect(log(page).locator("li.bot").first).to_be_visible()  # it answered
+
+    # Stored history is drawn by the same code as live messages: plant
+    # hostile bot messages there, then reload.
+    key = f"ims-chat:{stack.rasa}:history"
+    now = int(time.time() * 1000)
+    hostile = [
+        {
+            "who": "bot",
+            "n": 1,
+            "time": now + 1,
+            "text": "<script>window.pwned=1</script>",
+        },
+        {
+            "who": "bot",
+            "n": 2,
+            "time": now + 2,
+            "text": "[click me](javascript:window.pwned=1)",
+        },
+        {
+            "who": "bot",
+            "n": 3,
+            "time": now + 3,
+            "text": "see data:text/html,<b>x</b> now",
+        },
+        {
+            "who": "bot",
+            "n": 4,
+            "time": now + 4,
+            "text": "Privacy: https://clinic.example.org/privacy. Mail a@example.org",
+            "image": "javascript:window.pwned=1",
+            "buttons": [{"title": "<i onmouseover=alert(1)>hi</i>", "payload": "hi"}],
+        },
+    ]
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)", [key, json.dumps(hostile)]
+    )
+    page.reload()
+    bubbles = bot_messages(page)
+    expect(bubbles).to_have_count(4)
+    expect(bubbles.nth(0)).to_have_text("<script>window.pwned=1</script>")
+    expect(bubbles.nth(1)).to_have_text("[click me](javascript:window.pwned=1)")
+    expect(bubbles.nth(2)).to_have_text("see data:text/html,<b>x</b> now")
+    links = bubbles.nth(3).get_by_role("link")
+    expect(links).to_have_count(2)
+    expect(links.nth(0)).to_have_attribute("href", "https://clinic.example.org/privacy")
+    expect(links.nth(1)).to_have_attribute("href", "mailto:a@example.org")
+    expect(
+        log(page).get_by_role("button", name="<i onmouseover=alert(1)>hi</i>")
+    ).to_be_visible()
+    widget = page.locator("#ims-chat-widget")
+    for tag in ("script", "img", "b", "i"):
+        assert widget.locator(f".log {tag}").count() == 0, tag
+    hrefs = widget.locator("a").evaluate_all("links => links.map(a => a.href)")
+    assert hrefs and all(re.match(r"(https?|tel|mailto):", h) for h in hrefs), hrefs
+    assert page.evaluate("window.pwned") is None
+
+
+# ---- accessibility ---------------------------------------------------------
+
+
+def test_keyboard_only(page, stack):
+    page.goto(stack.web)
+    launcher = page.get_by_role("button", name=LAUNCHER)
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if launcher.evaluate("b => b.getRootNode().activeElement === b"):
+            break
+    else:
+        pytest.fail("Tab never reached the chat bubble")
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("Enter")
+    field = page.get_by_label("Your message")
+    expect(field).to_be_focused()
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    wait_online(page)
+    page.keyboard.type("how often do I need IMS")
+    page.keyboard.press("Enter")
+    expect(bot_messages(page).last).to_contain_text("once a week")
+
+    # Shift+Tab back from the input to the answer's last quick reply.
+    quick = log(page).get_by_role("button", name="How long is a session?")
+    for _ in range(10):
+        page.keyboard.press("Shift+Tab")
+        if quick.evaluate("b => b.getRootNode().activeElement === b"):
+            break
+    else:
+        pytest.fail("Shift+Tab never reached the quick replies")
+    page.keyboard.press("Space")
+    expect(user_messages(page).last).to_have_text(re.compile("How long is a session"))
+    expect(field).to_be_focused()  # not lost with the removed buttons
+
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(launcher).to_be_focused()
+    page.keyboard.press("Space")
+    expect(field).to_be_focused()
+
+
+def test_usable_on_a_360_px_phone(chromium, stack):
+    context = chromium.new_context(
+        viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(stack.web)
+        launcher = page.get_by_role("button", name=LAUNCHER)
+        box = launcher.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360
+        launcher.tap()
+        panel = page.get_by_role("dialog")
+        expect(panel).to_be_visible()
+        # Full screen: the panel covers the page, the bubble steps aside.
+        assert panel.bounding_box() == {"x": 0, "y": 0, "width": 360, "height": 640}
+        expect(launcher).to_be_hidden()
+        wait_online(page)
+        ask(page, "how often do I need IMS " + "and what about this long word " * 3)
+        expect(log(page).locator("li.bot")).to_have_count(1)
+        for control in (
+            page.get_by_label("Your message"),
+            page.get_by_role("button", name="Send"),
+        ):
+            box = control.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 360, box
+            assert box["y"] + box["height"] <= 640, box
+        scroller = page.locator("#ims-chat-widget .scroller")
+        assert scroller.evaluate("s => s.scrollWidth <= s.clientWidth")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        # The page behind is covered: Tab goes round inside the panel.
+        inside = "() => document.activeElement?.id === 'ims-chat-widget'"
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            assert page.evaluate(inside)
+        for _ in range(12):
+            page.keyboard.press("Shift+Tab")
+            assert page.evaluate(inside)
+        page.get_by_role("button", name="Close chat").tap()
+        expect(launcher).to_be_visible()
+    finally:
+        context.close()
+
+
+CONTRAST = """
+(elements) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let node = el; node; node = node.parentElement || node.getRootNode().host) {
+      const c = getComputedStyle(node).backgroundColor;
+      if (c && rgb(c)[3] !== 0 && c !== "transparent") return rgb(c);
+    }
+    return [255, 255, 255];
+  };
+  return elements.map((el) => {
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    return [el.className || el.tagName, ratio];
+  });
+}
+"""
+
+
+@pytest.mark.parametrize("colour", [None, "#ffd54f", "rebeccapurple"])
+def test_text_has_aa_contrast(page, stack, colour):
+    clinic_page(page, stack, stack.rasa, **{"primary-color": colour})
+    open_widget(page)
+    wait_online(page)
+    ask(page, "how often do I need IMS")
+    expect(bot_messages(page).last).to_contain_text("once a week")
+    widget = page.locator("#ims-chat-widget")
+    selectors = (
+        ".launcher, .title, .new-chat, .notice, .notice a, .bubble, .time,"
+        " .quick-reply, .human, .send, .input"
+    )
+    ratios = widget.locator(selectors).evaluate_all(CONTRAST)
+    assert len(ratios) >= 12
+    low = [(name, round(ratio, 2)) for name, ratio in ratios if ratio < 4.5]
+    assert not low, low
