@@ -42,7 +42,10 @@
   function readConfig(tag) {
     var data = tag.dataset;
     var server = parseUrl(data.serverUrl || location.protocol + "//" +
-      location.hostname + ":5005") || parseUrl("http://localhost:5005");
+      location.hostname + ":5005");
+    if (!server || !/^https?:$/.test(server.protocol)) {
+      server = parseUrl("http://localhost:5005");
+    }
     var path = server.pathname.replace(/\/+$/, "");
     return {
       serverOrigin: server.origin,
