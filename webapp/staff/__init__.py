@@ -46,7 +46,7 @@ def default_config(settings: Settings) -> Dict[str, Any]:
         secure = settings.public_base_url.lower().startswith("https://")
     return {
         "STAFF_SETTINGS": staff,
-        "SECRET_KEY": staff.secret_key or _random_key(),
+        "SECRET_KEY": staff.secret_key,  # None: init_app draws one
         "SESSION_COOKIE_NAME": "clinic_staff",
         "SESSION_COOKIE_PATH": "/staff",
         "SESSION_COOKIE_HTTPONLY": True,
@@ -78,6 +78,8 @@ def init_app(app: Flask) -> None:
     """Adds the staff app to `app`."""
     from webapp.staff.views import bp
 
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _random_key()
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _error_page)

@@ -161,7 +161,8 @@ def sign_in(session: Session, username: str, password: str) -> SignIn:
     if locked_until is not None:
         return SignIn(locked_until=locked_until)
 
-    user = find_user(session, username) if len(username or "") <= 64 else None
+    usable = len(username or "") <= 64 and "\x00" not in (username or "")
+    user = find_user(session, username) if usable else None
     valid = False
     try:
         valid = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -179,9 +180,9 @@ def sign_in(session: Session, username: str, password: str) -> SignIn:
         session.commit()
         return SignIn(user=user)
     if row.failures >= MAX_FAILURES:
-        row.locked_until = now + LOCKOUT
+        row.locked_until = now + LOCKOUT  # from the next attempt on
     session.commit()
-    return SignIn(locked_until=aware(row.locked_until))
+    return SignIn()
 
 
 def unlock(session: Session, username: str) -> bool:

@@ -27,6 +27,7 @@ FLAGS = {
     "red_flag": "red flag",
     "none": "not flagged",
 }
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 REFERENCE = re.compile(r"^IMS-[A-Z0-9]{6}$")
 
 
@@ -37,7 +38,7 @@ class BadRequest(ValueError):
 def parse_page(raw: Optional[str]) -> int:
     if raw in (None, ""):
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise BadRequest(f"page must be a number from 1 to {MAX_PAGE}")
     return int(raw)
 
@@ -46,9 +47,12 @@ def parse_date(raw: Optional[str], name: str) -> Optional[date]:
     if raw in (None, ""):
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except (TypeError, ValueError) as error:
         raise BadRequest(f"{name} must be a date like 2026-01-31") from error
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise BadRequest("choose dates between 2000 and 2999")
+    return value
 
 
 def day_bounds(
@@ -89,6 +93,8 @@ class QueueFilter:
         flag = args.get("flag") or ""
         if flag not in FLAGS:
             raise BadRequest(f"unknown flag filter {flag[:40]!r}")
+        if any("\x00" in (args.get(key) or "") for key in ("channel", "q")):
+            raise BadRequest("the filters may not contain NUL characters")
         channel = (args.get("channel") or "").strip()
         if len(channel) > 32:
             raise BadRequest("channel is at most 32 characters")
