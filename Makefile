@@ -92,5 +92,12 @@ test: lint validate train pytest test-stories evaluate ## Everything CI runs (in
 run: $(MODEL) $(WIDGET_IO) ## Start the assistant, action server and web app (Ctrl-C stops all)
 	@scripts/run.sh
 
+.PHONY: staff-user retention
+staff-user: install ## Add a staff account, asking for its password: make staff-user STAFF_USER=ana
+	$(PY) -m webapp.staff.cli create-user $(STAFF_USER) $(STAFF_ARGS)
+
+retention: install ## Delete closed leads and lead-less chats idle over RETENTION_DAYS (365)
+	$(PY) -m webapp.staff.cli retention $(RETENTION_ARGS)
+
 clean: ## Remove trained models and test results (keeps .venv and var/)
 	rm -rf models/*.tar.gz results .pytest_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Staff accounts from the command line (`make staff-user`)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import ROOT
+from tests.staff.conftest import PASSWORD, login
+from webapp.staff import cli
+from webapp.staff.models import StaffUser
+
+
+@pytest.fixture
+def run(use_database, monkeypatch, capsys):
+    monkeypatch.delenv("STAFF_PASSWORD", raising=False)
+
+    def run(*argv: str, stdin: str = ""):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = cli.main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run
+
+
+def test_create_a_user_and_sign_in(run, client):
+    code, out = run("create-user", "Bea", "--password-stdin", stdin=PASSWORD + "\n")
+    assert (code, out.strip()) == (0, "Created staff user bea.")
+    assert login(client, "bea").status_code == 303
+
+
+def test_the_password_can_come_from_the_environment(run, monkeypatch, db_session):
+    monkeypatch.setenv("STAFF_PASSWORD", PASSWORD)
+    assert run("create-user", "cy")[0] == 0
+    assert db_session.scalars(select(StaffUser.username)).all() == ["cy"]
+
+
+@pytest.mark.parametrize(
+    "argv, stdin, message",
+    [
+        (["create-user", "bea", "--password-stdin"], "short\n", "at least 12"),
+        (["create-user", "bea", "--password-stdin"], "\n", "at least 12"),
+        (["create-user", "no spaces", "--password-stdin"], PASSWORD, "user name"),
+        (["create-user", "bea"], "", "no terminal"),  # never a default password
+        (["create-user"], PASSWORD, "give the user name"),
+        (["set-password", "nobody", "--password-stdin"], PASSWORD, "no user"),
+        (["disable-user", "nobody"], "", "no user"),
+    ],
+)
+def test_refusals(run, db_session, argv, stdin, message):
+    code, out = run(*argv, stdin=stdin)
+    assert code == 1 and message in out
+    assert db_session.scalars(select(StaffUser)).all() == []
+
+
+def test_a_name_is_taken_once(run):
+    run("create-user", "bea", "--password-stdin", stdin=PASSWORD)
+    code, out = run("create-user", "BEA", "--password-stdin", stdin=PASSWORD)
+    assert code == 1 and "exists already" in out
+
+
+def test_set_password_disable_enable_unlock_list(run, client):
+    run("create-user", "bea", "--password-stdin", stdin=PASSWORD)
+    new = "another long password"
+    assert run("set-password", "bea", "--password-stdin", stdin=new)[0] == 0
+    assert login(client, "bea").status_code == 401
+    assert login(client, "bea", new).status_code == 303
+
+    assert run("disable-user", "bea")[0] == 0
+    assert client.get("/staff/leads").status_code == 302  # session ended
+    assert login(client, "bea", new).status_code == 401
+    assert run("enable-user", "bea")[0] == 0
+
+    for _ in range(5):
+        login(client, "bea", "wrong wrong wrong")
+    assert login(client, "bea", new).status_code == 429
+    code, out = run("unlock", "bea")
+    assert (code, out.strip()) == (0, "Unlocked.")
+    assert login(client, "bea", new).status_code == 303
+
+    code, out = run("list-users")
+    assert out.startswith("bea\tactive\tlast sign-in: 20")
+
+
+def test_make_staff_user_runs_the_command(tmp_path):
+    """The Makefile target, as an administrator runs it (password on stdin)."""
+    database_url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "staff-user", "STAFF_USER=dee",
+         "STAFF_ARGS=--password-stdin"],
+        cwd=ROOT, input=PASSWORD + "\n", capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DATABASE_URL": database_url},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Created staff user dee." in result.stdout
