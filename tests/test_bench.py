@@ -33,6 +33,7 @@ def fake_results(p50_paced: float = 80.0, rasa_rss_gib: float = 1.1) -> dict:
             "throughput_per_s": 6.7,
             "faq_latency_ms": {"p50": p50, "p95": p50 * 2, "p99": p50 * 3},
             "opening_latency_ms": {"p50": 90.0, "p95": 150.0, "p99": 170.0},
+            "cpu_ms_per_message": {"rasa": 70.5, "actions": 3.0},
         }
 
     return {
@@ -121,7 +122,10 @@ def test_report_files_are_written(tmp_path):
     assert {t["passed"] for t in document["targets"]} == {True, False}
 
     table = (tmp_path / "bench.md").read_text()
-    assert "| paced | 16 | 270 | 80.0 ms | 160.0 ms | 240.0 ms | 6.7 | 0 |" in table
+    assert (
+        "| paced | 16 | 270 | 80.0 ms | 160.0 ms | 240.0 ms | 6.7 | 0 "
+        "| 70.5 ms, 3.0 ms |"
+    ) in table
     assert "| this project (config.yml) | 96.7% |" in table
     assert "| NLU parse (pipeline graph) | 50% |" in table
     assert "| Rasa server | 1126 MiB |" in table

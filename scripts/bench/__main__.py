@@ -139,6 +139,17 @@ def main() -> int:
     notes: List[str] = []
     if options.quick:
         notes.append("QUICK run: epochs capped, short load levels; figures not valid")
+    elif options.epochs is None:
+        notes.append(
+            "nothing capped: both Rasa configs train with their own epochs "
+            "(100 for DIET and ResponseSelector in each)"
+        )
+    load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    notes.append(
+        f"load average at start: {load_average} on {os.cpu_count()} cores; the "
+        "load client runs on the same machine. Latency depends on other work on "
+        "the machine; CPU per message hardly does."
+    )
     results: Dict[str, Any] = {
         "meta": {
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

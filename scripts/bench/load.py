@@ -141,6 +141,23 @@ class RssSampler(threading.Thread):
                 total += member.memory_info().rss
         return total
 
+    @staticmethod
+    def tree_cpu_seconds(pid: int) -> float:
+        """CPU time (user and system) used so far by `pid` and its children."""
+        import psutil
+
+        try:
+            process = psutil.Process(pid)
+            tree = [process, *process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for member in tree:
+            with suppress(psutil.NoSuchProcess):
+                times = member.cpu_times()
+                total += times.user + times.system
+        return total
+
     def run(self) -> None:
         while not self._stop_event.is_set():
             for name, pid in self.pids.items():
@@ -372,7 +389,8 @@ def _print_level(row: Dict[str, object]) -> None:
         f"  {mode:>12}, {row['concurrency']:>2} conversations: "
         f"{row['messages']} messages in {row['seconds']:.0f} s "
         f"({row['throughput_per_s']}/s), FAQ turn p50 {latency.get('p50', 'n/a')} "
-        f"ms, p95 {latency.get('p95', 'n/a')} ms, errors {row['errors']}",
+        f"ms, p95 {latency.get('p95', 'n/a')} ms, errors {row['errors']}; "
+        f"CPU per message {row.get('cpu_ms_per_message')} ms",
         flush=True,
     )
 
@@ -427,6 +445,10 @@ def run(model: Path, database: str, plan: Plan, keep_logs: Optional[Path] = None
                         spy = profile.record(
                             stack.rasa.pid, int(plan.duration), plan.profile_to
                         )
+                    cpu_before = {
+                        name: sampler.tree_cpu_seconds(pid)
+                        for name, pid in sampler.pids.items()
+                    }
                     row = asyncio.run(
                         run_level(
                             stack.url,
@@ -438,6 +460,17 @@ def run(model: Path, database: str, plan: Plan, keep_logs: Optional[Path] = None
                             tag=tag,
                         )
                     ).as_dict()
+                    # CPU per message barely depends on other load on the
+                    # machine, unlike latency: the steadier figure to compare.
+                    row["cpu_ms_per_message"] = {
+                        name: round(
+                            (sampler.tree_cpu_seconds(pid) - cpu_before[name])
+                            * 1000
+                            / max(row["messages"], 1),
+                            1,
+                        )
+                        for name, pid in sampler.pids.items()
+                    }
                     _print_level(row)
                     rows.append(row)
                     if spy is not None:

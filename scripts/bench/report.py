@@ -197,17 +197,19 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
         "row, after a warm-up.",
         "",
         "| load | conversations | FAQ turns | p50 | p95 | p99 "
-        "| throughput (messages/s) | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| throughput (messages/s) | errors | CPU per message: Rasa, actions |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in e2e.get("levels", []):
         latency = row.get("faq_latency_ms", {})
+        cpu = row.get("cpu_ms_per_message", {})
         mode = row["mode"].replace("_", " ")
         lines.append(
             f"| {mode} | {row['concurrency']} | {row.get('faq_turns', 'n/a')} "
             f"| {_fmt(latency.get('p50'), 'ms')} | {_fmt(latency.get('p95'), 'ms')} "
             f"| {_fmt(latency.get('p99'), 'ms')} "
-            f"| {_fmt(row.get('throughput_per_s'))} | {row.get('errors', 'n/a')} |"
+            f"| {_fmt(row.get('throughput_per_s'))} | {row.get('errors', 'n/a')} "
+            f"| {_fmt(cpu.get('rasa'), 'ms')}, {_fmt(cpu.get('actions'), 'ms')} |"
         )
     profiled = results.get("profile") or {}
     if profiled.get("stages"):
