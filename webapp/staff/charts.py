@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import List, Sequence, Tuple
 
-WIDTH = 720
+WIDTH = 720  # column charts span the page
+ROWS_WIDTH = 480  # bar charts sit in half-width cards: about 1:1 on a laptop
 BAR_HEIGHT = 22
-LABEL_WIDTH = 230
-VALUE_WIDTH = 60
+LABEL_WIDTH = 170
+VALUE_WIDTH = 50
+TICK_MARGIN = 24  # keeps the first and last date labels inside the chart
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,15 @@ def columns(days: Sequence[Tuple[date, int]], title: str, height: int = 180) -> 
             )
         )
         if index % every == 0:
-            ticks.append((round(index * step + step / 2, 2), day.strftime("%b %d")))
+            x = min(max(index * step + step / 2, TICK_MARGIN), WIDTH - TICK_MARGIN)
+            ticks.append((round(x, 2), day.strftime("%b %d")))
     return Chart(WIDTH, height, bars, ticks, maximum, title)
 
 
 def rows(items: Sequence[Tuple[str, int]], title: str) -> Chart:
     """A horizontal bar per item (topics, channels, funnel stages)."""
     maximum = max((count for _, count in items), default=0)
-    room = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    room = ROWS_WIDTH - LABEL_WIDTH - VALUE_WIDTH
     bars = [
         Bar(
             x=LABEL_WIDTH,
@@ -75,4 +78,4 @@ def rows(items: Sequence[Tuple[str, int]], title: str) -> Chart:
         for index, (label, count) in enumerate(items)
     ]
     height = max(len(items), 1) * (BAR_HEIGHT + 6)
-    return Chart(WIDTH, height, bars, [], maximum, title)
+    return Chart(ROWS_WIDTH, height, bars, [], maximum, title)

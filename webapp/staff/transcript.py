@@ -92,7 +92,7 @@ def _json(raw: Optional[str]) -> Dict[str, Any]:
 class Turn:
     """One line of a transcript, as the staff page shows it."""
 
-    kind: str  # user, bot, session, marker
+    kind: str  # user, bot, session, marker, flag (a red-flag marker)
     at: Optional[datetime]
     text: str = ""
     channel: Optional[str] = None
@@ -130,8 +130,11 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
         at = to_datetime(row.timestamp)
         if row.type_name == "user":
             text = str(data.get("text") or "")
-            title = titles.get(text)
-            clicked = bool(title) and title != text
+            # An intent payload ("/request_human") is never typed: the person
+            # pressed the button that sends it. A plain-text payload is shown
+            # as sent, since typing it looks the same.
+            title = titles.get(text) if text.startswith("/") else None
+            clicked = bool(title)
             turns.append(
                 Turn(
                     kind="user",
@@ -161,7 +164,7 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
         elif row.type_name == "session_started":
             turns.append(Turn(kind="session", at=at, text="New session"))
         elif row.type_name == "action" and row.action_name == RED_FLAG_ACTION:
-            turns.append(Turn(kind="marker", at=at, text="Marked as a red flag"))
+            turns.append(Turn(kind="flag", at=at, text="Marked as a red flag"))
         elif row.type_name == "action" and row.action_name == LEAD_FORM_START:
             turns.append(Turn(kind="marker", at=at, text="Lead form started"))
         elif (
@@ -169,7 +172,7 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
             and row.action_name == "red_flag"
             and data.get("value")
         ):
-            turns.append(Turn(kind="marker", at=at, text=f"Red flag: {data['value']}"))
+            turns.append(Turn(kind="flag", at=at, text=f"Red flag: {data['value']}"))
     return turns
 
 

@@ -1,0 +1,222 @@
+"""The staff app in real headless Chromium, on a lead from a real conversation.
+
+One module-scoped stack: an action server and `rasa run` on a throwaway
+SQLite database, a booking made over Rasa's REST channel, and the web app
+(`python -m webapp`) on that database. In the browser, a receptionist opens
+the lead's link from the notification email, signs in, reads the lead and
+its transcript, records a call, exports the queue as CSV and signs out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from db.engine import session_factory
+from db.models import Lead, LeadEvent
+from scripts.migrate import upgrade
+from tests.conversation import free_port, server_env, start, stop, wait_until_up
+from tests.stack import say, texts
+from webapp.staff import auth
+
+pytestmark = pytest.mark.slow
+
+NAME, PHONE, CONCERN = (
+    "Odile Brannigan",
+    "604 555 0177",
+    "burning pain down my left leg",
+)
+USERNAME, PASSWORD = "reception", "a long browser test password"
+BOOKING = [
+    "hi",
+    "how often do I need IMS?",
+    "I'd like to book an assessment",
+    NAME,
+    PHONE,
+    "phone call",
+    "Mornings",
+    CONCERN,
+    "3 to 12 months",
+    "no",
+    "yes",
+    "yes, send it",
+]
+
+
+@dataclass
+class Stack:
+    web: str
+    database_url: str
+    reference: str
+    sender: str
+    logs: List[Path]
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("staff-browser")
+    database_url = f"sqlite:///{tmp / 'clinic.db'}"
+    upgrade(database_url)
+    actions_port, rasa_port, web_port = free_port(), free_port(), free_port()
+    web, rasa = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{rasa_port}"
+    env = {
+        **server_env(database_url),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "RASA_URL": rasa,
+        "PUBLIC_BASE_URL": web,
+    }
+    python = sys.executable
+    logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
+    processes = [
+        start(
+            [python, "-m", "rasa_sdk", "--actions", "actions"]
+            + ["--port", str(actions_port)],
+            env,
+            logs[0],
+        ),
+        start(
+            [python, "-m", "rasa", "run", "--model", str(trained_model)]
+            + ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+            + ["--port", str(rasa_port), "--interface", "127.0.0.1"],
+            env,
+            logs[1],
+        ),
+        start([python, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
+    ]
+    try:
+        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])
+        wait_until_up(f"{web}/healthz", processes[2])
+        wait_until_up(f"{rasa}/", processes[1], timeout=300)
+        sender = "browser-visitor-1"
+        replies = [texts(say(rasa, sender, message)) for message in BOOKING]
+        assert "Your reference is IMS-" in replies[-1], replies[-1]
+        with session_factory(database_url)() as session:
+            auth.create_user(session, USERNAME, PASSWORD)
+            session.commit()
+            reference = session.scalars(
+                select(Lead.reference).where(Lead.sender_id == sender)
+            ).one()
+        yield Stack(web, database_url, reference, sender, logs)
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+
+def sign_in(page: Page) -> None:
+    page.get_by_label("User name").fill(USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_receptionist_works_a_lead_from_a_real_conversation(page, stack, tmp_path):
+    errors: List[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # The link in the staff email leads to the sign-in page, then to the lead.
+    page.goto(f"{stack.web}/staff/leads/{stack.reference}")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_in(page)
+    expect(page).to_have_url(f"{stack.web}/staff/leads/{stack.reference}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(stack.reference)
+    details = page.locator("dl.fields")
+    expect(details).to_contain_text(NAME)
+    expect(details).to_contain_text("+16045550177")
+    expect(details).to_contain_text(CONCERN)
+    expect(page.get_by_text("Consent (wording version")).to_be_visible()
+
+    # The transcript: what the person said, what the assistant answered.
+    transcript = page.locator("ol.transcript")
+    people = transcript.locator("li.turn.user .bubble")
+    expect(people.first).to_have_text("hi")
+    expect(people.nth(1)).to_have_text("how often do I need IMS?")
+    expect(people.last).to_have_text("yes, send it")
+    expect(people).to_have_count(len(BOOKING))
+    first_user = transcript.locator("li.turn.user .meta").first
+    expect(first_user).to_contain_text("rest")
+    expect(transcript.locator("li.turn.bot .bubble").nth(1)).to_contain_text("week")
+    expect(transcript.get_by_text("Lead form started")).to_be_visible()
+    saved = transcript.locator("li.turn.bot", has_text=stack.reference)
+    expect(saved).to_contain_text("Thank you")
+
+    # A call back, recorded with a note.
+    page.get_by_label("Status", exact=True).select_option("contacted")
+    page.get_by_label("Note").fill("Called back; assessment on Monday 9am")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("is now contacted")
+    trail = page.locator("table.trail")
+    expect(trail).to_contain_text("from=new; to=contacted")
+    expect(trail).to_contain_text("Called back; assessment on Monday 9am")
+    expect(trail).to_contain_text(USERNAME)
+
+    # The queue shows it contacted; the CSV export downloads it.
+    page.get_by_role("link", name="Leads", exact=True).click()
+    row = page.locator("table.queue tbody tr", has_text=stack.reference)
+    expect(row).to_contain_text("Contacted")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    csv_file = tmp_path / download.value.suggested_filename
+    download.value.save_as(csv_file)
+    assert csv_file.name.startswith("leads-") and csv_file.suffix == ".csv"
+    text = csv_file.read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    [exported] = [r for r in rows if r["reference"] == stack.reference]
+    assert exported["name"] == NAME and exported["status"] == "contacted"
+    assert exported["phone"] == "'+16045550177"  # no formula in a spreadsheet
+
+    # Signing out ends the session: the queue asks for a sign-in again.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("You are signed out")
+    page.goto(f"{stack.web}/staff/leads")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert errors == []  # no script errors, no content-security-policy violations
+
+    with session_factory(stack.database_url)() as session:
+        trail = session.scalars(
+            select(LeadEvent).where(LeadEvent.lead_reference == stack.reference)
+        ).all()
+    kinds = [(e.kind, e.actor) for e in trail]
+    assert ("viewed", USERNAME) in kinds and ("status_changed", USERNAME) in kinds
+    assert ("exported", USERNAME) in kinds
+
+
+@pytest.mark.parametrize("width, height", [(768, 1024), (1280, 800)])
+def test_pages_fit_a_tablet_and_a_laptop(page, stack, width, height):
+    page.set_viewport_size({"width": width, "height": height})
+    errors: List[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{stack.web}/staff/login")
+    sign_in(page)
+    for path in (
+        "/staff/leads",
+        f"/staff/leads/{stack.reference}",
+        "/staff/conversations",
+        f"/staff/conversations/view?sender={stack.sender}",
+        "/staff/dashboard",
+        "/staff/outbox",
+    ):
+        page.goto(stack.web + path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, (path, overflow)
+        if path == "/staff/dashboard":  # the charts are drawn, at this width too
+            expect(page.locator("figure.chart svg").first).to_be_visible()
+            assert page.locator("figure.chart svg").count() >= 4
+    assert errors == []
+
+
+def test_the_servers_logged_no_personal_details(stack):
+    for log in stack.logs:
+        content = log.read_text(errors="replace")
+        for private in (NAME, "555 0177", "5550177", CONCERN, PASSWORD):
+            assert private not in content, (log.name, private)
