@@ -184,7 +184,8 @@ def test_cookies_are_secure_when_the_site_is_https(monkeypatch, database_url):
     add_user(database_url)
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
-    response = login(app.test_client())
+    response = login(app.test_client(), base_url="https://localhost")
+    assert response.status_code == 303
     assert "Secure" in response.headers["Set-Cookie"]
 
 
