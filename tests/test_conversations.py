@@ -129,6 +129,12 @@ async def fill_assessment(chat: Chat, contact: str = "604 555 0123") -> str:
     return await chat.say("yes")
 
 
+async def assert_form_ended_cleanly(chat: Chat, last_reply: str) -> None:
+    """The form's last turn says nothing more, and the next turn is normal."""
+    assert "not sure I understood" not in last_reply
+    assert "You're welcome" in await chat.say("thanks")
+
+
 async def test_happy_path_stores_a_lead(agent, conversation_db):
     chat = Chat(agent)
     summary = await fill_assessment(chat)
@@ -150,6 +156,7 @@ async def test_happy_path_stores_a_lead(agent, conversation_db):
     assert lead.condition == "neck_pain" and lead.kind == "assessment"
     assert lead.needs_review is False
     assert await chat.active_loop() is None
+    await assert_form_ended_cleanly(chat, done)
 
 
 async def test_an_answer_can_be_corrected_before_saving(agent, conversation_db):
@@ -180,6 +187,7 @@ async def test_cancel_stores_nothing(agent, conversation_db):
     reply = await chat.say("never mind")
     assert "cancelled" in reply
     assert await chat.active_loop() is None
+    await assert_form_ended_cleanly(chat, reply)
     assert leads_for(conversation_db, chat.sender) == []
 
 
@@ -198,6 +206,7 @@ async def test_no_consent_stores_nothing(agent, conversation_db):
     reply = await chat.say("no")
     assert "haven't saved" in reply
     assert leads_for(conversation_db, chat.sender) == []
+    await assert_form_ended_cleanly(chat, reply)
 
 
 async def test_three_bad_phone_numbers_offer_the_clinic_phone(agent, conversation_db):
