@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator["object"]:
+def chromium() -> Iterator[object]:
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         message = f"Chromium not found at {CHROMIUM} (.ci/run installs it)"
         if os.environ.get("CI"):
@@ -44,7 +44,7 @@ def chromium() -> Iterator["object"]:
 
 
 @pytest.fixture()
-def page(chromium) -> Iterator["object"]:
+def page(chromium) -> Iterator[object]:
     """A page in a fresh browser context (own cookies and storage)."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
