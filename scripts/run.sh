@@ -53,6 +53,8 @@ cat <<MSG
 
   Assistant is up (database: $DATABASE_URL)
     Demo clinic page with chat:  http://localhost:$WEB_PORT/
+    Staff app:                   http://localhost:$WEB_PORT/staff
+                                 (make an account first: make staff-user)
     Rasa REST channel:           POST http://localhost:$RASA_PORT/webhooks/rest/webhook
     Action server:               http://localhost:$ACTION_PORT/health
   Press Ctrl-C to stop everything.
