@@ -8,13 +8,15 @@ changed under them:
   `await`: since python-socketio 5.10 that is a coroutine, so with
   `session_persistence` the client never joins its room and never receives
   a reply.
-- `user_uttered` fails on a payload that is not an object, on a non-string
-  message and on metadata that is not JSON.
+- `user_uttered` fails on a payload that is not an object (a list arrives
+  as several arguments), on a non-string message and on metadata that is
+  not JSON.
 
 This channel replaces those two handlers with checked ones (the session id
 follows the sender-id rules of channels/guard.py; a bad one is replaced by a
-fresh id) and guards the message handler like every project channel. The
-connect handler (JWT check, if configured) stays Rasa's.
+fresh id; a message is taken only for a session its socket has joined, else
+it gets a "could not read" reply) and guards the message handler like every
+project channel. The connect handler (JWT check, if configured) stays Rasa's.
 
 Enabled in credentials.yml as `channels.socketio_channel.SocketIOInput`.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, Optional, Text, Tuple
 
 from rasa.core.channels import socketio
 from rasa.core.channels.channel import UserMessage
@@ -46,6 +48,11 @@ def _metadata(value: Any) -> Dict[Text, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _payload(args: Tuple[Any, ...]) -> Any:
+    """An event's data: socket.io sends a list as several arguments."""
+    return args[0] if len(args) == 1 else list(args) or None
+
+
 class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
     """The socket.io channel with checked events (see the module docstring)."""
 
@@ -56,7 +63,8 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
         output = socketio.SocketIOOutput(sio, self.bot_message_evt)
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any = None) -> None:
+        async def session_request(sid: Text, *args: Any) -> None:
+            data = _payload(args)
             requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = valid_sender(requested) or uuid.uuid4().hex
             if self.session_persistence:
@@ -66,7 +74,8 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
             )
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def user_uttered(sid: Text, data: Any = None) -> None:
+        async def user_uttered(sid: Text, *args: Any) -> None:
+            data = _payload(args)
             sender = self._sender(sid, data)
             if sender is None:
                 await output.send_text_message(sid, UNREADABLE)
@@ -93,6 +102,7 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
             return sid
         session_id = data.get("session_id") if isinstance(data, dict) else None
         sender = valid_sender(session_id)
-        if sender is None:
-            logger.warning("socket.io message without a valid session_id ignored")
+        if sender is None or sender not in self.sio.rooms(sid, self.namespace):
+            logger.warning("socket.io message for a session it did not join ignored")
+            return None
         return sender

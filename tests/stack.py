@@ -18,10 +18,12 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
 
 from tests.conftest import ROOT
-from tests.conversation import free_port, wait_until_up
+from tests.conversation import free_port, server_env, wait_until_up
 
 __all__ = ["Servers", "TcpPlug", "free_port", "http", "say", "wait_until_up"]
 
@@ -222,3 +224,51 @@ class TcpPlug:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+# What the Makefile exports for `make run`; a stack on free ports sets its own.
+_INHERITED = (
+    "ACTION_ENDPOINT_URL",
+    "RASA_URL",
+    "PUBLIC_BASE_URL",
+    "SANIC_REQUEST_MAX_SIZE",
+    "RASA_AUTH_TOKEN",
+    "RASA_JWT_SECRET",
+)
+
+
+def clean_env(database_url: str, **extra: str) -> Dict[str, str]:
+    env = {k: v for k, v in server_env(database_url).items() if k not in _INHERITED}
+    return {**env, **extra}
+
+
+@pytest.fixture(scope="session")
+def made_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
+    """`scripts/run.sh` (what `make run` starts) on free ports and a new database.
+
+    Yields the Rasa and web URLs, the Twilio local-mode folder and the
+    `Servers` holding the script (its log is `servers.log("run")`).
+    """
+    tmp = tmp_path_factory.mktemp("made-run")
+    rasa, actions, web = free_port(), free_port(), free_port()
+    env = clean_env(
+        f"sqlite:///{tmp / 'clinic.db'}",
+        RASA_PORT=str(rasa),
+        ACTION_PORT=str(actions),
+        WEB_PORT=str(web),
+        TWILIO_LOCAL_DIR=str(tmp / "twilio"),
+    )
+    servers = Servers(tmp)
+    try:
+        servers.start("run", ["bash", "scripts/run.sh"], env)
+        servers.wait("run", f"http://127.0.0.1:{web}/healthz")
+        servers.wait("run", f"http://127.0.0.1:{rasa}/")
+        servers.wait("run", f"http://127.0.0.1:{actions}/health")
+        yield {
+            "url": f"http://127.0.0.1:{rasa}",
+            "web": f"http://127.0.0.1:{web}",
+            "twilio_dir": tmp / "twilio",
+            "servers": servers,
+        }
+    finally:
+        servers.stop_all()
