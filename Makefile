@@ -19,7 +19,7 @@ export SQLALCHEMY_WARN_20 := 1
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
 .PHONY: help install lock lint format validate train test pytest test-stories \
-        evaluate cross-validate bench run clean
+        evaluate cross-validate bench run run-scaled clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -91,6 +91,10 @@ test: lint validate train pytest test-stories evaluate ## Everything CI runs (in
 
 run: $(MODEL) $(WIDGET_IO) ## Start the assistant, action server and web app (Ctrl-C stops all)
 	@scripts/run.sh
+
+SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/ims_scaled?connect_timeout=5
+run-scaled: $(MODEL) $(WIDGET_IO) ## Two Rasa replicas, two action servers, a proxy on :8080; PostgreSQL + Redis
+	@DATABASE_URL="$(SCALED_DATABASE_URL)" scripts/run_scaled.sh
 
 .PHONY: staff-user retention
 staff-user: install ## Add a staff account, asking for its password: make staff-user STAFF_USER=ana

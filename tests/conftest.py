@@ -88,4 +88,4 @@ from tests.conversation import (  # noqa: E402,F401
     trained_model,
 )
 from tests.db_fixtures import database_url, use_database  # noqa: E402,F401
-from tests.stack import made_run  # noqa: E402,F401
+from tests.stack import made_run, scaled_run  # noqa: E402,F401

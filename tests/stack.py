@@ -7,9 +7,11 @@ own process group, so stopping it also stops what it started (run scripts).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+import socketio
 
 from tests.conftest import ROOT
 from tests.conversation import free_port, server_env, wait_until_up
@@ -113,6 +116,54 @@ def actions_command(port: int) -> List[str]:
         "--port",
         str(port),
     ]
+
+
+class Widget:
+    """A socket.io client speaking the widget's protocol."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.replies: List[Dict[str, Any]] = []
+        self.session_id = ""
+        self._confirmed = asyncio.Event()
+        self.client.on("bot_uttered", self._bot_uttered)
+        self.client.on("session_confirm", self._session_confirm)
+
+    async def _bot_uttered(self, data: Any) -> None:
+        self.replies.append(data if isinstance(data, dict) else {"raw": data})
+
+    async def _session_confirm(self, data: Any) -> None:
+        self.session_id = data
+        self._confirmed.set()
+
+    async def connect(self, session_id: Any = None) -> None:
+        # Polling: python-engineio's WebSocket client needs a newer aiohttp
+        # than Rasa 3.6 allows.
+        await self.client.connect(self.url, transports=["polling"])
+        await self.client.emit("session_request", {"session_id": session_id})
+        await asyncio.wait_for(self._confirmed.wait(), 30)
+
+    async def close(self) -> None:
+        # Without abort, the client waits for its pending long poll (25 s).
+        await self.client.eio.disconnect(abort=True)
+
+    async def send(self, payload: Any) -> None:
+        await self.client.emit("user_uttered", payload)
+
+    async def wait_for(self, count: int, timeout: float = 30) -> None:
+        async def enough() -> None:
+            while len(self.replies) < count:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(enough(), timeout)
+
+    async def ask(self, text: str) -> str:
+        before = len(self.replies)
+        await self.send({"message": text, "session_id": self.session_id})
+        await self.wait_for(before + 1)
+        await asyncio.sleep(0.5)  # a reply may come in several messages
+        return "\n".join(r.get("text") or "" for r in self.replies[before:])
 
 
 class Servers:
@@ -272,3 +323,77 @@ def made_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
         }
     finally:
         servers.stop_all()
+
+
+def _redis_available(host: str, port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host=host, port=port, socket_timeout=3).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
+    """`scripts/run_scaled.sh` (what `make run-scaled` starts) on free ports.
+
+    Two Rasa replicas and two action servers behind the proxy, a throwaway
+    PostgreSQL database, Redis locks under a key prefix of this run only,
+    and the HTTP API on with a random token (`RASA_AUTH_TOKEN`).
+    """
+    import redis
+
+    from tests.db_fixtures import create_postgres_database
+
+    redis_host, redis_port = "127.0.0.1", 6379
+    if not _redis_available(redis_host, redis_port):
+        message = f"Redis is not reachable at {redis_host}:{redis_port}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    databases = create_postgres_database()
+    database_url = next(databases)
+    tmp = tmp_path_factory.mktemp("scaled-run")
+    replicas = [free_port(), free_port()]
+    actions = [free_port(), free_port()]
+    proxy, actions_proxy, web = free_port(), free_port(), free_port()
+    prefix = "t" + secrets.token_hex(6)
+    token = secrets.token_urlsafe(24)
+    env = clean_env(
+        database_url,
+        PORT=str(proxy),
+        RASA_PORTS=" ".join(map(str, replicas)),
+        ACTION_PORTS=" ".join(map(str, actions)),
+        ACTIONS_PROXY_PORT=str(actions_proxy),
+        WEB_PORT=str(web),
+        REDIS_HOST=redis_host,
+        REDIS_PORT=str(redis_port),
+        REDIS_DB="1",
+        LOCK_KEY_PREFIX=prefix,
+        RASA_AUTH_TOKEN=token,
+        TWILIO_LOCAL_DIR=str(tmp / "twilio"),
+    )
+    servers = Servers(tmp)
+    try:
+        servers.start("scaled", ["bash", "scripts/run_scaled.sh"], env)
+        for port in replicas:
+            servers.wait("scaled", f"http://127.0.0.1:{port}/", timeout=420)
+        servers.wait("scaled", f"http://127.0.0.1:{proxy}/")
+        servers.wait("scaled", f"http://127.0.0.1:{web}/healthz")
+        yield {
+            "url": f"http://127.0.0.1:{proxy}",
+            "replicas": [f"http://127.0.0.1:{port}" for port in replicas],
+            "actions": [f"http://127.0.0.1:{port}" for port in actions],
+            "web": f"http://127.0.0.1:{web}",
+            "db": database_url,
+            "token": token,
+            "lock_prefix": prefix,
+            "servers": servers,
+        }
+    finally:
+        servers.stop_all()
+        client = redis.Redis(host=redis_host, port=redis_port, db=1)
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+        next(databases, None)

@@ -18,13 +18,12 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 import pytest
-import socketio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels.guard import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, TOO_LONG
 from channels.socketio_channel import UNREADABLE
-from tests.stack import http, say, texts
+from tests.stack import Widget, http, say, texts
 
 pytestmark = pytest.mark.slow
 
@@ -191,54 +190,6 @@ def test_socketio_handshake_and_bad_polling_requests(made_run):
         assert status in (200, 400, 404, 413), (query, status)
     status, opened, _ = engineio(made_run, "EIO=4&transport=polling")
     assert status == 200 and opened.startswith("0{")
-
-
-class Widget:
-    """A socket.io client speaking the widget's protocol."""
-
-    def __init__(self, url: str):
-        self.url = url
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.replies: List[Dict[str, Any]] = []
-        self.session_id = ""
-        self._confirmed = asyncio.Event()
-        self.client.on("bot_uttered", self._bot_uttered)
-        self.client.on("session_confirm", self._session_confirm)
-
-    async def _bot_uttered(self, data: Any) -> None:
-        self.replies.append(data if isinstance(data, dict) else {"raw": data})
-
-    async def _session_confirm(self, data: Any) -> None:
-        self.session_id = data
-        self._confirmed.set()
-
-    async def connect(self, session_id: Any = None) -> None:
-        # Polling: python-engineio's WebSocket client needs a newer aiohttp
-        # than Rasa 3.6 allows.
-        await self.client.connect(self.url, transports=["polling"])
-        await self.client.emit("session_request", {"session_id": session_id})
-        await asyncio.wait_for(self._confirmed.wait(), 30)
-
-    async def close(self) -> None:
-        # Without abort, the client waits for its pending long poll (25 s).
-        await self.client.eio.disconnect(abort=True)
-
-    async def send(self, payload: Any) -> None:
-        await self.client.emit("user_uttered", payload)
-
-    async def wait_for(self, count: int, timeout: float = 30) -> None:
-        async def enough() -> None:
-            while len(self.replies) < count:
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(enough(), timeout)
-
-    async def ask(self, text: str) -> str:
-        before = len(self.replies)
-        await self.send({"message": text, "session_id": self.session_id})
-        await self.wait_for(before + 1)
-        await asyncio.sleep(0.5)  # a reply may come in several messages
-        return "\n".join(r.get("text") or "" for r in self.replies[before:])
 
 
 def test_socketio_conversation_gets_its_replies(made_run):

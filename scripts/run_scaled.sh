@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The scaled-out set-up on one machine: Rasa replicas and action servers on
+# loopback, each set behind the project's round-robin proxy (deploy/proxy.py),
+# Redis locks and the SQL tracker store and leads on the machine's PostgreSQL
+# (deploy/endpoints.scaled.yml), plus the web app and the notification worker.
+# Ctrl-C stops everything. Every port and address can be set from the
+# environment (see the defaults below); tests run it on free ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=.venv/bin
+PORT="${PORT:-8080}"                        # the proxy in front of Rasa: clients use this
+RASA_PORTS="${RASA_PORTS:-5005 5006}"       # one Rasa replica per port
+ACTION_PORTS="${ACTION_PORTS:-5055 5056}"   # one action server per port
+ACTIONS_PROXY_PORT="${ACTIONS_PROXY_PORT:-5050}"
+WEB_PORT="${WEB_PORT:-8000}"
+export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/ims_scaled?connect_timeout=5}"
+export REDIS_HOST="${REDIS_HOST:-127.0.0.1}" REDIS_PORT="${REDIS_PORT:-6379}"
+export REDIS_DB="${REDIS_DB:-1}" REDIS_PASSWORD="${REDIS_PASSWORD:-}"
+export LOCK_KEY_PREFIX="${LOCK_KEY_PREFIX:-ims}"
+export ACTION_ENDPOINT_URL="http://127.0.0.1:$ACTIONS_PROXY_PORT/webhook"
+export RASA_URL="${RASA_URL:-http://localhost:$PORT}"
+WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:$WEB_PORT}"
+
+# Rasa's HTTP API (/model, /status, /conversations/...) stays off unless a
+# token or JWT secret is given; then every API call needs it.
+api=()
+if [ -n "${RASA_AUTH_TOKEN:-}" ]; then api+=(--enable-api --auth-token "$RASA_AUTH_TOKEN"); fi
+if [ -n "${RASA_JWT_SECRET:-}" ]; then
+  [ ${#api[@]} -gt 0 ] || api+=(--enable-api)
+  api+=(--jwt-secret "$RASA_JWT_SECRET")
+fi
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+
+wait_for() { # name url
+  for _ in $(seq 1 300); do
+    if curl -fs -o /dev/null "$2"; then return 0; fi
+    sleep 1
+  done
+  echo "error: $1 did not start (see the log above)" >&2
+  exit 1
+}
+
+case "$DATABASE_URL" in
+  postgresql*) ;;
+  *) echo "error: the scaled set-up needs PostgreSQL (DATABASE_URL=$DATABASE_URL)" >&2; exit 1 ;;
+esac
+if ! "$BIN/python" -c "import redis, sys; redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), password=sys.argv[3] or None, socket_timeout=3).ping()" \
+    "$REDIS_HOST" "$REDIS_PORT" "$REDIS_PASSWORD" 2>/dev/null; then
+  echo "error: Redis is not reachable at $REDIS_HOST:$REDIS_PORT (start redis-server)" >&2
+  exit 1
+fi
+"$BIN/python" -m deploy.ensure_database "$DATABASE_URL"
+"$BIN/python" -m scripts.migrate
+
+actions=()
+for port in $ACTION_PORTS; do
+  "$BIN/rasa" run actions --port "$port" --actions actions &
+  pids+=($!)
+  actions+=(--upstream "http://127.0.0.1:$port")
+done
+"$BIN/python" -m deploy.proxy --port "$ACTIONS_PROXY_PORT" "${actions[@]}" &
+pids+=($!)
+
+replicas=()
+for port in $RASA_PORTS; do
+  # 413 for bodies over 64 KB (not for the action servers: Rasa posts whole trackers)
+  SANIC_REQUEST_MAX_SIZE=65536 "$BIN/rasa" run --interface 127.0.0.1 --port "$port" --model models \
+    --endpoints deploy/endpoints.scaled.yml --credentials credentials.yml \
+    --cors "$WEB_ORIGIN" "http://127.0.0.1:$WEB_PORT" "${api[@]}" &
+  pids+=($!)
+  replicas+=(--upstream "http://127.0.0.1:$port")
+done
+"$BIN/python" -m deploy.proxy --port "$PORT" "${replicas[@]}" &
+pids+=($!)
+"$BIN/python" -m webapp --port "$WEB_PORT" &
+pids+=($!)
+"$BIN/python" -m notifications.worker &
+pids+=($!)
+
+for port in $ACTION_PORTS; do wait_for "action server $port" "http://127.0.0.1:$port/health"; done
+for port in $RASA_PORTS; do wait_for "Rasa replica $port" "http://127.0.0.1:$port/"; done
+wait_for "proxy" "http://127.0.0.1:$PORT/"
+wait_for "web app" "http://127.0.0.1:$WEB_PORT/healthz"
+cat <<MSG
+
+  Scaled assistant is up (database: ${DATABASE_URL%%\?*}, Redis db $REDIS_DB)
+    Rasa, through the proxy:  POST http://localhost:$PORT/webhooks/rest/webhook
+    Rasa replicas:            $RASA_PORTS (loopback only)
+    Action servers:           $ACTION_PORTS, through the proxy on $ACTIONS_PROXY_PORT
+    Demo clinic page:         http://localhost:$WEB_PORT/
+  Press Ctrl-C to stop everything.
+
+MSG
+wait -n "${pids[@]}" || true

@@ -1,0 +1,211 @@
+"""The scaled-out set-up (`make run-scaled`): two Rasa replicas and two action
+servers behind the proxy, Redis locks, the SQL tracker store and leads on a
+throwaway PostgreSQL database.
+
+Turns of several conversations go alternately and concurrently to both
+replicas, directly and through the proxy, some at the very same moment to
+both: every transcript must be complete, in order, without lost or doubled
+turns, and a lead submitted on both replicas at once is stored once.
+Then a load run: 16 conversations at once for 60 seconds, after which the
+tracker store holds every turn that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from itertools import cycle
+from typing import Dict, List, Sequence, Tuple
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from db.models import Lead
+from tests.stack import Widget, http, say, texts
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+FAQS = [
+    "how often do I need IMS?",
+    "does IMS hurt?",
+    "what is IMS?",
+    "how long does a session take?",
+    "will I be sore after IMS?",
+    "who performs IMS?",
+    "is IMS the same as acupuncture?",
+    "what should I do after IMS?",
+]
+BOOKING = [
+    "I'd like to book an assessment",
+    "Rowan Scaled",
+    "604 555 0142",
+    "phone call",
+    "Afternoons",
+    "tight calves from running",
+    "about 2 months",
+    "no",
+    "yes",
+]
+
+
+def events_of(database_url: str, sender: str) -> List[Tuple[str, dict]]:
+    engine = create_engine(database_url, future=True)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+            {"s": sender},
+        ).all()
+    engine.dispose()
+    return [(kind, json.loads(data)) for kind, data in rows]
+
+
+def said(events: Sequence[Tuple[str, dict]]) -> List[str]:
+    return [data["text"] for kind, data in events if kind == "user"]
+
+
+def assert_well_formed(events: Sequence[Tuple[str, dict]]) -> None:
+    """One session; every turn answered and closed before the next begins."""
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("session_started") == 1, kinds
+    turn: List[str] = []
+    for kind, data in events[kinds.index("session_started") :]:
+        if kind == "user":
+            assert not turn or turn[-1] == "action_listen", turn
+            turn = []
+        elif kind == "bot":
+            turn.append("bot")
+        elif kind == "action":
+            turn.append(data.get("name"))
+    listens = [d for k, d in events if k == "action" and d["name"] == "action_listen"]
+    assert len(listens) == kinds.count("user") + 1  # + the one after session start
+
+
+def converse(urls: Sequence[str], sender: str, messages: Sequence[str]) -> List[str]:
+    """Sends the turns in order, each to the next URL in turn."""
+    replies = []
+    for url, message in zip(cycle(urls), messages):
+        answer = texts(say(url, sender, message))
+        assert answer, (sender, message)
+        replies.append(answer)
+    return replies
+
+
+def at_once(calls: Sequence[Tuple[str, str, str]]) -> List[str]:
+    """Sends (url, sender, message) calls at the same moment."""
+    start = threading.Barrier(len(calls))
+
+    def call(url: str, sender: str, message: str) -> str:
+        start.wait()
+        return texts(say(url, sender, message))
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda c: call(*c), calls))
+
+
+def test_conversations_across_replicas_keep_every_turn(scaled_run):
+    a, b = scaled_run["replicas"]
+    proxy = scaled_run["url"]
+    run = uuid.uuid4().hex[:6]
+    plans: Dict[str, Tuple[Sequence[str], List[str]]] = {}
+    for i in range(6):
+        urls = [proxy] if i >= 4 else ([a, b] if i % 2 else [b, a])
+        messages = [FAQS[(i + k) % len(FAQS)] for k in range(6)]
+        plans[f"scaled-{run}-{i}"] = (urls, messages)
+
+    def burst(sender: str) -> List[str]:
+        # New conversation, then pairs of messages at once, one per replica.
+        sent = []
+        for k in range(3):
+            pair = [FAQS[k], FAQS[k + 3]]
+            at_once([(a, sender, pair[0]), (b, sender, pair[1])])
+            sent += pair
+        return sent
+
+    burst_sender = f"scaled-{run}-burst"
+    with ThreadPoolExecutor(len(plans) + 1) as pool:
+        jobs = {s: pool.submit(converse, u, s, m) for s, (u, m) in plans.items()}
+        burst_job = pool.submit(burst, burst_sender)
+        for job in [*jobs.values(), burst_job]:
+            job.result()
+
+    db = scaled_run["db"]
+    for sender, (_, messages) in plans.items():
+        events = events_of(db, sender)
+        assert said(events) == list(messages), sender
+        assert_well_formed(events)
+    events = events_of(db, burst_sender)
+    assert sorted(said(events)) == sorted(burst_job.result())
+    assert_well_formed(events)
+
+
+def test_a_lead_submitted_on_both_replicas_at_once_is_stored_once(scaled_run):
+    a, b = scaled_run["replicas"]
+    sender = f"scaled-lead-{uuid.uuid4().hex[:6]}"
+    replies = converse([a, b], sender, BOOKING)
+    assert "Rowan Scaled" in replies[-1]  # the summary to confirm
+    finals = at_once([(a, sender, "yes, send it"), (b, sender, "yes, send it")])
+    engine = create_engine(scaled_run["db"], future=True)
+    with engine.connect() as conn:
+        leads = conn.execute(select(Lead).where(Lead.sender_id == sender)).all()
+    engine.dispose()
+    assert len(leads) == 1
+    assert sum(leads[0].reference in final for final in finals) == 1
+    events = events_of(scaled_run["db"], sender)
+    assert said(events) == [*BOOKING, "yes, send it", "yes, send it"]
+    assert_well_formed(events)
+
+
+def test_socketio_sessions_stay_on_their_replica_through_the_proxy(scaled_run):
+    """Engine.IO polling needs every request of a session on one replica."""
+
+    async def talk(question: str) -> str:
+        widget = Widget(scaled_run["url"])
+        await widget.connect(f"scaled-{uuid.uuid4().hex}")
+        try:
+            first = await widget.ask(question)
+            second = await widget.ask("how often do I need IMS?")
+            return first + "\n" + second
+        finally:
+            await widget.close()
+
+    async def many() -> List[str]:
+        return await asyncio.gather(*(talk(q) for q in FAQS[:4]))
+
+    for answer in asyncio.run(many()):
+        assert "week" in answer
+
+
+def test_load_16_conversations_for_60_seconds(scaled_run):
+    """Every acknowledged turn is in the tracker store afterwards, in order."""
+    proxy, db = scaled_run["url"], scaled_run["db"]
+    run = uuid.uuid4().hex[:6]
+    deadline = time.monotonic() + 60
+    errors: List[str] = []
+
+    def conversation(n: int) -> Tuple[str, List[str]]:
+        sender, acknowledged = f"load-{run}-{n}", []
+        for message in cycle(FAQS[n % 3 :] + FAQS[: n % 3]):
+            if time.monotonic() > deadline:
+                break
+            status, replies, _ = http(
+                f"{proxy}/webhooks/rest/webhook",
+                {"sender": sender, "message": message},
+            )
+            if status == 200 and replies:
+                acknowledged.append(message)
+            else:
+                errors.append(f"{status}: {replies!r:.200}")
+        return sender, acknowledged
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(conversation, range(16)))
+    assert not errors, errors[:5]
+    for sender, acknowledged in results:
+        assert acknowledged, sender
+        events = events_of(db, sender)
+        assert said(events) == acknowledged, sender
+        assert_well_formed(events)
