@@ -1,7 +1,7 @@
 """Bad input on every public endpoint of what `make run` starts.
 
 The REST webhook, socket.io (the Engine.IO handshake and `user_uttered`
-events) and the Twilio webhook get empty bodies, wrong
+events), the Twilio webhook and the staff login get empty bodies, wrong
 JSON types, oversize messages, invalid UTF-8, control characters and very
 long sender ids, from hypothesis and from a list of known troublemakers.
 Never a 500, never silence where a person could be waiting, and the
@@ -354,6 +354,41 @@ def test_twilio_oversize_and_undecodable_bodies(made_run):
     assert status == 413
     status, _, _ = twilio_post(made_run, b"From=%2B16045550188&Body=caf%C3%28%FF", "x")
     assert status in (400, 403)
+
+
+# --- staff login (the web app) --------------------------------------------------
+# tests/staff/test_bad_input.py fuzzes every staff page through Flask's test
+# client; here the running web app gets raw bodies over HTTP.
+
+
+@FUZZ
+@given(
+    raw=st.binary(max_size=400)
+    | FORM.map(lambda form: urllib.parse.urlencode(form).encode()),
+    content_type=st.sampled_from(
+        ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
+    ),
+)
+def test_staff_login_never_fails(made_run, raw, content_type):
+    status, _, _ = http(
+        f"{made_run['web']}/staff/login", raw, headers={"Content-Type": content_type}
+    )
+    assert status < 500, status
+
+
+def test_staff_login_oversize_and_odd_bodies(made_run):
+    url = f"{made_run['web']}/staff/login"
+    form = "application/x-www-form-urlencoded"
+    for raw in [
+        b"",
+        b"username=%FF%FE&password=%00",
+        b"username=" + b"a" * 1_000_000 + b"&password=x",
+        b"&" * 100_000,
+    ]:
+        status, _, _ = http(url, raw, headers={"Content-Type": form})
+        assert status < 500, (raw[:40], status)
+    status, page, _ = http(url)
+    assert status == 200 and "password" in page.lower()
 
 
 # --- afterwards ---------------------------------------------------------------
