@@ -203,6 +203,8 @@ def test_load_16_conversations_for_60_seconds(scaled_run):
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(conversation, range(16)))
+    turns = sum(len(acknowledged) for _, acknowledged in results)
+    print(f"load run: {turns} turns acknowledged, {len(errors)} errors")
     assert not errors, errors[:5]
     for sender, acknowledged in results:
         assert acknowledged, sender
