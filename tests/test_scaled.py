@@ -179,6 +179,46 @@ def test_socketio_sessions_stay_on_their_replica_through_the_proxy(scaled_run):
         assert "week" in answer
 
 
+def test_socketio_over_websocket_through_the_proxy(scaled_run):
+    """Engine.IO v4 spoken over a raw WebSocket: the proxy relays frames both
+    ways (python-engineio's own WebSocket client needs a newer aiohttp)."""
+    import aiohttp
+
+    session_id = f"ws-{uuid.uuid4().hex}"
+    url = scaled_run["url"].replace("http", "ws", 1)
+
+    async def talk() -> List[str]:
+        frames: List[str] = []
+        async with (
+            aiohttp.ClientSession() as client,
+            client.ws_connect(f"{url}/socket.io/?EIO=4&transport=websocket") as ws,
+        ):
+
+            async def until(predicate) -> str:  # noqa: ANN001
+                while True:
+                    frame = await asyncio.wait_for(ws.receive_str(), 60)
+                    frames.append(frame)
+                    if frame == "2":  # Engine.IO ping
+                        await ws.send_str("3")
+                    elif predicate(frame):
+                        return frame
+
+            await until(lambda f: f.startswith("0{"))
+            await ws.send_str("40")
+            await until(lambda f: f.startswith("40"))
+            request = {"session_id": session_id}
+            await ws.send_str("42" + json.dumps(["session_request", request]))
+            await until(lambda f: "session_confirm" in f)
+            message = {"message": "how often do I need IMS?", **request}
+            await ws.send_str("42" + json.dumps(["user_uttered", message]))
+            await until(lambda f: "bot_uttered" in f)
+        return frames
+
+    frames = asyncio.run(talk())
+    assert any("session_confirm" in f and session_id in f for f in frames)
+    assert any("bot_uttered" in f and "week" in f for f in frames)
+
+
 def test_load_16_conversations_for_60_seconds(scaled_run):
     """Every acknowledged turn is in the tracker store afterwards, in order."""
     proxy, db = scaled_run["url"], scaled_run["db"]
