@@ -16,7 +16,17 @@ This channel replaces those two handlers with checked ones (the session id
 follows the sender-id rules of channels/guard.py; a bad one is replaced by a
 fresh id; a message is taken only for a session its socket has joined, else
 it gets a "could not read" reply) and guards the message handler like every
-project channel. The connect handler (JWT check, if configured) stays Rasa's.
+project channel.
+
+It also checks where a browser connects from. Rasa creates its socket.io
+server with `cors_allowed_origins=[]`, which turns python-socketio's origin
+check off, so `--cors` limits only the polling transport and any web page could
+open a WebSocket to the assistant. Here the connect handler refuses a browser
+whose `Origin` is not in `CHAT_ALLOWED_ORIGINS` (space- or comma-separated;
+default: the web app's own origin, PUBLIC_BASE_URL, and its 127.0.0.1 twin).
+The run scripts pass the same list to `--cors`. Clients that send no Origin
+(servers, the SMS simulator) are not browsers and are let through; JWT auth,
+if configured, is checked as Rasa does.
 
 Enabled in credentials.yml as `channels.socketio_channel.SocketIOInput`.
 """
@@ -25,9 +35,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import uuid
-from typing import Any, Dict, Optional, Text, Tuple
+from typing import Any, Dict, FrozenSet, Optional, Text, Tuple
+from urllib.parse import urlsplit
 
+import rasa.core.channels.channel
 from rasa.core.channels import socketio
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
@@ -48,6 +62,25 @@ def _metadata(value: Any) -> Dict[Text, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _origin(url: Text) -> Optional[Text]:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def allowed_origins(environ: Optional[Dict[Text, Text]] = None) -> FrozenSet[Text]:
+    """The browser origins the chat accepts (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    configured = env.get("CHAT_ALLOWED_ORIGINS", "").strip()
+    if configured:
+        candidates = re.split(r"[\s,]+", configured)
+    else:
+        base = env.get("PUBLIC_BASE_URL") or "http://localhost:8000"
+        candidates = [base, re.sub(r"//localhost\b", "//127.0.0.1", base)]
+    return frozenset(o for o in map(_origin, candidates) if o)
+
+
 def _payload(args: Tuple[Any, ...]) -> Any:
     """An event's data: socket.io sends a list as several arguments."""
     return args[0] if len(args) == 1 else list(args) or None
@@ -61,6 +94,23 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
         sio = self.sio
         handle = guard(on_new_message)
         output = socketio.SocketIOOutput(sio, self.bot_message_evt)
+        origins = allowed_origins()
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:
+            origin = environ.get("HTTP_ORIGIN")
+            if origin is not None and (_origin(origin) or origin) not in origins:
+                logger.warning("socket.io connection from a foreign origin refused")
+                return False
+            if not self.jwt_key:
+                return True
+            token = auth.get("token") if isinstance(auth, dict) else None
+            return bool(
+                token
+                and rasa.core.channels.channel.decode_bearer_token(
+                    token, self.jwt_key, self.jwt_algorithm
+                )
+            )
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, *args: Any) -> None:

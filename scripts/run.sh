@@ -11,6 +11,10 @@ export DATABASE_URL="${DATABASE_URL:-sqlite:///var/clinic.db}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"
 export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
 WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:$WEB_PORT}"
+# Browser origins allowed to use the chat (the widget's pages): Rasa's --cors
+# and the socket.io origin check (channels/socketio_channel.py) both use it.
+export CHAT_ALLOWED_ORIGINS="${CHAT_ALLOWED_ORIGINS:-$WEB_ORIGIN http://127.0.0.1:$WEB_PORT}"
+read -r -a chat_origins <<< "${CHAT_ALLOWED_ORIGINS//,/ }"
 mkdir -p var
 
 pids=()
@@ -39,7 +43,7 @@ pids+=($!)
 # Rasa answers 413 to bodies over 64 KB (Sanic's default limit is 100 MB).
 SANIC_REQUEST_MAX_SIZE=65536 "$BIN/rasa" run --port "$RASA_PORT" --model models \
   --endpoints endpoints.yml --credentials credentials.yml \
-  --cors "$WEB_ORIGIN" "http://127.0.0.1:$WEB_PORT" &
+  --cors "${chat_origins[@]}" &
 pids+=($!)
 "$BIN/python" -m webapp --port "$WEB_PORT" &
 pids+=($!)

@@ -21,6 +21,10 @@ export LOCK_KEY_PREFIX="${LOCK_KEY_PREFIX:-ims}"
 export ACTION_ENDPOINT_URL="http://127.0.0.1:$ACTIONS_PROXY_PORT/webhook"
 export RASA_URL="${RASA_URL:-http://localhost:$PORT}"
 WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:$WEB_PORT}"
+# Browser origins allowed to use the chat (the widget's pages): Rasa's --cors
+# and the socket.io origin check (channels/socketio_channel.py) both use it.
+export CHAT_ALLOWED_ORIGINS="${CHAT_ALLOWED_ORIGINS:-$WEB_ORIGIN http://127.0.0.1:$WEB_PORT}"
+read -r -a chat_origins <<< "${CHAT_ALLOWED_ORIGINS//,/ }"
 
 # Rasa's HTTP API (/model, /status, /conversations/...) stays off unless a
 # token or JWT secret is given; then every API call needs it.
@@ -76,7 +80,7 @@ for port in $RASA_PORTS; do
   # 413 for bodies over 64 KB (not for the action servers: Rasa posts whole trackers)
   SANIC_REQUEST_MAX_SIZE=65536 "$BIN/rasa" run --interface 127.0.0.1 --port "$port" --model models \
     --endpoints deploy/endpoints.scaled.yml --credentials credentials.yml \
-    --cors "$WEB_ORIGIN" "http://127.0.0.1:$WEB_PORT" "${api[@]}" &
+    --cors "${chat_origins[@]}" "${api[@]}" &
   pids+=($!)
   replicas+=(--upstream "http://127.0.0.1:$port")
 done

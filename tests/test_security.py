@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Iterator, List, Tuple
 
@@ -83,6 +84,34 @@ def test_cors_answers_only_the_web_origin(stack, request):
         headers={"Origin": EVIL},
     )
     assert EVIL not in str(got)
+
+
+def socketio_connect_reply(base: str, origin: str) -> str:
+    """The Socket.IO answer to a connect over a raw WebSocket from `origin`."""
+    import aiohttp
+
+    url = base.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+
+    async def talk() -> str:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.ws_connect(url, headers={"Origin": origin}) as ws,
+        ):
+            while True:
+                frame = await asyncio.wait_for(ws.receive_str(), 30)
+                if frame.startswith("0{"):  # Engine.IO open: ask to connect
+                    await ws.send_str("40")
+                elif frame.startswith("4"):  # Socket.IO connect or error
+                    return frame
+
+    return asyncio.run(talk())
+
+
+def test_websockets_only_from_the_configured_origins(made_run):
+    # Rasa alone accepts a WebSocket from any page; --cors covers polling only.
+    web_origin = made_run["web"].replace("127.0.0.1", "localhost")
+    assert socketio_connect_reply(made_run["url"], web_origin).startswith("40")
+    assert socketio_connect_reply(made_run["url"], EVIL).startswith("44")
 
 
 # --- secrets ---------------------------------------------------------------

@@ -97,6 +97,8 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
         "RASA_URL": rasa,
         "PUBLIC_BASE_URL": web,
+        # the pages that embed the widget (checked at socket.io connect)
+        "CHAT_ALLOWED_ORIGINS": f"{web} {site.origin}",
     }
     python = sys.executable
     logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
