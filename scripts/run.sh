@@ -38,7 +38,9 @@ wait_for() { # name url
 
 "$BIN/python" -m scripts.migrate
 
-"$BIN/rasa" run actions --port "$ACTION_PORT" --actions actions &
+# rasa-sdk has no authentication: keep it on loopback (it reads SANIC_HOST).
+SANIC_HOST="${ACTION_HOST:-127.0.0.1}" "$BIN/rasa" run actions --port "$ACTION_PORT" \
+  --actions actions &
 pids+=($!)
 # Rasa answers 413 to bodies over 64 KB (Sanic's default limit is 100 MB).
 SANIC_REQUEST_MAX_SIZE=65536 "$BIN/rasa" run --port "$RASA_PORT" --model models \

@@ -68,7 +68,7 @@ fi
 
 actions=()
 for port in $ACTION_PORTS; do
-  "$BIN/rasa" run actions --port "$port" --actions actions &
+  SANIC_HOST=127.0.0.1 "$BIN/rasa" run actions --port "$port" --actions actions &
   pids+=($!)
   actions+=(--upstream "http://127.0.0.1:$port")
 done
