@@ -4,37 +4,18 @@
 # database, prints the URLs and stops them all on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh # pids, stop_all, wait_for, set_chat_origins
 
 BIN=.venv/bin
 RASA_PORT="${RASA_PORT:-5005}" ACTION_PORT="${ACTION_PORT:-5055}" WEB_PORT="${WEB_PORT:-8000}"
 export DATABASE_URL="${DATABASE_URL:-sqlite:///var/clinic.db}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"
 export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
-WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:$WEB_PORT}"
-# Browser origins allowed to use the chat (the widget's pages): Rasa's --cors
-# and the socket.io origin check (channels/socketio_channel.py) both use it.
-export CHAT_ALLOWED_ORIGINS="${CHAT_ALLOWED_ORIGINS:-$WEB_ORIGIN http://127.0.0.1:$WEB_PORT}"
-read -r -a chat_origins <<< "${CHAT_ALLOWED_ORIGINS//,/ }"
+set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
 mkdir -p var
 
-pids=()
-stop_all() {
-  trap - INT TERM EXIT
-  echo
-  echo "Stopping..."
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
 trap stop_all INT TERM EXIT
-
-wait_for() { # name url
-  for _ in $(seq 1 180); do
-    if curl -fs -o /dev/null "$2"; then return 0; fi
-    sleep 1
-  done
-  echo "error: $1 did not start (see the log above)" >&2
-  exit 1
-}
 
 "$BIN/python" -m scripts.migrate
 

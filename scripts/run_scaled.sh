@@ -7,6 +7,8 @@
 # environment (see the defaults below); tests run it on free ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh # pids, stop_all, wait_for, set_chat_origins
 
 BIN=.venv/bin
 PORT="${PORT:-8080}"                        # the proxy in front of Rasa: clients use this
@@ -20,11 +22,7 @@ export REDIS_DB="${REDIS_DB:-1}" REDIS_PASSWORD="${REDIS_PASSWORD:-}"
 export LOCK_KEY_PREFIX="${LOCK_KEY_PREFIX:-ims}"
 export ACTION_ENDPOINT_URL="http://127.0.0.1:$ACTIONS_PROXY_PORT/webhook"
 export RASA_URL="${RASA_URL:-http://localhost:$PORT}"
-WEB_ORIGIN="${PUBLIC_BASE_URL:-http://localhost:$WEB_PORT}"
-# Browser origins allowed to use the chat (the widget's pages): Rasa's --cors
-# and the socket.io origin check (channels/socketio_channel.py) both use it.
-export CHAT_ALLOWED_ORIGINS="${CHAT_ALLOWED_ORIGINS:-$WEB_ORIGIN http://127.0.0.1:$WEB_PORT}"
-read -r -a chat_origins <<< "${CHAT_ALLOWED_ORIGINS//,/ }"
+set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
 
 # Rasa's HTTP API (/model, /status, /conversations/...) stays off unless a
 # token or JWT secret is given; then every API call needs it.
@@ -35,24 +33,7 @@ if [ -n "${RASA_JWT_SECRET:-}" ]; then
   api+=(--jwt-secret "$RASA_JWT_SECRET")
 fi
 
-pids=()
-stop_all() {
-  trap - INT TERM EXIT
-  echo
-  echo "Stopping..."
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
 trap stop_all INT TERM EXIT
-
-wait_for() { # name url
-  for _ in $(seq 1 300); do
-    if curl -fs -o /dev/null "$2"; then return 0; fi
-    sleep 1
-  done
-  echo "error: $1 did not start (see the log above)" >&2
-  exit 1
-}
 
 case "$DATABASE_URL" in
   postgresql*) ;;
@@ -91,10 +72,10 @@ pids+=($!)
 "$BIN/python" -m notifications.worker &
 pids+=($!)
 
-for port in $ACTION_PORTS; do wait_for "action server $port" "http://127.0.0.1:$port/health"; done
-for port in $RASA_PORTS; do wait_for "Rasa replica $port" "http://127.0.0.1:$port/"; done
-wait_for "proxy" "http://127.0.0.1:$PORT/"
-wait_for "web app" "http://127.0.0.1:$WEB_PORT/healthz"
+for port in $ACTION_PORTS; do wait_for "action server $port" "http://127.0.0.1:$port/health" 300; done
+for port in $RASA_PORTS; do wait_for "Rasa replica $port" "http://127.0.0.1:$port/" 300; done
+wait_for "proxy" "http://127.0.0.1:$PORT/" 300
+wait_for "web app" "http://127.0.0.1:$WEB_PORT/healthz" 300
 cat <<MSG
 
   Scaled assistant is up (database: ${DATABASE_URL%%\?*}, Redis db $REDIS_DB)
