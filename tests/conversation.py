@@ -7,6 +7,7 @@ which `rasa test` stories cannot (they do not execute custom actions).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,9 +16,10 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from scripts.migrate import upgrade
 from tests.conftest import ROOT
@@ -69,6 +71,67 @@ def server_env(database_url: str) -> Dict[str, str]:
     }
 
 
+def assistant_env(database_url: str, actions_port: int, **extra: str) -> Dict[str, str]:
+    """`server_env` for an action server on `actions_port` and the Rasa that
+    calls it, plus `extra` variables."""
+    return {
+        **server_env(database_url),
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        **extra,
+    }
+
+
+def actions_command(port: int) -> List[str]:
+    """The action server (rasa-sdk, the project's actions) on `port`."""
+    python = sys.executable
+    return [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+
+
+def rasa_command(
+    model: Path,
+    port: int,
+    *extra: str,
+    endpoints: str = "endpoints.yml",
+    credentials: str = "credentials.yml",
+) -> List[str]:
+    """`rasa run` with `model` on loopback `port`; `extra` arguments last."""
+    return (
+        [sys.executable, "-m", "rasa", "run", "--model", str(model)]
+        + ["--endpoints", endpoints, "--credentials", credentials]
+        + ["--port", str(port), "--interface", "127.0.0.1", *extra]
+    )
+
+
+def booking_messages(name: str, phone: str, concern: str) -> List[str]:
+    """What a person types to book an assessment, from asking to book to
+    sending the request; only the name, phone and concern vary."""
+    return [
+        "I'd like to book an assessment",
+        name,
+        phone,
+        "phone call",
+        "Mornings",
+        concern,
+        "3 to 12 months",
+        "no",
+        "yes",
+        "yes, send it",
+    ]
+
+
+def tracker_events(database_url: str, sender: str) -> List[Tuple[str, dict]]:
+    """(type_name, data) of `sender`'s events in Rasa's SQL tracker store, in
+    order."""
+    engine = create_engine(database_url, future=True)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+            {"s": sender},
+        ).all()
+    engine.dispose()
+    return [(kind, json.loads(data)) for kind, data in rows]
+
+
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     if not MODEL.exists():
@@ -91,11 +154,7 @@ def action_server(conversation_db, tmp_path_factory) -> Iterator[str]:
     """URL of a running action server that stores leads in conversation_db."""
     port = free_port()
     log = tmp_path_factory.mktemp("logs") / "actions.log"
-    process = start(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-        server_env(conversation_db),
-        log,
-    )
+    process = start(actions_command(port), server_env(conversation_db), log)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process)
         yield f"http://127.0.0.1:{port}/webhook"

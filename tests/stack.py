@@ -15,7 +15,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -81,41 +80,9 @@ def texts(replies: List[dict]) -> str:
     return "\n".join(r.get("text") or "" for r in replies)
 
 
-def rasa_command(port: int, *extra: str, endpoints: str = "endpoints.yml") -> List[str]:
-    return [
-        sys.executable,
-        "-m",
-        "rasa",
-        "run",
-        "--model",
-        str(ROOT / "models" / "ims-assistant.tar.gz"),
-        "--endpoints",
-        endpoints,
-        "--credentials",
-        "credentials.yml",
-        "--interface",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *extra,
-    ]
-
-
 def rasa_env(env: Dict[str, str]) -> Dict[str, str]:
     """`env` with the body limit the run scripts give Rasa (not action servers)."""
     return {**env, "SANIC_REQUEST_MAX_SIZE": "65536"}
-
-
-def actions_command(port: int) -> List[str]:
-    return [
-        sys.executable,
-        "-m",
-        "rasa_sdk",
-        "--actions",
-        "actions",
-        "--port",
-        str(port),
-    ]
 
 
 class Widget:

@@ -6,16 +6,25 @@ the person's details never appear in either server's log."""
 from __future__ import annotations
 
 import json
-import sys
 import urllib.request
 from typing import Dict, Iterator, List
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from db.models import Lead
 from scripts.migrate import upgrade
-from tests.conversation import free_port, server_env, start, stop, wait_until_up
+from tests.conversation import (
+    actions_command,
+    assistant_env,
+    booking_messages,
+    free_port,
+    rasa_command,
+    start,
+    stop,
+    tracker_events,
+    wait_until_up,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,43 +37,9 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
     database_url = f"sqlite:///{tmp / 'clinic.db'}"
     upgrade(database_url)
     actions_port, rasa_port = free_port(), free_port()
-    env = {
-        **server_env(database_url),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
-    }
-    actions = start(
-        [
-            sys.executable,
-            "-m",
-            "rasa_sdk",
-            "--actions",
-            "actions",
-            "--port",
-            str(actions_port),
-        ],
-        env,
-        tmp / "actions.log",
-    )
-    rasa = start(
-        [
-            sys.executable,
-            "-m",
-            "rasa",
-            "run",
-            "--model",
-            str(trained_model),
-            "--endpoints",
-            "endpoints.yml",
-            "--credentials",
-            "credentials.yml",
-            "--port",
-            str(rasa_port),
-            "--interface",
-            "127.0.0.1",
-        ],
-        env,
-        tmp / "rasa.log",
-    )
+    env = assistant_env(database_url, actions_port)
+    actions = start(actions_command(actions_port), env, tmp / "actions.log")
+    rasa = start(rasa_command(trained_model, rasa_port), env, tmp / "rasa.log")
     try:
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
         wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=300)
@@ -96,16 +71,7 @@ def test_a_booking_over_rest_is_stored_with_its_transcript(stack):
     for message in [
         "hi",
         "how often do I need IMS?",
-        "I'd like to book an assessment",
-        NAME,
-        PHONE,
-        "phone call",
-        "Mornings",
-        CONCERN,
-        "3 to 12 months",
-        "no",
-        "yes",
-        "yes, send it",
+        *booking_messages(NAME, PHONE, CONCERN),
     ]:
         replies.append(send(url, sender, message))
     assert "week" in replies[1][0]["text"]
@@ -118,13 +84,10 @@ def test_a_booking_over_rest_is_stored_with_its_transcript(stack):
         assert lead.reference in final
         assert (lead.name, lead.phone, lead.concern) == (NAME, "+16045550166", CONCERN)
         assert lead.channel == "rest"
-        events = conn.execute(
-            text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
-            {"s": sender},
-        ).all()
     engine.dispose()
-    said = [json.loads(d)["text"] for t, d in events if t == "user"]
-    answered = [json.loads(d).get("text") for t, d in events if t == "bot"]
+    events = tracker_events(stack["db"], sender)
+    said = [d["text"] for t, d in events if t == "user"]
+    answered = [d.get("text") for t, d in events if t == "bot"]
     assert said[:3] == [
         "hi",
         "how often do I need IMS?",

@@ -8,44 +8,32 @@ like a stopped database server. Nothing is restarted when a service returns.
 
 from __future__ import annotations
 
-import json
 from typing import Dict, Iterator, List
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from channels.action_fallback import unavailable_message
 from clinic.profile import current_profile
 from db.models import Lead
 from scripts.migrate import upgrade
-from tests.conversation import server_env
-from tests.db_fixtures import create_postgres_database
-from tests.stack import (
-    Servers,
-    TcpPlug,
+from tests.conversation import (
     actions_command,
+    assistant_env,
+    booking_messages,
     free_port,
     rasa_command,
-    rasa_env,
-    say,
-    texts,
+    tracker_events,
 )
+from tests.db_fixtures import create_postgres_database
+from tests.stack import Servers, TcpPlug, rasa_env, say, texts
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-BOOKING = [
-    "I'd like to book an assessment",
-    "Quentin Zamora",
-    "604 555 0166",
-    "phone call",
-    "Mornings",
-    "stiff upper back after a fall",
-    "3 to 12 months",
-    "no",
-    "yes",
-    "yes, send it",
-]
+BOOKING = booking_messages(
+    "Quentin Zamora", "604 555 0166", "stiff upper back after a fall"
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +46,11 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
     plugged = parsed.set(port=plug.port, query={"connect_timeout": "5"})
     plugged_url = plugged.render_as_string(hide_password=False)
     actions_port, rasa_port = free_port(), free_port()
-    env = {
-        **server_env(plugged_url),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
-    }
+    env = assistant_env(plugged_url, actions_port)
     servers = Servers(tmp_path_factory.mktemp("faults"))
     try:
         servers.start("actions", actions_command(actions_port), env)
-        servers.start("rasa", rasa_command(rasa_port), rasa_env(env))
+        servers.start("rasa", rasa_command(trained_model, rasa_port), rasa_env(env))
         servers.wait("actions", f"http://127.0.0.1:{actions_port}/health")
         servers.wait("rasa", f"http://127.0.0.1:{rasa_port}/")
         yield {
@@ -84,17 +69,8 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
 
 def transcript(database_url: str, sender: str) -> List[str]:
     """What the person said, in the order the tracker store holds it."""
-    engine = create_engine(database_url, future=True)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT data FROM events WHERE sender_id = :s AND type_name = 'user'"
-                " ORDER BY id"
-            ),
-            {"s": sender},
-        ).all()
-    engine.dispose()
-    return [json.loads(data)["text"] for (data,) in rows]
+    events = tracker_events(database_url, sender)
+    return [data["text"] for kind, data in events if kind == "user"]
 
 
 def leads_of(database_url: str, sender: str) -> List[Lead]:

@@ -22,9 +22,10 @@ from itertools import cycle
 from typing import Dict, List, Sequence, Tuple
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from db.models import Lead
+from tests.conversation import tracker_events
 from tests.stack import Widget, http, say, texts
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -50,17 +51,6 @@ BOOKING = [
     "no",
     "yes",
 ]
-
-
-def events_of(database_url: str, sender: str) -> List[Tuple[str, dict]]:
-    engine = create_engine(database_url, future=True)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
-            {"s": sender},
-        ).all()
-    engine.dispose()
-    return [(kind, json.loads(data)) for kind, data in rows]
 
 
 def said(events: Sequence[Tuple[str, dict]]) -> List[str]:
@@ -134,10 +124,10 @@ def test_conversations_across_replicas_keep_every_turn(scaled_run):
 
     db = scaled_run["db"]
     for sender, (_, messages) in plans.items():
-        events = events_of(db, sender)
+        events = tracker_events(db, sender)
         assert said(events) == list(messages), sender
         assert_well_formed(events)
-    events = events_of(db, burst_sender)
+    events = tracker_events(db, burst_sender)
     assert sorted(said(events)) == sorted(burst_job.result())
     assert_well_formed(events)
 
@@ -154,7 +144,7 @@ def test_a_lead_submitted_on_both_replicas_at_once_is_stored_once(scaled_run):
     engine.dispose()
     assert len(leads) == 1
     assert sum(leads[0].reference in final for final in finals) == 1
-    events = events_of(scaled_run["db"], sender)
+    events = tracker_events(scaled_run["db"], sender)
     assert said(events) == [*BOOKING, "yes, send it", "yes, send it"]
     assert_well_formed(events)
 
@@ -248,6 +238,6 @@ def test_load_16_conversations_for_60_seconds(scaled_run):
     assert not errors, errors[:5]
     for sender, acknowledged in results:
         assert acknowledged, sender
-        events = events_of(db, sender)
+        events = tracker_events(db, sender)
         assert said(events) == acknowledged, sender
         assert_well_formed(events)

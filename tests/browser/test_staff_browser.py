@@ -23,7 +23,16 @@ from sqlalchemy import select
 from db.engine import session_factory
 from db.models import Lead, LeadEvent
 from scripts.migrate import upgrade
-from tests.conversation import free_port, server_env, start, stop, wait_until_up
+from tests.conversation import (
+    actions_command,
+    assistant_env,
+    booking_messages,
+    free_port,
+    rasa_command,
+    start,
+    stop,
+    wait_until_up,
+)
 from tests.stack import say, texts
 from webapp.staff import auth
 
@@ -35,20 +44,7 @@ NAME, PHONE, CONCERN = (
     "burning pain down my left leg",
 )
 USERNAME, PASSWORD = "reception", "a long browser test password"
-BOOKING = [
-    "hi",
-    "how often do I need IMS?",
-    "I'd like to book an assessment",
-    NAME,
-    PHONE,
-    "phone call",
-    "Mornings",
-    CONCERN,
-    "3 to 12 months",
-    "no",
-    "yes",
-    "yes, send it",
-]
+BOOKING = ["hi", "how often do I need IMS?", *booking_messages(NAME, PHONE, CONCERN)]
 
 
 @dataclass
@@ -67,29 +63,12 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
     upgrade(database_url)
     actions_port, rasa_port, web_port = free_port(), free_port(), free_port()
     web, rasa = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{rasa_port}"
-    env = {
-        **server_env(database_url),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
-        "RASA_URL": rasa,
-        "PUBLIC_BASE_URL": web,
-    }
-    python = sys.executable
+    env = assistant_env(database_url, actions_port, RASA_URL=rasa, PUBLIC_BASE_URL=web)
     logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
     processes = [
-        start(
-            [python, "-m", "rasa_sdk", "--actions", "actions"]
-            + ["--port", str(actions_port)],
-            env,
-            logs[0],
-        ),
-        start(
-            [python, "-m", "rasa", "run", "--model", str(trained_model)]
-            + ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
-            + ["--port", str(rasa_port), "--interface", "127.0.0.1"],
-            env,
-            logs[1],
-        ),
-        start([python, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
+        start(actions_command(actions_port), env, logs[0]),
+        start(rasa_command(trained_model, rasa_port), env, logs[1]),
+        start([sys.executable, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
     ]
     try:
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])

@@ -31,7 +31,15 @@ from db.engine import session_factory
 from db.models import Lead
 from scripts.migrate import upgrade
 from tests.conftest import ROOT, read_yaml
-from tests.conversation import free_port, server_env, start, stop, wait_until_up
+from tests.conversation import (
+    actions_command,
+    assistant_env,
+    free_port,
+    rasa_command,
+    start,
+    stop,
+    wait_until_up,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -92,32 +100,23 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
     web = f"http://127.0.0.1:{web_port}"
     site = ClinicSite()
     rasa = f"http://127.0.0.1:{rasa_port}"
-    env = {
-        **server_env(database_url),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
-        "RASA_URL": rasa,
-        "PUBLIC_BASE_URL": web,
+    env = assistant_env(
+        database_url,
+        actions_port,
+        RASA_URL=rasa,
+        PUBLIC_BASE_URL=web,
         # the pages that embed the widget (checked at socket.io connect)
-        "CHAT_ALLOWED_ORIGINS": f"{web} {site.origin}",
-    }
-    python = sys.executable
+        CHAT_ALLOWED_ORIGINS=f"{web} {site.origin}",
+    )
     logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
     processes = [
+        start(actions_command(actions_port), env, logs[0]),
         start(
-            [python, "-m", "rasa_sdk", "--actions", "actions"]
-            + ["--port", str(actions_port)],
-            env,
-            logs[0],
-        ),
-        start(
-            [python, "-m", "rasa", "run", "--model", str(trained_model)]
-            + ["--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
-            + ["--port", str(rasa_port), "--interface", "127.0.0.1"]
-            + ["--cors", web, site.origin],
+            rasa_command(trained_model, rasa_port, "--cors", web, site.origin),
             env,
             logs[1],
         ),
-        start([python, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
+        start([sys.executable, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
     ]
     try:
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])

@@ -6,7 +6,6 @@ channel's local outbox file."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -18,14 +17,23 @@ from typing import Callable, Dict, Iterator, List
 
 import pytest
 import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 from twilio.request_validator import RequestValidator
 
 from channels.senders import read_outbox
 from db.models import Lead, SmsContact
 from scripts.migrate import upgrade
 from tests.conftest import ROOT
-from tests.conversation import free_port, server_env, start, stop, wait_until_up
+from tests.conversation import (
+    actions_command,
+    assistant_env,
+    free_port,
+    rasa_command,
+    start,
+    stop,
+    tracker_events,
+    wait_until_up,
+)
 from tests.db_fixtures import create_postgres_database, sqlite_url
 
 pytestmark = pytest.mark.slow
@@ -61,26 +69,19 @@ def stack(trained_model, database, tmp_path_factory) -> Iterator[Dict[str, objec
     credentials = tmp / "credentials.yml"
     credentials.write_text(yaml.safe_dump({CHANNEL: entry}))
     actions_port, rasa_port = free_port(), free_port()
-    env = {
-        **server_env(database),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
-        "TWILIO_AUTH_TOKEN": TOKEN,  # no TWILIO_ACCOUNT_SID: local mode
-        "TWILIO_PUBLIC_URL": PUBLIC,
-        "TWILIO_NUMBER": CLINIC_SMS,
-        "TWILIO_WHATSAPP_NUMBER": f"whatsapp:{CLINIC_WHATSAPP}",
-        "TWILIO_LOCAL_DIR": str(tmp),
-    }
-    env.pop("TWILIO_ACCOUNT_SID", None)
-    actions = start(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions"]
-        + ["--port", str(actions_port)],
-        env,
-        tmp / "actions.log",
+    env = assistant_env(
+        database,
+        actions_port,
+        TWILIO_AUTH_TOKEN=TOKEN,  # no TWILIO_ACCOUNT_SID: local mode
+        TWILIO_PUBLIC_URL=PUBLIC,
+        TWILIO_NUMBER=CLINIC_SMS,
+        TWILIO_WHATSAPP_NUMBER=f"whatsapp:{CLINIC_WHATSAPP}",
+        TWILIO_LOCAL_DIR=str(tmp),
     )
+    env.pop("TWILIO_ACCOUNT_SID", None)
+    actions = start(actions_command(actions_port), env, tmp / "actions.log")
     rasa = start(
-        [sys.executable, "-m", "rasa", "run", "--model", str(trained_model)]
-        + ["--endpoints", "endpoints.yml", "--credentials", str(credentials)]
-        + ["--port", str(rasa_port), "--interface", "127.0.0.1"],
+        rasa_command(trained_model, rasa_port, credentials=str(credentials)),
         env,
         tmp / "rasa.log",
     )
@@ -166,19 +167,9 @@ class Phone:
         return "\n".join(r["body"] for r in replies)
 
 
-def events(database: str, sender: str) -> List[tuple]:
-    engine = create_engine(database, future=True)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
-            {"s": sender},
-        ).all()
-    engine.dispose()
-    return [(kind, json.loads(data)) for kind, data in rows]
-
-
 def said(database: str, sender: str) -> List[str]:
-    return [data["text"] for kind, data in events(database, sender) if kind == "user"]
+    events = tracker_events(database, sender)
+    return [data["text"] for kind, data in events if kind == "user"]
 
 
 def said_by_now(database: str, sender: str, expected: List[str]) -> List[str]:
@@ -227,7 +218,7 @@ def test_a_forged_or_missing_signature_gets_403_and_no_tracker_event(
     # marker that everything sent before it from this number was handled
     phone.ask("HELP", "STOP")
     assert [r["body"] for r in phone.replies()][:-1] == []
-    assert events(stack["db"], number) == []
+    assert tracker_events(stack["db"], number) == []
     assert said(stack["db"], number) == []
 
 
@@ -293,7 +284,7 @@ def test_whatsapp_and_sms_from_one_number_are_one_contact(stack):
     )
     both = ["how often do I need IMS?", "Does IMS hurt?"]
     assert said_by_now(stack["db"], number, both) == both
-    assert events(stack["db"], f"whatsapp:{number}") == []
+    assert tracker_events(stack["db"], f"whatsapp:{number}") == []
     rows = [phone for phone in contacts(stack["db"]) if phone.endswith("5550134")]
     assert rows == [number]
     assert contacts(stack["db"])[number].last_channel == "whatsapp"
