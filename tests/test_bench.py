@@ -51,7 +51,11 @@ def fake_results(p50_paced: float = 80.0, rasa_rss_gib: float = 1.1) -> dict:
         },
         "startup": {"agent_load_seconds": 15.0, "server_start_seconds": 25.0},
         "nlu": {
-            "project": {"overall_accuracy": 0.967, "parse_ms": {"p50": 8.0}},
+            "project": {
+                "overall_accuracy": 0.967,
+                "accuracy_without_fallback": 0.98,
+                "parse_ms": {"p50": 8.0},
+            },
             "rasa_default": {"overall_accuracy": 0.95, "parse_ms": {"p50": 11.0}},
             "baseline": {"overall_accuracy": 0.99, "parse_ms": {"p50": 1.5}},
         },
@@ -126,7 +130,7 @@ def test_report_files_are_written(tmp_path):
         "| paced | 16 | 270 | 80.0 ms | 160.0 ms | 240.0 ms | 6.7 | 0 "
         "| 70.5 ms, 3.0 ms |"
     ) in table
-    assert "| this project (config.yml) | 96.7% |" in table
+    assert "| this project (config.yml) | 96.7% | 98.0% |" in table
     assert "| NLU parse (pipeline graph) | 50% |" in table
     assert "| Rasa server | 1126 MiB |" in table
     assert "made-up figures" in table
@@ -176,6 +180,21 @@ def test_the_default_pipelines_answer_is_read_like_the_projects():
     project = {"intent": {"name": "faq"}, "response_selector": {"faq": answer}}
     assert rasa_label(default) == rasa_label(project) == "faq/cost"
     assert rasa_label({"intent": {"name": "greet"}}) == "greet"
+
+
+def test_without_fallback_the_classifiers_own_guess_counts():
+    answer = {"response": {"intent_response_key": "faq/cost"}}
+    parse = {
+        "intent": {"name": "nlu_fallback", "confidence": 0.5},
+        "intent_ranking": [
+            {"name": "nlu_fallback", "confidence": 0.5},
+            {"name": "faq", "confidence": 0.45},
+            {"name": "greet", "confidence": 0.3},
+        ],
+        "response_selector": {"faq": answer},
+    }
+    assert rasa_label(parse) == "nlu_fallback"
+    assert rasa_label(parse, fallback=False) == "faq/cost"
 
 
 def test_epochs_are_capped_in_a_copy_only(tmp_path):

@@ -229,7 +229,7 @@ def compare_nlu(
     step(f"NLU: this project's model on {len(test)} held-out messages")
     agent, seconds = nlu.load_agent(model)
     results["startup"]["agent_load_seconds"] = round(seconds, 2)
-    results["nlu"]["project"] = nlu.summary(nlu.rasa_figures(agent, test))
+    results["nlu"]["project"] = nlu.rasa_figures(agent, test)
     _print_nlu(results["nlu"]["project"], f"(Agent.load {seconds:.1f} s)")
     del agent
     gc.collect()
@@ -241,7 +241,7 @@ def compare_nlu(
         default_model = trained.pop("model")
         results["training"]["rasa_default"] = trained
         agent, _ = nlu.load_agent(default_model)
-        results["nlu"]["rasa_default"] = nlu.summary(nlu.rasa_figures(agent, test))
+        results["nlu"]["rasa_default"] = nlu.rasa_figures(agent, test)
         _print_nlu(results["nlu"]["rasa_default"], f"(trained {trained['seconds']} s)")
         del agent
         gc.collect()
@@ -250,7 +250,7 @@ def compare_nlu(
         step("NLU: TF-IDF + logistic regression baseline (same data)")
         fitted, trained = nlu.train_baseline(train)
         results["training"]["baseline"] = trained
-        results["nlu"]["baseline"] = nlu.summary(nlu.baseline_figures(fitted, test))
+        results["nlu"]["baseline"] = nlu.baseline_figures(fitted, test)
         _print_nlu(
             results["nlu"]["baseline"],
             f"(trained {trained['seconds']} s, C={trained['chosen_C']:g})",
