@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -100,6 +101,32 @@ def rasa_command(
         + ["--endpoints", endpoints, "--credentials", credentials]
         + ["--port", str(port), "--interface", "127.0.0.1", *extra]
     )
+
+
+@contextmanager
+def assistant_with_web_app(
+    model: Path,
+    env: Dict[str, str],
+    ports: Tuple[int, int, int],
+    logs: List[Path],
+    rasa_args: Tuple[str, ...] = (),
+) -> Iterator[None]:
+    """The action server, `rasa run` and the web app on `ports` (actions,
+    Rasa, web; `logs` in that order), up until the block ends."""
+    actions_port, rasa_port, web_port = ports
+    processes = [
+        start(actions_command(actions_port), env, logs[0]),
+        start(rasa_command(model, rasa_port, *rasa_args), env, logs[1]),
+        start([sys.executable, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
+    ]
+    try:
+        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])
+        wait_until_up(f"http://127.0.0.1:{web_port}/healthz", processes[2])
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/", processes[1], timeout=300)
+        yield
+    finally:
+        for process in reversed(processes):
+            stop(process)
 
 
 def booking_messages(name: str, phone: str, concern: str) -> List[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List
@@ -24,14 +23,10 @@ from db.engine import session_factory
 from db.models import Lead, LeadEvent
 from scripts.migrate import upgrade
 from tests.conversation import (
-    actions_command,
     assistant_env,
+    assistant_with_web_app,
     booking_messages,
     free_port,
-    rasa_command,
-    start,
-    stop,
-    wait_until_up,
 )
 from tests.stack import say, texts
 from webapp.staff import auth
@@ -65,15 +60,8 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
     web, rasa = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{rasa_port}"
     env = assistant_env(database_url, actions_port, RASA_URL=rasa, PUBLIC_BASE_URL=web)
     logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
-    processes = [
-        start(actions_command(actions_port), env, logs[0]),
-        start(rasa_command(trained_model, rasa_port), env, logs[1]),
-        start([sys.executable, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
-    ]
-    try:
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])
-        wait_until_up(f"{web}/healthz", processes[2])
-        wait_until_up(f"{rasa}/", processes[1], timeout=300)
+    ports = (actions_port, rasa_port, web_port)
+    with assistant_with_web_app(trained_model, env, ports, logs):
         sender = "browser-visitor-1"
         replies = [texts(say(rasa, sender, message)) for message in BOOKING]
         assert "Your reference is IMS-" in replies[-1], replies[-1]
@@ -84,9 +72,6 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
                 select(Lead.reference).where(Lead.sender_id == sender)
             ).one()
         yield Stack(web, database_url, reference, sender, logs)
-    finally:
-        for process in reversed(processes):
-            stop(process)
 
 
 def sign_in(page: Page) -> None:

@@ -13,7 +13,6 @@ import contextlib
 import json
 import re
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -32,13 +31,9 @@ from db.models import Lead
 from scripts.migrate import upgrade
 from tests.conftest import ROOT, read_yaml
 from tests.conversation import (
-    actions_command,
     assistant_env,
+    assistant_with_web_app,
     free_port,
-    rasa_command,
-    start,
-    stop,
-    wait_until_up,
 )
 
 pytestmark = pytest.mark.slow
@@ -109,23 +104,13 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
         CHAT_ALLOWED_ORIGINS=f"{web} {site.origin}",
     )
     logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
-    processes = [
-        start(actions_command(actions_port), env, logs[0]),
-        start(
-            rasa_command(trained_model, rasa_port, "--cors", web, site.origin),
-            env,
-            logs[1],
-        ),
-        start([sys.executable, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
-    ]
+    ports = (actions_port, rasa_port, web_port)
     try:
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])
-        wait_until_up(f"{web}/healthz", processes[2])
-        wait_until_up(f"{rasa}/", processes[1], timeout=300)
-        yield Stack(web, site, rasa, rasa_port, database_url, logs)
+        with assistant_with_web_app(
+            trained_model, env, ports, logs, ("--cors", web, site.origin)
+        ):
+            yield Stack(web, site, rasa, rasa_port, database_url, logs)
     finally:
-        for process in reversed(processes):
-            stop(process)
         site.close()
 
 
