@@ -127,16 +127,22 @@ class RssSampler(threading.Thread):
         self.pids = {**self.pids, name: pid}
 
     @staticmethod
-    def tree_rss(pid: int) -> int:
+    def tree(pid: int) -> list:
+        """`pid` and all its children (empty once it has exited)."""
         import psutil
 
         try:
             process = psutil.Process(pid)
-            tree = [process, *process.children(recursive=True)]
+            return [process, *process.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return 0
+            return []
+
+    @staticmethod
+    def tree_rss(pid: int) -> int:
+        import psutil
+
         total = 0
-        for member in tree:
+        for member in RssSampler.tree(pid):
             with suppress(psutil.NoSuchProcess):
                 total += member.memory_info().rss
         return total
@@ -146,13 +152,8 @@ class RssSampler(threading.Thread):
         """CPU time (user and system) used so far by `pid` and its children."""
         import psutil
 
-        try:
-            process = psutil.Process(pid)
-            tree = [process, *process.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
         total = 0.0
-        for member in tree:
+        for member in RssSampler.tree(pid):
             with suppress(psutil.NoSuchProcess):
                 times = member.cpu_times()
                 total += times.user + times.system
