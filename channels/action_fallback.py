@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional, Text
 import aiohttp
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
+from channels import response_schema
 from clinic.profile import current_profile
 
 logger = logging.getLogger(__name__)
@@ -157,8 +158,10 @@ def install(app: Any, *_: Any) -> None:
     """Puts `ActionServerFallback` in front of the agent's action endpoint.
 
     A Sanic `after_server_start` listener: the agent is loaded by then.
-    Idempotent, so every project channel may register it.
+    Idempotent, so every project channel may register it. Also installs the
+    faster check of action-server replies (channels/response_schema.py).
     """
+    response_schema.install()
     agent = getattr(app.ctx, "agent", None)
     endpoint = getattr(agent, "action_endpoint", None)
     if endpoint is None or isinstance(endpoint, ActionServerFallback):

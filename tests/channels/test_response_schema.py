@@ -1,0 +1,108 @@
+"""The faster check of action-server replies (channels/response_schema.py)
+accepts and rejects exactly what Rasa's own check does, with Rasa's message."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict
+
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from channels import response_schema
+
+RASA_CHECK = RemoteAction._validate_action_result
+
+VALID = [
+    {},
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "condition", "value": "sciatica"}]},
+    {"events": [{"event": "active_loop", "name": None}], "responses": [{"text": "Hi"}]},
+    {"responses": [{"text": "a"}, {"response": "utter_greet"}]},
+]
+INVALID = [
+    {"events": "not a list"},
+    {"events": [{"name": "no event key"}]},
+    {"events": [{"event": "not_an_event_type"}]},
+    {"events": [{"event": "slot"}]},  # a slot event needs its name
+    {"responses": [1, 2]},
+    {"responses": "text"},
+    [],
+    "reply",
+]
+
+
+@pytest.fixture(autouse=True)
+def patched():
+    response_schema.install()
+    yield
+    RemoteAction._validate_action_result = RASA_CHECK
+
+
+ACTION = RemoteAction("action_anything", None)
+
+
+def outcome(check: Any, reply: Any) -> Any:
+    try:
+        return check(ACTION, reply)
+    except ValidationError as error:
+        return ("rejected", error.message, list(error.path))
+
+
+@pytest.mark.parametrize("reply", VALID + INVALID)
+def test_same_verdict_and_message_as_rasa(reply: Dict[str, Any]) -> None:
+    assert outcome(response_schema.validate_action_result, reply) == outcome(
+        RASA_CHECK, reply
+    )
+
+
+@pytest.mark.parametrize("reply", INVALID)
+def test_invalid_replies_rejected_with_rasas_explanation(reply: Any) -> None:
+    with pytest.raises(ValidationError, match="Failed to validate Action server"):
+        response_schema.validate_action_result(ACTION, reply)
+
+
+def test_install_replaces_rasas_method_and_is_idempotent() -> None:
+    response_schema.install()
+    assert (
+        RemoteAction._validate_action_result is response_schema.validate_action_result
+    )
+
+
+class _Endpoint(EndpointConfig):
+    def __init__(self, reply: Any) -> None:
+        super().__init__(url="http://127.0.0.1:1/webhook")
+        self.reply = reply
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        return self.reply
+
+
+def run_remote_action(reply: Any) -> Any:
+    domain = Domain.empty()
+    tracker = DialogueStateTracker("someone", domain.slots)
+    action = RemoteAction("action_anything", _Endpoint(reply))
+    return asyncio.run(
+        action.run(
+            CollectingOutputChannel(),
+            TemplatedNaturalLanguageGenerator(domain.responses),
+            tracker,
+            domain,
+        )
+    )
+
+
+def test_remote_action_still_uses_a_valid_reply() -> None:
+    events = run_remote_action({"events": [], "responses": [{"text": "Hello"}]})
+    assert [getattr(e, "text", None) for e in events] == ["Hello"]
+
+
+def test_remote_action_still_refuses_an_invalid_reply() -> None:
+    with pytest.raises(ValidationError):
+        run_remote_action({"events": [{"event": "slot"}]})
