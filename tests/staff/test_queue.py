@@ -117,6 +117,18 @@ def test_search_by_reference(signed_in, queue):
         assert references(html) == [reference]
 
 
+def test_digits_in_a_reference_are_not_a_phone_search(signed_in, queue, db_session):
+    # "455" is in every lead's phone (+1604555....): a reference search must
+    # still find only its own lead. Random references made this fail now and
+    # then before phone matching was limited to phone-like searches.
+    set_lead(db_session, queue["sms"], reference="IMS-A455BC")
+    for text in ("IMS-A455BC", "a455bc", "A455BC"):
+        html = signed_in.get(f"/staff/leads?q={text}").get_data(as_text=True)
+        assert references(html) == ["IMS-A455BC"]
+    html = signed_in.get("/staff/leads?q=%2B1+(604)+555-0199").get_data(as_text=True)
+    assert references(html) == ["IMS-A455BC"]
+
+
 def test_date_filter(signed_in, queue):
     today = utcnow().date()
     start = (today - timedelta(days=3)).isoformat()

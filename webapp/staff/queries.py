@@ -29,6 +29,10 @@ FLAGS = {
 }
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 REFERENCE = re.compile(r"^IMS-[A-Z0-9]{6}$")
+# A search typed as a phone number: digits and the punctuation people put
+# between them. Only such a search is matched against phone digits, so the
+# digits inside a reference or a name ("R4KD55") never match a phone.
+PHONE_QUERY = re.compile(r"^[\d\s().+\-]+$")
 
 
 class BadRequest(ValueError):
@@ -163,7 +167,7 @@ def _conditions(flt: QueueFilter, zone: ZoneInfo, with_status: bool = True) -> l
             Lead.reference.ilike(pattern, escape="\\"),
         ]
         digits = "".join(ch for ch in flt.q if ch.isdigit())
-        if len(digits) >= 3:
+        if PHONE_QUERY.match(flt.q) and len(digits) >= 3:
             matches.append(Lead.phone.like(_like(digits), escape="\\"))
         conditions.append(or_(*matches))
     return conditions
