@@ -16,7 +16,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export CUDA_VISIBLE_DEVICES :=
 export SQLALCHEMY_WARN_20 := 1
 
-TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
+  $(shell find components -name '*.py' 2>/dev/null)
 
 .PHONY: help install lock lint format validate train test pytest test-stories \
         evaluate cross-validate bench run run-scaled clean
@@ -67,7 +68,7 @@ $(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
 	@mkdir -p models
 	$(RASA) train --fixed-model-name ims-assistant --out models
 
-train: $(MODEL) ## Train the model (only when data/, config.yml or domain.yml changed)
+train: $(MODEL) ## Train the model (only when data/, components/, config.yml or domain.yml changed)
 
 pytest: install ## Unit, action, database and web tests
 	$(BIN)/pytest

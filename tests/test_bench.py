@@ -198,16 +198,16 @@ def test_without_fallback_the_classifiers_own_guess_counts():
 
 
 def test_epochs_are_capped_in_a_copy_only(tmp_path):
-    path, notes = training.capped_config(training.PROJECT_CONFIG, 5, tmp_path)
+    path, notes = training.capped_config(training.DEFAULT_CONFIG, 5, tmp_path)
     config = yaml.safe_load(path.read_text())
-    epochs = [
-        c["epochs"] for c in config["pipeline"] + config["policies"] if "epochs" in c
-    ]
+    components = config["pipeline"] + (config.get("policies") or [])
+    epochs = [c["epochs"] for c in components if "epochs" in c]
     assert epochs and set(epochs) == {5}
     assert len(notes) == len(epochs)
     assert path.parent == tmp_path
-    same, none = training.capped_config(training.DEFAULT_CONFIG, None, tmp_path)
-    assert (same, none) == (training.DEFAULT_CONFIG, [])
+    assert "epochs: 100" in training.DEFAULT_CONFIG.read_text()  # source untouched
+    same, none = training.capped_config(training.PROJECT_CONFIG, None, tmp_path)
+    assert (same, none) == (training.PROJECT_CONFIG, [])
 
 
 def test_the_default_config_is_rasas_built_in_default():

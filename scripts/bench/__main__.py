@@ -142,7 +142,8 @@ def main() -> int:
     elif options.epochs is None:
         notes.append(
             "nothing capped: both Rasa configs train with their own epochs "
-            "(100 for DIET and ResponseSelector in each)"
+            "(the default pipeline: 100 for DIET and the ResponseSelector; the "
+            "project's linear classifier has none)"
         )
     load_average = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     notes.append(

@@ -1,0 +1,198 @@
+"""The intent + FAQ answer classifier (components/linear_classifier.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.exceptions import RasaException
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from components.linear_classifier import MODEL_FILE, LinearIntentClassifier
+
+EXAMPLES = {
+    "greet": ["hello", "hi there", "good morning", "hey", "hello there"],
+    "goodbye": ["bye", "see you later", "goodbye", "talk soon", "bye for now"],
+    "faq/cost": [
+        "how much does it cost",
+        "what is the price",
+        "how much is a session",
+        "price of treatment",
+        "is it expensive",
+    ],
+    "faq/needles": [
+        "what needles do you use",
+        "are the needles sterile",
+        "how thick is the needle",
+        "single use needles?",
+        "needle size",
+    ],
+}
+RESPONSES = {
+    "utter_faq/cost": [{"text": "It costs..."}],
+    "utter_faq/needles": [{"text": "We use..."}],
+}
+
+
+def training_data() -> TrainingData:
+    messages = []
+    for label, texts in EXAMPLES.items():
+        intent, _, key = label.partition("/")
+        for text in texts:
+            data: Dict[str, Any] = {"text": text, "intent": intent}
+            if key:
+                data["intent_response_key"] = label
+            messages.append(Message(data=data))
+    return TrainingData(training_examples=messages, responses=RESPONSES)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path)
+
+
+@pytest.fixture
+def context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test")
+
+
+@pytest.fixture
+def trained(storage, context) -> LinearIntentClassifier:
+    resource = Resource("linear")
+    classifier = LinearIntentClassifier.create(
+        {**LinearIntentClassifier.get_default_config(), "C": 10},
+        storage,
+        resource,
+        context,
+    )
+    classifier.train(training_data())
+    return classifier
+
+
+def parse(classifier: LinearIntentClassifier, text: str) -> Message:
+    message = Message(data={"text": text})
+    classifier.process([message])
+    return message
+
+
+def test_plain_intents_are_recognised(trained) -> None:
+    assert parse(trained, "hello hello").get("intent")["name"] == "greet"
+    assert parse(trained, "bye bye").get("intent")["name"] == "goodbye"
+
+
+def test_faq_question_gets_the_intent_and_the_answer(trained) -> None:
+    message = parse(trained, "how much does a session cost")
+    assert message.get("intent")["name"] == "faq"
+    selected = message.get("response_selector")["faq"]["response"]
+    assert selected["intent_response_key"] == "faq/cost"
+    assert selected["utter_action"] == "utter_faq/cost"
+    assert selected["responses"] == RESPONSES["utter_faq/cost"]
+    assert message.get("response_selector")["all_retrieval_intents"] == ["faq"]
+
+
+def test_output_shapes_match_rasas_components(trained) -> None:
+    """Everything after the classifier (fallback, red flags, actions) reads
+    these keys; a ResponseSelector ranking has no `name`."""
+    message = parse(trained, "are your needles sterile")
+    ranking: List[Dict[str, Any]] = message.get("intent_ranking")
+    assert set(ranking[0]) == {"name", "confidence"}
+    assert ranking[0] == message.get("intent")
+    assert [r["confidence"] for r in ranking] == sorted(
+        (r["confidence"] for r in ranking), reverse=True
+    )
+    answers = message.get("response_selector")["faq"]["ranking"]
+    assert {tuple(sorted(a)) for a in answers} == {
+        ("confidence", "id", "intent_response_key")
+    }
+    assert [a["intent_response_key"] for a in answers][0] == "faq/needles"
+
+
+def test_intent_is_that_of_the_likeliest_label(trained) -> None:
+    """`faq` has two labels here: summing them would favour it unfairly;
+    the intent's confidence is its best label's probability."""
+    probabilities = trained.model.predict_proba(["hi"])[0]
+    best = max(
+        zip(trained.model.classes_, probabilities, strict=True), key=lambda p: p[1]
+    )
+    message = parse(trained, "hi")
+    assert message.get("intent")["name"] == best[0].split("/")[0]
+    assert message.get("intent")["confidence"] == pytest.approx(best[1])
+
+
+def test_answer_confidence_is_among_faq_answers(trained) -> None:
+    message = parse(trained, "needle size and price")
+    answers = message.get("response_selector")["faq"]["ranking"]
+    assert sum(a["confidence"] for a in answers) == pytest.approx(1.0)
+    faq = message.get("response_selector")["faq"]["response"]
+    assert faq["confidence"] == pytest.approx(answers[0]["confidence"])
+
+
+def test_ranking_length_is_respected(storage, context) -> None:
+    classifier = LinearIntentClassifier.create(
+        {"ranking_length": 2}, storage, Resource("short"), context
+    )
+    classifier.train(training_data())
+    message = parse(classifier, "hello")
+    assert len(message.get("intent_ranking")) == 2
+    assert len(message.get("response_selector")["faq"]["ranking"]) == 2
+
+
+def test_persisted_model_loads_and_predicts_the_same(trained, storage, context):
+    loaded = LinearIntentClassifier.load(
+        trained.config, storage, Resource("linear"), context
+    )
+    for text in ("hello", "what's the price", "needles", "xyz"):
+        assert parse(loaded, text).as_dict() == parse(trained, text).as_dict()
+
+
+class Smuggled:
+    """Stands for anything the component never writes."""
+
+
+def test_load_refuses_a_file_with_unexpected_types(trained, storage, context):
+    import skops.io as sio
+
+    with storage.write_to(Resource("linear")) as folder:
+        sio.dump({"model": Smuggled()}, folder / MODEL_FILE)
+    with pytest.raises(RasaException, match="Refusing to load"):
+        LinearIntentClassifier.load(
+            trained.config, storage, Resource("linear"), context
+        )
+
+
+def test_training_needs_two_labels(storage, context) -> None:
+    classifier = LinearIntentClassifier.create({}, storage, Resource("one"), context)
+    only_greet = TrainingData(
+        training_examples=[Message(data={"text": "hi", "intent": "greet"})] * 3
+    )
+    with pytest.raises(RasaException, match="at least two"):
+        classifier.train(only_greet)
+
+
+def test_untrained_component_leaves_messages_alone(storage, context) -> None:
+    classifier = LinearIntentClassifier.create({}, storage, Resource("new"), context)
+    message = parse(classifier, "hello")
+    assert message.get("intent") is None
+
+
+def test_loading_the_model_leaves_logging_alone() -> None:
+    """A fresh interpreter, since the import happens once: the servers log
+    at INFO, and loading the classifier must not silence them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; logging.getLogger().setLevel(logging.INFO);"
+        "from components.linear_classifier import skops_io; skops_io();"
+        "print(logging.getLevelName(logging.getLogger().level))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "INFO", done.stderr
