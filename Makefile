@@ -81,9 +81,9 @@ evaluate: $(MODEL) ## Score the model on the held-out NLU test set (fails below 
 	$(PY) -m scripts.evaluate --model $(MODEL) --test-set tests/nlu/test_nlu.yml \
 	  --out results/evaluation.json
 
-cross-validate: install ## rasa test nlu --cross-validation (figures for the README)
-	$(RASA) test nlu --nlu data --config config.yml --cross-validation \
-	  --folds 3 --out results/cross-validation
+CV_CONFIGS ?= config.yml
+cross-validate: install ## 5-fold cross-validation on the training data: CV_CONFIGS vs the TF-IDF baseline
+	$(PY) -m scripts.nlu_cv $(CV_CONFIGS) --folds 5 --out results/cross-validation
 
 bench: install ## Train and measure: NLU vs baselines, REST latency, memory (BENCH_QUICK=1: short check run)
 	$(PY) -m scripts.bench
