@@ -95,6 +95,22 @@ async def test_red_flags_get_urgent_care_never_an_answer(agent, message, categor
         assert "988" in reply
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "burning pain down my left leg",
+        "i've got a sore neck and it aches into my shoulder",
+        "my back pain shoots into my leg when i bend over",
+    ],
+)
+async def test_ordinary_nerve_pain_is_not_sent_to_urgent_care(agent, message):
+    """Pain that travels down a limb is what IMS clinics see every day; only
+    the catalogue's red flags (sudden weakness, numbness, ...) are urgent."""
+    chat = Chat(agent)
+    assert "911" not in await chat.say(message)
+    assert await chat.slot("red_flag") is None
+
+
 ALL_ANSWERS = {answer_text(t) for t in TOPIC_BUTTONS}
 
 
