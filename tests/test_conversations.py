@@ -237,17 +237,23 @@ async def test_three_bad_phone_numbers_offer_the_clinic_phone(agent, conversatio
     assert leads_for(conversation_db, chat.sender) == []
 
 
-async def test_call_back_request_is_a_shorter_form(agent, conversation_db):
+@pytest.mark.parametrize(
+    "when, phone",
+    [("Afternoons", "0142"), ("after 5pm", "0143"), ("weekdays after work", "0144")],
+)
+async def test_call_back_request_is_a_shorter_form(agent, conversation_db, when, phone):
+    """The best time is always taken as an answer: "after 5pm" reads like the
+    aftercare question to the classifier."""
     chat = Chat(agent)
     assert "call you back" in await chat.say("can someone call me back?")
     await chat.say("Sam Lee")
-    assert "good time" in await chat.say("604-555-0142")
-    assert "store these details" in await chat.say("Afternoons")
+    assert "good time" in await chat.say(f"604-555-{phone}")  # one lead each
+    assert "store these details" in await chat.say(when)
     summary = await chat.say("yes")
-    assert "Best time: Afternoons" in summary
+    assert f"Best time: {when}" in summary
     assert "call-back request" in await chat.say("yes")
     [lead] = leads_for(conversation_db, chat.sender)
-    assert lead.kind == "callback" and lead.phone == "+16045550142"
+    assert lead.kind == "callback" and lead.phone == f"+1604555{phone}"
 
 
 async def test_a_red_flag_earlier_marks_the_lead_for_review(agent, conversation_db):
