@@ -9,12 +9,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.slots import latest_entity
+from actions.slots import UNSPECIFIED, latest_entity
 
 logger = logging.getLogger(__name__)
-
-# Used when the classifier, not a red-flag pattern, recognised the emergency.
-UNSPECIFIED = "unspecified"
 
 
 class ActionFlagRedFlag(Action):

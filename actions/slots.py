@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Optional, Text
 
 from rasa_sdk import Tracker
@@ -10,6 +11,18 @@ from rasa_sdk.forms import ValidationAction
 
 # FAQ topics whose follow-up turn the dialogue handles specially.
 TRACKED_TOPICS = ("candidate", "cost_coverage")
+
+# The red-flag category when the classifier, not a red-flag pattern,
+# recognised the emergency.
+UNSPECIFIED = "unspecified"
+
+# What the NLU components write as a condition or red-flag value.
+_CATEGORY = re.compile(r"^[a-z][a-z_]{0,39}$")
+
+
+def category(value: Any) -> Optional[Text]:
+    """`value` if it is a category name such as `frozen_shoulder`, else None."""
+    return value if isinstance(value, str) and _CATEGORY.match(value) else None
 
 
 def latest_entity(tracker: Tracker, entity: Text) -> Optional[Text]:
@@ -64,3 +77,41 @@ class ValidateSlotMappings(ValidationAction):
         if (latest.get("intent") or {}).get("name") != "faq":
             return {}
         return {"faq_topic": faq_topic(latest)}
+
+    # Every slot this action sets, or that a global mapping sets on the same
+    # turn, has a check here. rasa_sdk warns on every turn about a slot set
+    # without one, which filled the action server's log.
+
+    def validate_condition(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> Dict[Text, Any]:
+        """A condition name from the extractor; anything else is dropped."""
+        return {"condition": category(slot_value)}
+
+    def validate_faq_topic(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> Dict[Text, Any]:
+        """Only the topics the dialogue follows up (the slot is categorical)."""
+        return {"faq_topic": slot_value if slot_value in TRACKED_TOPICS else None}
+
+    def validate_red_flag(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> Dict[Text, Any]:
+        """A red-flag category. A red flag is never dropped: a value that is
+        not a category name is kept as `unspecified`, so the conversation
+        stays marked for staff."""
+        if slot_value is None:
+            return {"red_flag": None}
+        return {"red_flag": category(slot_value) or UNSPECIFIED}

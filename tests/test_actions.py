@@ -73,6 +73,58 @@ async def test_faq_topic_is_kept_for_the_reply_to_an_faq(dispatcher) -> None:
     assert await ValidateSlotMappings().extract_faq_topic(dispatcher, tracker, {}) == {}
 
 
+@pytest.fixture(scope="module")
+def domain_dict() -> dict:
+    from rasa.shared.core.domain import Domain
+
+    return Domain.load("domain.yml").as_dict()
+
+
+@pytest.mark.parametrize(
+    "entities, intent, topic, expected",
+    [
+        ([{"entity": "condition", "value": "sciatica"}], "faq", "candidate",
+         {"condition": "sciatica", "faq_topic": "candidate"}),
+        ([], "faq", "frequency", {"condition": None, "faq_topic": None}),
+        ([{"entity": "red_flag", "value": "chest_pain"}], "emergency", "what_is_ims",
+         {"condition": None, "red_flag": "chest_pain"}),
+    ],
+)  # fmt: skip
+async def test_every_slot_set_on_a_turn_is_validated_without_a_warning(
+    dispatcher, domain_dict, caplog, entities, intent, topic, expected
+) -> None:
+    """As the action server runs it: extraction, then validation. rasa_sdk
+    warns "Skipping validation" for a slot without a validate_ method; that
+    warning was logged on every turn."""
+    user = user_event("x", intent, entities, response_selector=selector(topic))
+    events = [user]
+    if any(e["entity"] == "red_flag" for e in entities):  # Rasa's from_entity
+        events.append({"event": "slot", "name": "red_flag", "value": "chest_pain"})
+    tracker = make_tracker(events)
+    with caplog.at_level("WARNING"):
+        result = await ValidateSlotMappings().run(dispatcher, tracker, domain_dict)
+    assert {e["name"]: e["value"] for e in result} == expected
+    assert not [r for r in caplog.records if "Skipping validation" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    "slot, value, expected",
+    [
+        ("condition", "frozen_shoulder", "frozen_shoulder"),
+        ("condition", "<script>", None),
+        ("condition", 42, None),
+        ("faq_topic", "cost_coverage", "cost_coverage"),
+        ("faq_topic", "needles", None),
+        ("red_flag", "cauda_equina", "cauda_equina"),
+        ("red_flag", "Not A Category", "unspecified"),  # never dropped
+        ("red_flag", None, None),
+    ],
+)
+async def test_slot_validators(dispatcher, slot, value, expected) -> None:
+    validate = getattr(ValidateSlotMappings(), f"validate_{slot}")
+    assert validate(value, dispatcher, make_tracker([]), {}) == {slot: expected}
+
+
 @pytest.mark.parametrize(
     "entities, slot, expected",
     [
