@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from scripts.migrate import upgrade
+from scripts.ports import free_port
 from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "ims-assistant.tar.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from db.engine import session_factory
 from db.leads import DEDUPE_WINDOW, LeadInput, Notification, save_lead
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, utcnow
 from notifications.outbox import SmtpSettings, deliver_due
+from scripts.ports import free_port
 
 NOTIFY = Notification(
     recipient="staff@clinic.test", staff_url="http://s/leads/{reference}"
@@ -182,12 +182,6 @@ class SmtpServer:
 
     def __exit__(self, *exc):
         self.controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def smtp_at(port: int) -> SmtpSettings:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from typing import Dict, Iterator, List, Optional
 
 from scripts.bench import profile
 from scripts.bench.report import percentiles
+from scripts.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,12 +90,6 @@ class Level:
             "faq_latency_ms": percentiles(self.faq_latencies_ms),
             "opening_latency_ms": percentiles(self.opening_latencies_ms),
         }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 600) -> float:
