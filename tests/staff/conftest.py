@@ -215,11 +215,13 @@ def session_start(at: float) -> list:
 
 
 def write_conversation(database_url: str, sender_id: str, events: list) -> None:
-    """Saves a conversation exactly as `rasa run` does (SQLTrackerStore)."""
-    from rasa.core.tracker_store import SQLTrackerStore
+    """Saves a conversation exactly as `rasa run` does (endpoints.yml's
+    tracker store, which adds the reporting indexes to Rasa's table)."""
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    store = SQLTrackerStore(host=database_url)
+    from db.tracker_store import ResilientSQLTrackerStore
+
+    store = ResilientSQLTrackerStore(host=database_url)
     try:
         tracker = DialogueStateTracker.from_events(sender_id, events)
         asyncio.run(store.save(tracker))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -75,9 +76,26 @@ def test_conversations_without_a_lead(signed_in, chats):
     assert rows(html) == 2 and "sender=with-lead" not in html
 
 
-def test_date_filter(signed_in, chats):
-    html = signed_in.get("/staff/conversations?from=2026-01-11&to=2026-01-11")
-    assert rows(html.get_data(as_text=True)) == 1
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("from=2026-01-11&to=2026-01-11", {"faq-only", "two-days"}),
+        ("from=2026-01-12", {"two-days"}),  # active on or after the 12th
+        ("to=2026-01-10", {"with-lead", "red-1", "two-days"}),  # began by the 10th
+        ("from=2026-01-13", set()),
+    ],
+)
+def test_date_filter(signed_in, chats, database_url, query, expected):
+    """A conversation is listed for every day from its first to its last
+    message: "two-days" began on the 10th and went on on the 12th."""
+    write_conversation(
+        database_url,
+        "two-days",
+        faq_chat(DAY) + [user("one more thing", "faq", ts(DAY, 2 * 24 * 60))],
+    )
+    html = signed_in.get(f"/staff/conversations?{query}").get_data(as_text=True)
+    found = set(re.findall(r'href="/staff/conversations/view\?sender=([\w-]+)"', html))
+    assert found == expected
 
 
 def test_a_red_flagged_conversation(signed_in, chats):

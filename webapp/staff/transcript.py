@@ -241,7 +241,11 @@ def _summary_query(show: str, since: Optional[datetime], until: Optional[datetim
     elif show == "red_flag":
         query = query.having(flagged == 1)
     if since is not None:
-        query = query.having(func.max(events.c.timestamp) >= epoch(since))
+        # "Active since": any event at or after `since`. Asked as a WHERE on
+        # the senders with such an event, which the time index answers,
+        # rather than a HAVING on every conversation's latest event.
+        active = select(events.c.sender_id).where(events.c.timestamp >= epoch(since))
+        query = query.where(events.c.sender_id.in_(active))
     if until is not None:
         query = query.having(func.min(events.c.timestamp) < epoch(until))
     return query
