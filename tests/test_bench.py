@@ -240,3 +240,42 @@ def test_the_load_messages_are_not_from_the_test_set():
     test_set = (ROOT / "tests" / "nlu" / "test_nlu.yml").read_text().lower()
     for message in [*load.FAQ_MESSAGES, load.OPENING]:
         assert f"- {message.lower()}\n" not in test_set
+
+
+def test_the_staff_benchmark_finds_what_it_wrote(tmp_path):
+    """`make bench-staff` on a small data set: every query answers about the
+    chats it generated (counted here straight from the table)."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import create_engine, text
+
+    from scripts.bench import staff
+
+    url = f"sqlite:///{tmp_path / 'staff.db'}"
+    figures = staff.measure(url, conversations=60, repeat=1)
+    data, queries = figures["dataset"], figures["queries"]
+    assert data["stored_events"] == data["events"] > 60 * 30
+    assert set(figures["indexes_added"]) == {
+        "ix_events_timestamp",
+        "ix_events_type_name_timestamp",
+    }
+    assert queries["conversation list, all"]["result"] == {"total": 60, "rows": 50}
+    assert (
+        queries["conversation list, red flags"]["result"]["total"]
+        == (data["red_flagged"])
+    )
+    today = datetime.now(timezone.utc).date()
+    start = datetime.combine(today - timedelta(days=29), datetime.min.time())
+    since = start.replace(tzinfo=timezone.utc).timestamp()
+    engine = create_engine(url, future=True)
+    with engine.connect() as connection:
+        chatted = connection.execute(
+            text(
+                "SELECT count(DISTINCT sender_id) FROM events "
+                "WHERE type_name = 'user' AND timestamp >= :since"
+            ),
+            {"since": since},
+        ).scalar()
+    engine.dispose()
+    assert 0 < chatted < 60
+    assert queries["dashboard, 30 days"]["result"]["conversations"] == chatted
