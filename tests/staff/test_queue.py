@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from db.models import Lead, LeadStatus, utcnow
 from tests.staff.conftest import add_lead
@@ -134,10 +134,19 @@ def test_digits_in_a_reference_are_not_a_phone_search(signed_in, queue, db_sessi
     assert references(html) == ["IMS-A455BC"]
 
 
-def test_date_filter(signed_in, queue):
-    today = utcnow().date()
-    start = (today - timedelta(days=3)).isoformat()
-    end = (today - timedelta(days=2)).isoformat()
+def test_date_filter(signed_in, queue, db_session):
+    # The days the fixture stored them on (UTC, the app's zone in tests), not
+    # a second reading of the clock, which could fall after midnight.
+    def day(key: str) -> str:
+        lead = db_session.scalars(
+            select(Lead).where(Lead.reference == queue[key])
+        ).one()
+        created = lead.created_at
+        if created.tzinfo is not None:  # PostgreSQL: in the server's zone
+            created = created.astimezone(timezone.utc)
+        return created.date().isoformat()
+
+    start, end = day("contacted_flag"), day("sms")
     html = signed_in.get(f"/staff/leads?from={start}&to={end}").get_data(as_text=True)
     assert references(html) == [queue["sms"], queue["contacted_flag"]]
 
