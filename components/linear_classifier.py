@@ -30,6 +30,7 @@ does) and loaded only when it holds nothing but the types it writes.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Dict, List, Optional, Text
 
@@ -245,8 +246,6 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     # --- storage ------------------------------------------------------------
 
     def persist(self) -> None:
-        import json
-
         sio = skops_io()
         with self._model_storage.write_to(self._resource) as folder:
             sio.dump(self.model, folder / MODEL_FILE)
@@ -261,8 +260,6 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LinearIntentClassifier:
-        import json
-
         sio = skops_io()
         with model_storage.read_from(resource) as folder:
             path = folder / MODEL_FILE
