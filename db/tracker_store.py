@@ -48,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 logger = logging.getLogger(__name__)
 
 # Indexes on Rasa's `events` table for reading it by time (the staff app's
-# conversation list, dashboard and retention). Rasa creates the table with
+# dated conversation lists and its dashboard). Rasa creates the table with
 # an index on sender_id only.
 _REPORTING_INDEXES = (
     ("ix_events_timestamp", ("timestamp",)),
