@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
+
+from clinic.profile import current_profile
 
 # FAQ topics whose follow-up turn the dialogue handles specially.
 TRACKED_TOPICS = ("candidate", "cost_coverage")
@@ -46,8 +49,30 @@ def faq_topic(parse_data: Dict[Text, Any]) -> Optional[Text]:
     return topic if topic in TRACKED_TOPICS else None
 
 
+def profile_changes(tracker: Tracker) -> List[EventType]:
+    """SlotSet events for the `clinic_*` slots whose profile value changed
+    since the session started, so an edited clinic_profile.yml shows in
+    answers at once, without retraining or a new session."""
+    return [
+        SlotSet(slot, value)
+        for slot, value in current_profile().slots().items()
+        if tracker.get_slot(slot) != value
+    ]
+
+
 class ValidateSlotMappings(ValidationAction):
     """`action_validate_slot_mappings`: runs after every user message."""
+
+    async def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> List[EventType]:
+        """The slot checks, then any clinic detail that changed (set
+        directly: profile values need no validation)."""
+        events = await super().run(dispatcher, tracker, domain)
+        return events + profile_changes(tracker)
 
     async def extract_condition(
         self,

@@ -13,6 +13,26 @@ from clinic.settings import get_settings
 
 REQUIRED = ("name", "phone", "email", "privacy_url")
 
+# Optional details patients ask about. A field the profile leaves empty is
+# answered with this, so the person still learns whom to ask.
+TO_CONFIRM = "the team will confirm (call {phone})"
+
+# Profile field -> the slot its text fills (answers in data/responses/).
+DETAIL_SLOTS = {
+    "hours": "clinic_hours",
+    "address": "clinic_address",
+    "booking_url": "clinic_booking_url",
+    "map_url": "clinic_map_url",
+    "parking": "clinic_parking",
+    "transit": "clinic_transit",
+    "accessibility": "clinic_accessibility",
+    "holiday_closures": "clinic_holidays",
+    "cancellation_notice": "clinic_cancellation_notice",
+    "cancellation_fee": "clinic_cancellation_fee",
+    "direct_billing": "clinic_direct_billing",
+    "insurers": "clinic_insurers",
+}
+
 
 class ProfileError(ValueError):
     """The clinic profile file is missing or incomplete."""
@@ -29,6 +49,17 @@ class ClinicProfile:
     address: Optional[str] = None
     hours: Optional[str] = None
     booking_url: Optional[str] = None
+    map_url: Optional[str] = None
+    parking: Optional[str] = None
+    transit: Optional[str] = None
+    accessibility: Optional[str] = None
+    holiday_closures: Optional[str] = None
+    cancellation_notice: Optional[str] = None
+    cancellation_fee: Optional[str] = None
+    # True / False, or None when the team prefers to confirm it.
+    referral_required: Optional[bool] = None
+    direct_billing: Optional[str] = None
+    insurers: Optional[str] = None
     fees: Optional[str] = None
     phone_region: str = "CA"
     emergency_number: str = "911"
@@ -44,23 +75,40 @@ class ClinicProfile:
         missing = [key for key in REQUIRED if not data.get(key)]
         if missing:
             raise ProfileError(f"clinic profile lacks: {missing}")
+        referral = data.get("referral_required")
+        if referral is not None and not isinstance(referral, bool):
+            raise ProfileError("referral_required must be true, false or empty")
         values = {
-            k: (str(v).strip() if v is not None else None) for k, v in data.items()
+            k: (str(v).strip() or None if v is not None else None)
+            for k, v in data.items()
+            if k != "referral_required"
         }
-        return cls(**values)
+        return cls(**values, referral_required=referral)
 
     def slots(self) -> Dict[str, Optional[str]]:
-        """The profile as `clinic_*` slot values for responses."""
-        return {
+        """The profile as `clinic_*` slot values for responses.
+
+        Each optional detail is its text, or "the team will confirm" with
+        the phone when the profile leaves it empty. `clinic_referral` is
+        "yes", "no" or None, and `clinic_fees` stays None when empty: their
+        answers have a variation for each case.
+        """
+        to_confirm = TO_CONFIRM.format(phone=self.phone)
+        values: Dict[str, Optional[str]] = {
             "clinic_name": self.name,
             "clinic_phone": self.phone,
             "clinic_email": self.email,
-            "clinic_hours": self.hours,
-            "clinic_address": self.address,
-            "clinic_booking_url": self.booking_url,
             "clinic_privacy_url": self.privacy_url,
             "clinic_fees": self.fees,
+            "clinic_referral": (
+                None
+                if self.referral_required is None
+                else ("yes" if self.referral_required else "no")
+            ),
         }
+        for field, slot in DETAIL_SLOTS.items():
+            values[slot] = getattr(self, field) or to_confirm
+        return values
 
 
 def load_profile(path: Optional[Path] = None) -> ClinicProfile:

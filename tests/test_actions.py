@@ -10,7 +10,7 @@ from actions.safety import ActionFlagRedFlag
 from actions.session import ActionSessionStart
 from actions.slots import ValidateSlotMappings
 from clinic.profile import load_profile
-from tests.conftest import make_tracker, user_event
+from tests.conftest import ROOT, make_tracker, user_event
 
 
 def selector(*topics: str) -> dict:
@@ -100,7 +100,7 @@ async def test_every_slot_set_on_a_turn_is_validated_without_a_warning(
     events = [user]
     if any(e["entity"] == "red_flag" for e in entities):  # Rasa's from_entity
         events.append({"event": "slot", "name": "red_flag", "value": "chest_pain"})
-    tracker = make_tracker(events)
+    tracker = make_tracker(events, slots=load_profile().slots())
     with caplog.at_level("WARNING"):
         result = await ValidateSlotMappings().run(dispatcher, tracker, domain_dict)
     assert {e["name"]: e["value"] for e in result} == expected
@@ -165,3 +165,22 @@ async def test_first_miss_offers_the_likeliest_topics(dispatcher) -> None:
         "What kind of needles are used for IMS?",
         "/request_human",
     ]
+
+
+async def test_an_edited_profile_reaches_a_conversation_already_going(
+    dispatcher, domain_dict, tmp_path, monkeypatch
+) -> None:
+    """Only the changed details are set again, on the next turn."""
+    before = load_profile().slots()
+    text = (ROOT / "clinic_profile.yml").read_text(encoding="utf-8")
+    edited = tmp_path / "profile.yml"
+    edited.write_text(
+        text.replace('parking: "', 'parking: "now underground, P1; '),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CLINIC_PROFILE", str(edited))
+    tracker = make_tracker([user_event("x", "faq")], slots=before)
+    result = await ValidateSlotMappings().run(dispatcher, tracker, domain_dict)
+    changed = {e["name"]: e["value"] for e in result if e["name"].startswith("clinic")}
+    assert list(changed) == ["clinic_parking"]
+    assert changed["clinic_parking"].startswith("now underground, P1; ")
