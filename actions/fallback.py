@@ -50,6 +50,14 @@ TOPIC_BUTTONS: Dict[Text, Tuple[Text, Text]] = {
     "needles": ("The needles", "What kind of needles are used for IMS?"),
     "candidate": ("Am I a candidate?", "Am I a candidate for IMS?"),
     "cost_coverage": ("Cost and insurance", "How much does IMS cost?"),
+    "clinic_hours": ("Opening hours", "What are your opening hours?"),
+    "clinic_location": ("Address and parking", "Where is the clinic?"),
+    "clinic_contact": ("Phone and email", "How do I contact the clinic?"),
+    "booking_info": ("Booking and cancelling", "How do I book an appointment?"),
+    "referral": ("Do I need a referral?", "Do I need a doctor's referral?"),
+    "dry_needling": ("IMS vs dry needling", "Is IMS the same as dry needling?"),
+    "needle_fear": ("Afraid of needles", "I am scared of needles. Can I have IMS?"),
+    "children": ("Children and teens", "Can children have IMS?"),
 }
 HUMAN_BUTTON = {"title": "Talk to the clinic", "payload": "/request_human"}
 
