@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
 from clinic.profile import current_profile
+from components.condition_answers import answer_condition
 
 # FAQ topics whose follow-up turn the dialogue handles specially.
 TRACKED_TOPICS = ("candidate", "cost_coverage")
@@ -28,12 +29,19 @@ def category(value: Any) -> Optional[Text]:
     return value if isinstance(value, str) and _CATEGORY.match(value) else None
 
 
+def latest_entities(tracker: Tracker, entity: Text) -> List[Text]:
+    """The values of `entity` in the latest user message, in reading order."""
+    return [
+        str(item["value"])
+        for item in (tracker.latest_message or {}).get("entities") or []
+        if item.get("entity") == entity and item.get("value")
+    ]
+
+
 def latest_entity(tracker: Tracker, entity: Text) -> Optional[Text]:
     """The first value of `entity` in the latest user message, if any."""
-    for item in (tracker.latest_message or {}).get("entities") or []:
-        if item.get("entity") == entity and item.get("value"):
-            return str(item["value"])
-    return None
+    values = latest_entities(tracker, entity)
+    return values[0] if values else None
 
 
 def faq_topic(parse_data: Dict[Text, Any]) -> Optional[Text]:
@@ -80,12 +88,14 @@ class ValidateSlotMappings(ValidationAction):
         tracker: Tracker,
         domain: Dict[Text, Any],
     ) -> Dict[Text, Any]:
-        """The condition named in *this* message, or None.
+        """The condition whose answer *this* message gets, or None: with
+        several named, the one with safety advice first; a condition the
+        catalogue does not list reads "other" (components/conditions.py).
 
         Resetting it each turn keeps a condition from an earlier question
         from colouring a later, general one.
         """
-        return {"condition": latest_entity(tracker, "condition")}
+        return {"condition": answer_condition(latest_entities(tracker, "condition"))}
 
     async def extract_faq_topic(
         self,

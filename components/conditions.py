@@ -31,15 +31,29 @@ PATTERNS: Sequence[Tuple[str, Sequence[str]]] = (
     ("rotator_cuff", (r"rotat[eo]r ?cuff", r"\brotator\b")),
     ("tennis_elbow", (r"tennis elbow", r"(lateral )?epicondyl\w*")),
     ("sciatica", (r"\bsciat\w*", r"\bsiatic\w*")),
-    ("fibromyalgia", (r"\bfibro\w*",)),
+    # "fibro" is how people shorten it; "fibroids" is another problem.
+    ("fibromyalgia", (r"\bfibromy\w*", r"\bfibro\b")),
     ("headache", (r"\bhead ?aches?\b", r"\bmigr\w*ne?s?\b")),
+    # Only osteoarthritis has an answer of its own; rheumatoid and other
+    # arthritis are named apart so they never get its cartilage answer.
     (
         "osteoarthritis",
-        (r"\bosteo ?arthrit\w*", r"\barthrit\w*", r"\bdegenerative joint"),
+        (r"\bosteo ?arthrit\w*", r"\bdegenerative joint", r"\bwear and tear arthrit"),
     ),
+    ("rheumatoid_arthritis", (r"\brheumatoid\b",)),
+    ("arthritis", (r"\barthrit\w*",)),
+    ("fibroids", (r"\bfibroids?\b",)),
     ("pelvic_pain", (r"\bpelvi\w*",)),
     ("postural_pain", (r"\bpostur\w*", r"\bhunched\b", r"\bslouch\w*")),
-    ("neck_pain", (r"\bneck\b", r"\bwhiplash\b", r"\bcervical\b")),
+    ("whiplash", (r"\bwhiplash\b",)),
+    (
+        "disc",
+        (
+            r"\b(herniat\w*|bulg\w*|slipped|ruptured|prolapsed)( a)? dis[ck]s?\b",
+            r"\bdis[ck] (herniation|bulge|prolapse)",
+        ),
+    ),
+    ("neck_pain", (r"\bneck\b", r"\bcervical\b")),
     ("shoulder_pain", (r"\bshoulders?\b",)),
     (
         "back_pain",
@@ -69,11 +83,10 @@ FUZZY_WORDS: Dict[str, str] = {
     "migraines": "headache",
     "headache": "headache",
     "headaches": "headache",
-    "arthritis": "osteoarthritis",
     "osteoarthritis": "osteoarthritis",
     "shoulder": "shoulder_pain",
     "epicondylitis": "tennis_elbow",
-    "whiplash": "neck_pain",
+    "whiplash": "whiplash",
 }
 MIN_FUZZY_LENGTH = 6
 

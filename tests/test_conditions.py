@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
+from components.condition_answers import answer_condition
 from components.conditions import ConditionExtractor, find_conditions
 from components.text import within_one_edit
 
@@ -28,6 +29,13 @@ from components.text import within_one_edit
         ("stiff neck and low back pain", ["neck_pain", "back_pain"]),
         ("my lower back", ["back_pain"]),
         ("plantar fasciitis", ["plantar_fasciitis"]),
+        # Not every arthritis is osteoarthritis; fibroids are not fibromyalgia.
+        ("rheumatoid arthritis in my hands", ["rheumatoid_arthritis", "arthritis"]),
+        ("does it help arthritis", ["arthritis"]),
+        ("i have fibroids", ["fibroids"]),
+        ("my fibro is flaring", ["fibromyalgia"]),
+        ("whiplash from a car accident", ["whiplash"]),
+        ("a herniated disc in my lower back", ["disc", "back_pain"]),
         ("what is IMS", []),
         ("I'll get back to you", []),
         ("should I come weekly", []),
@@ -71,3 +79,24 @@ def test_extractor_adds_entities() -> None:
     [entity] = out.get("entities")
     assert entity["entity"] == "condition"
     assert entity["value"] == "tennis_elbow"
+
+
+@pytest.mark.parametrize(
+    "values, answer",
+    [
+        ([], None),
+        (["tennis_elbow"], "tennis_elbow"),
+        # The answer with safety advice (sciatica's) wins, in any order.
+        (["back_pain", "sciatica"], "sciatica"),
+        (["sciatica", "back_pain"], "sciatica"),
+        # A condition the catalogue lists wins over one it does not.
+        (["knee", "back_pain"], "back_pain"),
+        # Unlisted conditions get the honest general answer, never another's.
+        (["knee"], "other"),
+        (["rheumatoid_arthritis", "arthritis"], "other"),
+        (["fibroids"], "other"),
+        (["disc", "back_pain"], "back_pain"),
+    ],
+)
+def test_answer_condition(values: list, answer) -> None:
+    assert answer_condition(values) == answer

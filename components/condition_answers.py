@@ -1,0 +1,37 @@
+"""Which condition's answer a message gets, from the conditions it names.
+
+Kept free of Rasa imports: the action server (actions/slots.py) uses it to
+set the `condition` slot, and the NLU's ConditionExtractor names the values.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+# The conditions the catalogue answers one by one (a variation of
+# utter_faq/conditions_treated each). Any other value is "unlisted": its
+# answer is the honest general one, never another condition's.
+CATALOGUED = frozenset(
+    {
+        "frozen_shoulder", "rotator_cuff", "tennis_elbow", "sciatica",
+        "fibromyalgia", "headache", "osteoarthritis", "pelvic_pain",
+        "postural_pain", "neck_pain", "shoulder_pain", "back_pain",
+    }
+)  # fmt: skip
+UNLISTED = "other"
+# When a message names several, the answer carries the one with safety
+# advice in it first (sciatica's warns of bladder and bowel signs).
+SAFETY_FIRST = ("sciatica",)
+
+
+def answer_condition(values: Sequence[str]) -> Optional[str]:
+    """The condition whose answer a message gets, from the values named in
+    it (reading order): a safety-first one, else the first catalogued one,
+    else "other" for any unlisted one, else None."""
+    for value in SAFETY_FIRST:
+        if value in values:
+            return value
+    for value in values:
+        if value in CATALOGUED:
+            return value
+    return UNLISTED if values else None
