@@ -173,21 +173,100 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
     ),
 )
 
+# Red flags that take two things said anywhere in the message: a context
+# and a symptom, in either order and however long the story between them.
+# Both must be present, so a question about a risk ("can dry needling
+# collapse a lung?", "can you get a fever from IMS?") is not one.
+# Needling mentioned anywhere: in a long story the symptom may come many
+# sentences after it ("last week I tried dry needling ... since then ...").
+_AFTER_NEEDLING = (
+    r"\b(needl\w*|ims|treatment|treated|session|appointment|acupuncture|physio)\b"
+)
+_LUNG = (
+    r"\b((collapsed|collapsing|punctured|deflated) lung|lungs? (collapse\w*|"
+    r"puncture\w*)|pneumothorax|pneumo)\b"
+)
+_FEELS = (
+    r"(hurts?|hurting|pain\w*|tight\w*|short|hard|difficult|sore|ache\w*|aching|"
+    r"weird|funny|strange|heavy|pressure|sharp|struggl\w*|trouble|cant|shallow)"
+)
+COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
+    (
+        # Worry about a collapsed lung with chest or breathing symptoms.
+        "collapsed_lung",
+        (
+            (
+                _LUNG,
+                rf"\b(chest|breath\w*|breathing|inhal\w*|lungs?)\b.{{0,40}}\b{_FEELS}",
+            ),
+            (_LUNG, rf"\b{_FEELS}\b.{{0,40}}\b(chest|breath\w*|breathing|inhal\w*)"),
+        ),
+    ),
+    (
+        # After needling: fever or chills, spreading redness, a spot turned
+        # hard and inflamed.
+        "needling_infection",
+        (
+            (
+                _AFTER_NEEDLING,
+                r"\b(fever\w*|chills|chilled|shivers|shivering|feverish|"
+                r"(a|high|slight|low) (temp|temperature))\b",
+            ),
+            (
+                _AFTER_NEEDLING,
+                r"\bred\w*\b.{0,40}\b(spread\w*|growing|bigger|expanding|worse)|"
+                r"\bspread\w* red",
+            ),
+            (
+                _AFTER_NEEDLING,
+                r"\b(hard|firm|lump\w*)\b.{0,50}\b(inflam\w*|red|hot|swollen|angry)|"
+                r"\binflam\w*\b.{0,50}\b(hard|firm|lump\w*)",
+            ),
+        ),
+    ),
+)
+# A symptom is described by the person it happens to ("my", "I've had").
+_FIRST_PERSON = re.compile(r"\b(i|im|ive|id|my|me|myself)\b")
+
 _COMPILED: List[Tuple[str, List[Pattern[str]]]] = [
     (category, [re.compile(p) for p in patterns]) for category, patterns in RED_FLAGS
 ]
+_COMPOUND: List[Tuple[str, List[Tuple[Pattern[str], Pattern[str]]]]] = [
+    (category, [(re.compile(a), re.compile(b)) for a, b in pairs])
+    for category, pairs in COMPOUND_FLAGS
+]
+
+
+def _compound(norm: str) -> Optional[Tuple[str, int, int]]:
+    """(category, start, end) in `norm` of the first two-part red flag."""
+    if not _FIRST_PERSON.search(norm):
+        return None
+    for category, pairs in _COMPOUND:
+        for context, symptom in pairs:
+            found = symptom.search(norm)
+            if found and context.search(norm):
+                return category, found.start(), found.end()
+    return None
 
 
 def match_red_flag(text: str) -> Optional[Tuple[str, int, int]]:
     """(category, start, end) of the first red flag in `text`, or None;
     start and end are positions in `text` itself."""
     norm, offsets = normalise_with_offsets(text)
+    hit = None
     for category, patterns in _COMPILED:
         for pattern in patterns:
             found = pattern.search(norm)
             if found and found.end() > found.start():
-                return category, offsets[found.start()], offsets[found.end() - 1] + 1
-    return None
+                hit = category, found.start(), found.end()
+                break
+        if hit:
+            break
+    hit = hit or _compound(norm)
+    if hit is None:
+        return None
+    category, start, end = hit
+    return category, offsets[start], offsets[end - 1] + 1
 
 
 def find_red_flag(text: str) -> Optional[str]:

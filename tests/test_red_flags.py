@@ -50,6 +50,45 @@ from components.red_flags import RedFlagDetector, find_red_flag
         ),
         # Curly apostrophes and capitals as phones type them.
         ("I CAN\u2019T BREATHE", "breathing"),
+        # Worry about a collapsed lung, with a chest or breathing symptom.
+        (
+            "I'm worried I might have a collapsed lung, my physio needled near my "
+            "shoulder blade yesterday and now it hurts to take a deep breath",
+            "collapsed_lung",
+        ),
+        (
+            "could this be a pneumothorax? my chest has felt tight since the dry "
+            "needling on tuesday",
+            "chest_pain",
+        ),
+        (
+            "had IMS on my upper back two days ago. went for a run this morning, "
+            "felt fine at first, then halfway my chest felt heavy and now I keep "
+            "worrying about a punctured lung",
+            "chest_pain",
+        ),
+        # After needling: fever or chills, spreading redness, a hard spot.
+        (
+            "since my session on friday I've had chills and a fever",
+            "needling_infection",
+        ),
+        ("the redness around where they needled me is spreading", "needling_infection"),
+        (
+            "the treated spot on my calf has gone hard and looks inflamed",
+            "needling_infection",
+        ),
+        (
+            "i felt feverish the whole night after my ims appointment",
+            "needling_infection",
+        ),
+        # A long story, past tense, with the symptom in the middle.
+        (
+            "So last week I finally tried dry needling for my neck, which was great "
+            "at first and the physio was lovely. But since then the spot near my "
+            "collarbone went red and hard and it keeps getting bigger, anyway I "
+            "was wondering if I should still go to my next session",
+            "infection_signs",
+        ),
     ],
 )
 def test_red_flags_are_recognised(text: str, category: str) -> None:
@@ -78,6 +117,16 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "can IMS cause a collapsed lung?",
         "what's the point of doing IMS if I still need exercises",
         "is there a red mark after the treatment",
+        # Questions about a risk, ordinary soreness, pain down a leg.
+        "is a collapsed lung a risk with dry needling?",
+        "can dry needling near the chest cause a pneumothorax?",
+        "what are the chances of a punctured lung from needling my upper back",
+        "can you get a fever from IMS?",
+        "how common is infection after dry needling",
+        "I'm a bit sore after the needling, is that normal?",
+        "my muscles feel hard and tight, will IMS help?",
+        "burning pain down my left leg for months, can IMS help?",
+        "the day after dry needling my legs ached like after a long hike",
     ],
 )
 def test_ordinary_questions_are_not_red_flags(text: str) -> None:
