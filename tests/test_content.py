@@ -10,6 +10,7 @@ import pytest
 
 from actions.fallback import TOPIC_BUTTONS
 from clinic.profile import load_profile
+from components.condition_answers import CATALOGUED, UNLISTED
 from components.conditions import PATTERNS
 from tests.conftest import ROOT, SHARED, read_yaml
 
@@ -105,13 +106,17 @@ def test_answers_are_written_in_our_own_words(faq_responses) -> None:
 
 
 def test_condition_answers_match_extractor_values(faq_responses) -> None:
+    """Each catalogued condition has its answer, one answer covers every
+    unlisted condition, and nothing else is conditioned on."""
     values = {value for value, _ in PATTERNS}
+    assert values >= CATALOGUED
     variations = faq_responses["utter_faq/conditions_treated"]
-    conditioned = [v for v in variations if v.get("condition")]
-    assert conditioned, "conditions_treated has no condition-specific answers"
-    for variation in conditioned:
+    conditioned = set()
+    for variation in variations[:-1]:
         [cond] = variation["condition"]
-        assert cond["name"] == "condition" and cond["value"] in values
+        assert cond["name"] == "condition"
+        conditioned.add(cond["value"])
+    assert conditioned == CATALOGUED | {UNLISTED}
     assert "condition" not in variations[-1], "the general answer must come last"
 
 
@@ -128,3 +133,64 @@ def test_buttons_send_known_intents_or_plain_questions(faq_responses, domain) ->
                 payload = button["payload"]
                 if payload.startswith("/"):
                     assert payload[1:] in intents, (name, payload)
+
+
+REAL = ROOT / "tests" / "nlu" / "real"
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+@pytest.fixture(scope="module")
+def real_questions() -> List[tuple]:
+    from scripts.evaluate import read_tsv
+
+    return read_tsv(REAL / "questions.tsv")
+
+
+def test_real_questions_are_labelled_by_the_catalogue_and_have_sources(
+    catalogue, real_questions
+) -> None:
+    from scripts.evaluate import read_tsv
+
+    labels = {f"faq/{t}" for t in catalogue["topics"]} | set(catalogue["intents"])
+    assert len(real_questions) >= 150
+    assert {label for label, _ in real_questions} <= labels
+    sources = dict(read_tsv(REAL / "sources.tsv"))
+    texts = [text for _, text in real_questions]
+    assert len(set(texts)) == len(texts), "a question is in the set twice"
+    assert set(sources) == set(texts)
+    assert all(url.startswith(("http://", "https://")) for url in sources.values())
+
+
+def test_no_real_question_or_seed_sentence_is_in_the_training_data(
+    real_questions,
+) -> None:
+    """Training data is written in the project's own words: not one real test
+    question, and not one sentence of the seed pages, appears in data/nlu
+    (answers are checked against the seeds above)."""
+    data = " \n ".join(
+        _norm(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "data" / "nlu").rglob("*.yml"))
+    )
+    examples = {
+        _norm(text)
+        for path in sorted((ROOT / "data" / "nlu").glob("*.yml"))
+        for texts in examples_by_label(path).values()
+        for text in texts
+    }
+    copied = []
+    for _, question in real_questions:
+        norm = _norm(question)
+        # Not as an example, and a longer one not even inside one (a short
+        # one, "do I need a referral", may begin a longer question by chance).
+        if norm in examples or (len(norm.split()) >= 8 and norm in data):
+            copied.append(question)
+    seeds = sorted((SHARED / "seeds").glob("*.txt"))
+    for path in seeds:
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", path.read_text("utf-8")):
+            norm = _norm(sentence)
+            if len(norm.split()) >= 6 and norm in data:
+                copied.append(sentence)
+    assert copied == []
