@@ -31,8 +31,11 @@ def leads_for(database_url: str, sender: str):
         return session.scalars(select(Lead).where(Lead.sender_id == sender)).all()
 
 
-# cost_coverage depends on the clinic profile: test_fees_come_from_the_profile.
-@pytest.mark.parametrize("topic", sorted(set(TOPIC_BUTTONS) - {"cost_coverage"}))
+# cost_coverage and referral have a variation for each profile value:
+# test_fees_come_from_the_profile and tests/test_end_to_end.py.
+@pytest.mark.parametrize(
+    "topic", sorted(set(TOPIC_BUTTONS) - {"cost_coverage", "referral"})
+)
 async def test_every_catalogue_topic_is_answered(agent, topic):
     chat = Chat(agent)
     reply = await chat.say(TOPIC_BUTTONS[topic][1])
@@ -69,6 +72,26 @@ async def test_a_condition_question_gets_a_specific_answer(agent, question, phra
     assert await chat.say("What conditions does IMS treat?") == answer_text(
         "conditions_treated"
     )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "can IMS help my rheumatoid arthritis?",
+        "does IMS work for plantar fasciitis",
+        "would IMS help with whiplash from a car accident",
+        "can IMS help a herniated disc",
+    ],
+)
+async def test_an_unlisted_condition_gets_the_honest_general_answer(agent, question):
+    reply = await Chat(agent).say(question)
+    assert reply.startswith("I don't have details on that particular problem")
+    assert "cartilage" not in reply
+
+
+async def test_with_two_conditions_the_safety_advice_comes_first(agent):
+    reply = await Chat(agent).say("I have low back pain and sciatica, can IMS help?")
+    assert "sciatica" in reply.lower() and "bladder" in reply
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,17 @@ the person's details never appear in either server's log."""
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
 from typing import Dict, Iterator, List
 
 import pytest
 from sqlalchemy import create_engine, select
 
+from clinic.profile import load_profile
 from db.models import Lead
 from scripts.migrate import upgrade
+from tests.conftest import ROOT
 from tests.conversation import (
     actions_command,
     assistant_env,
@@ -36,8 +39,11 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
     tmp = tmp_path_factory.mktemp("e2e")
     database_url = f"sqlite:///{tmp / 'clinic.db'}"
     upgrade(database_url)
+    # A copy of the sample profile, so a test can edit it as a clinic would.
+    profile = tmp / "clinic_profile.yml"
+    shutil.copy(ROOT / "clinic_profile.yml", profile)
     actions_port, rasa_port = free_port(), free_port()
-    env = assistant_env(database_url, actions_port)
+    env = assistant_env(database_url, actions_port, CLINIC_PROFILE=str(profile))
     actions = start(actions_command(actions_port), env, tmp / "actions.log")
     rasa = start(rasa_command(trained_model, rasa_port), env, tmp / "rasa.log")
     try:
@@ -47,6 +53,7 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
             "url": f"http://127.0.0.1:{rasa_port}",
             "db": database_url,
             "logs": [tmp / "actions.log", tmp / "rasa.log"],
+            "profile": profile,
         }
     finally:
         stop(rasa)
@@ -103,3 +110,55 @@ def test_personal_details_stay_out_of_the_logs(stack):
         content = log.read_text(errors="replace")
         for private in (NAME, "555 0166", "5550166", CONCERN):
             assert private not in content, (log.name, private)
+
+
+# Each clinic question of the catalogue, and the profile fields its answer
+# must carry.
+CLINIC_QUESTIONS = [
+    ("When are you open on Saturday?", ["hours", "holiday_closures", "phone"]),
+    (
+        "What's your address, and is there parking?",
+        ["address", "map_url", "parking", "transit", "accessibility"],
+    ),
+    ("What is the clinic's phone number?", ["phone", "email", "hours"]),
+    (
+        "How do I book, and is there a fee if I cancel?",
+        ["booking_url", "phone", "cancellation_notice", "cancellation_fee"],
+    ),
+    ("Does ICBC cover it, and do you direct bill?", ["insurers", "direct_billing"]),
+]
+
+
+def reply_text(replies: List[dict]) -> str:
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def test_clinic_questions_are_answered_from_the_profile(stack):
+    profile = load_profile(stack["profile"])
+    for question, fields in CLINIC_QUESTIONS:
+        reply = reply_text(send(stack["url"], "clinic-facts", question))
+        for field in fields:
+            assert getattr(profile, field) in reply, (question, field, reply)
+    referral = reply_text(send(stack["url"], "clinic-facts", "Do I need a referral?"))
+    assert "don't need a doctor's referral" in referral  # referral_required: false
+
+
+def test_an_edited_profile_changes_the_answer_without_retraining(stack):
+    """The clinic edits its profile while a conversation is going: the next
+    answer carries the new details; an emptied one reads "will confirm"."""
+    path = stack["profile"]
+    original = path.read_text(encoding="utf-8")
+    sender = "profile-edit"
+    first = reply_text(send(stack["url"], sender, "what are your opening hours?"))
+    assert "Mon-Fri 8am-6pm" in first
+    try:
+        edited = original.replace("Mon-Fri 8am-6pm", "Mon-Thu 7am-7pm").replace(
+            'holiday_closures: "closed on statutory holidays"', "holiday_closures:"
+        )
+        assert edited != original
+        path.write_text(edited, encoding="utf-8")
+        second = reply_text(send(stack["url"], sender, "what are your opening hours?"))
+        assert "Mon-Thu 7am-7pm" in second and "Mon-Fri" not in second
+        assert "the team will confirm (call +1 604 555 0123)" in second
+    finally:
+        path.write_text(original, encoding="utf-8")
