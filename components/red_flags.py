@@ -47,6 +47,12 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             rf"\b(pain|tightness|pressure|crushing|heaviness)\b{_NEAR}\b(in|on|across)"
             r" (my|the) chest\b",
             r"\bheart attack\b",
+            # Where the lung lies under a needle: the breastbone, behind the
+            # breast, the rib cage.
+            r"\b(sternum|breast ?bone|behind (my|the) (right |left )?breast|rib ?cage)"
+            r"\b.{0,80}\b(pain\w*|sore\w*|hurts?|hurting|ach\w*|tight\w*)\b",
+            r"\b(pain\w*|sore\w*|hurts?|hurting|ach\w*|tight\w*)\b.{0,40}\b(sternum|"
+            r"breast ?bone|behind (my|the) (right |left )?breast|rib ?cage)\b",
         ),
     ),
     (
@@ -85,6 +91,12 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r" parts?|between my legs|bum|buttocks)",
             r"\b(groin|saddle|inner thighs?|genitals?|private parts?|between my legs)"
             r"\b.{0,30}\bnumb\w*",
+            # Saddle numbness as people put it: the bottom area gone cold or
+            # without feeling.
+            r"\b(bottom|bum|backside|buttocks?) (area|region)\b.{0,40}"
+            r"\b(numb\w*|cold\w*|no feeling|tingl\w*)",
+            r"\b(numb\w*|coldness|no feeling|lost feeling)\b.{0,40}\b(bottom|bum|"
+            r"backside) (area|region)\b",
             rf"\b{_CANT} feel\b.{{0,25}}\b(groin|saddle|inner thighs?|genitals?|"
             r"private (parts?|area)|between my legs|bum|buttocks)",
         ),
@@ -95,8 +107,13 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"\bsudden\w*\b.{0,50}\b(weak\w*|numb\w*|paraly\w*|cant move|cant feel|"
             r"collaps\w*|drooping|droop)",
             r"\b(weak\w*|numb\w*|paraly\w*)\b.{0,30}\bsudden\w*",
-            r"\b(face|mouth|lip|eyelid)\b.{0,30}\b(droop\w*|numb\w*|paraly\w*|"
+            r"\b(face|mouth|lip|eyelid)\b.{0,60}\b(droop\w*|numb\w*|paraly\w*|"
             r"sagging|lopsided)",
+            # A limb that "went numb", "went dead", "went limp".
+            r"\b(arm|leg|hand|foot|face|side)s?\b.{0,20}\b(went|gone|going|turned)"
+            r" (completely |totally |all |suddenly )?(numb|dead|limp|weak)\b",
+            r"\b(los\w*|lost|no) (all |the )?feeling in (my|both|one of my)"
+            r" (legs?|arms?)",
             r"\bparaly[sz]\w*",
             rf"\b{_CANT} (move|feel|lift) (my )?(arm|leg|hand|foot|face|side)s?\b",
             r"\b(slurr\w*|garbled) (speech|words|talking)\b",
@@ -128,6 +145,10 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"where (the|they|she|he)|spot|site|area)\b.{0,60}\b(hot|red|swollen|"
             r"swelling|oozing|ooze|pus|weeping|discharge)\b",
             r"\b(oozing|pus|puss)\b",
+            # Fluid that keeps coming from where the needle went in.
+            r"\b(still|keeps?|kept|wont stop|is|are|been) (leaking|weeping|draining|"
+            r"oozing)\b",
+            r"\b(leaking|weeping|draining) (fluid|clear fluid|blood|liquid)",
             r"\bred (streaks?|lines?)\b",
             r"\binfected (needle|needling|injection|treatment|ims|treated)?\s?"
             r"(site|spot|area|point|wound)",

@@ -67,6 +67,17 @@ from components.red_flags import RedFlagDetector, find_red_flag
             "worrying about a punctured lung",
             "chest_pain",
         ),
+        # The words people use: the breastbone, behind the breast, a limb
+        # that "went numb", the bottom area, a spot still weeping.
+        (
+            "since the needle went into my breastbone it has been sore",
+            "chest_pain",
+        ),
+        ("aching behind my left breast since the physio needled", "chest_pain"),
+        ("my bottom area has gone numb and cold", "bladder_bowel"),
+        ("my arm went completely numb during the treatment", "stroke_signs"),
+        ("i'm losing feeling in both legs", "stroke_signs"),
+        ("the needle spot on my shin is still weeping", "infection_signs"),
         # After needling: fever or chills, spreading redness, a hard spot.
         (
             "since my session on friday I've had chills and a fever",
