@@ -7,7 +7,7 @@ That function first validates the *schema* against its meta-schema and
 builds a new validator, and only then checks the reply. Our assistant calls
 the action server on every turn (`action_validate_slot_mappings` runs after
 each message), and py-spy put half of the Rasa server's CPU time in that
-schema check (see README, Performance).
+schema check (see docs/performance.md).
 
 `install()` replaces the method with one that checks the schema once and
 keeps the validator. Replies are checked exactly as before, and an invalid

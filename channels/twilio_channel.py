@@ -136,7 +136,7 @@ def local_token(path: Path) -> str:
 
 @dataclass(frozen=True)
 class TwilioSettings:
-    """The channel's configuration (see README, "SMS and WhatsApp")."""
+    """The channel's configuration (see docs/twilio.md)."""
 
     account_sid: str = ""
     auth_token: str = ""

@@ -12,7 +12,7 @@ is right; a fallback is wrong). The TF-IDF + logistic regression baseline of
 
 Prints one row per system and writes the figures and every miss as JSON.
 Red-flag recall here flatters the project's pipeline: its red-flag rules
-were written with the training data in view (see README, Evaluation).
+were written with the training data in view (see docs/evaluation.md).
 """
 
 from __future__ import annotations

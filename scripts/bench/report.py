@@ -10,17 +10,31 @@ import json
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from scripts.evaluate import ROOT, TARGETS, TEST_SETS
+
 GIB = 1024**3
-# The systems compared on the held-out NLU test set, in table order.
+# The systems compared on the held-out NLU test sets, in table order.
 SYSTEMS = {
     "project": "this project (config.yml)",
     "rasa_default": "Rasa default pipeline",
     "baseline": "TF-IDF + logistic regression",
 }
+# The test sets (scripts/evaluate.py's TEST_SETS), as tables name them.
+SET_LABELS = {"written": "written test set", "real": "real questions"}
+# `score`'s figures in the with / without table: key, label, how shown.
+SCORED = (
+    ("overall_accuracy", "accuracy", "share"),
+    ("faq_topic_accuracy", "FAQ topic accuracy", "share"),
+    ("other_intent_accuracy", "other intents", "share"),
+    ("out_of_scope_recall", "out-of-scope recall", "share"),
+    ("in_scope_fallback_rate", "in-scope messages sent to fallback", "share"),
+    ("red_flag_recall", "red-flag recall", "share"),
+    ("red_flag_false_alarms", "red-flag false alarms", "count"),
+)
 
 
 @dataclass(frozen=True)
@@ -89,13 +103,19 @@ def evaluate_targets(results: Dict[str, Any]) -> List[Target]:
         )
     )
     nlu = results.get("nlu", {})
-    ours = nlu.get("project", {}).get("overall_accuracy")
-    for other in ("rasa_default", "baseline"):
-        theirs = nlu.get(other, {}).get("overall_accuracy")
-        value = ours if theirs is not None else None
-        name = f"NLU accuracy above the {SYSTEMS[other]}"
-        targets.append(_target(name, value, theirs or 0.0, "", ">"))
+    for test_set in TEST_SETS:
+        ours = nlu.get("project", {}).get(test_set, {}).get("overall_accuracy")
+        for other in ("rasa_default", "baseline"):
+            theirs = nlu.get(other, {}).get(test_set, {}).get("overall_accuracy")
+            value = ours if theirs is not None else None
+            name = f"NLU accuracy above the {SYSTEMS[other]}, {set_label(test_set)}"
+            targets.append(_target(name, value, theirs or 0.0, "", ">"))
     return targets
+
+
+def set_label(test_set: str) -> str:
+    """How tables name a test set."""
+    return SET_LABELS.get(test_set, test_set)
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -115,7 +135,7 @@ def _mib(value: Optional[float]) -> str:
 
 
 def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
-    """The results as Markdown tables (what the README's figures come from)."""
+    """The results as Markdown tables (what docs/performance.md's figures come from)."""
     meta = results.get("meta", {})
     machine = meta.get("machine", {})
     lines = [
@@ -162,34 +182,8 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
         f"| {_fmt(startup.get('action_server_start_seconds'), 's')} |",
     ]
 
-    nlu = results.get("nlu", {})
-    lines += [
-        "",
-        "## NLU on the held-out test set (`tests/nlu/test_nlu.yml`)",
-        "",
-        "Accuracy counts a fallback as wrong; the next column takes the "
-        "classifier's own best guess instead (the baseline has no fallback).",
-        "",
-        "| system | accuracy | without fallback | FAQ topic accuracy "
-        "| other intents | out-of-scope recall | red-flag recall | parse p50 "
-        "| parse p95 | training time |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for key, label in SYSTEMS.items():
-        row = nlu.get(key)
-        if not row:
-            continue
-        parse = row.get("parse_ms", {})
-        lines.append(
-            f"| {label} | {_pct(row.get('overall_accuracy'))} "
-            f"| {_pct(row.get('accuracy_without_fallback'))} "
-            f"| {_pct(row.get('faq_topic_accuracy'))} "
-            f"| {_pct(row.get('other_intent_accuracy'))} "
-            f"| {_pct(row.get('out_of_scope_recall'))} "
-            f"| {_pct(row.get('red_flag_recall'))} "
-            f"| {_fmt(parse.get('p50'), 'ms', 2)} | {_fmt(parse.get('p95'), 'ms', 2)} "
-            f"| {_fmt(training.get(key, {}).get('seconds'), 's')} |"
-        )
+    lines += nlu_tables(results)
+    lines += sentence_table(results)
 
     e2e = results.get("e2e", {})
     lines += [
@@ -238,6 +232,128 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def nlu_tables(results: Dict[str, Any]) -> List[str]:
+    """One table per test set: the three systems side by side."""
+    lines: List[str] = []
+    for test_set in TEST_SETS:
+        lines += _nlu_table(results, test_set)
+    return lines
+
+
+def _nlu_table(results: Dict[str, Any], test_set: str) -> List[str]:
+    nlu, training = results.get("nlu", {}), results.get("training", {})
+    rows = {k: nlu[k][test_set] for k in SYSTEMS if test_set in nlu.get(k, {})}
+    size = next(iter(rows.values()), {}).get("examples", "n/a")
+    lines = [
+        "",
+        f"## NLU on the {set_label(test_set)} "
+        f"(`{TEST_SETS[test_set].relative_to(ROOT)}`, {size} messages)",
+        "",
+        "Accuracy counts a fallback as wrong; the next column takes the "
+        "classifier's own best guess instead (the baseline has no fallback). "
+        "CPU: process CPU time over the parses, per message.",
+        "",
+        "| system | accuracy | without fallback | FAQ topic accuracy "
+        "| other intents | out-of-scope recall | red-flag recall | parse p50 "
+        "| parse p95 | CPU per message | training time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, row in rows.items():
+        parse = row.get("parse_ms", {})
+        lines.append(
+            f"| {SYSTEMS[key]} | {_pct(row.get('overall_accuracy'))} "
+            f"| {_pct(row.get('accuracy_without_fallback'))} "
+            f"| {_pct(row.get('faq_topic_accuracy'))} "
+            f"| {_pct(row.get('other_intent_accuracy'))} "
+            f"| {_pct(row.get('out_of_scope_recall'))} "
+            f"| {_pct(row.get('red_flag_recall'))} "
+            f"| {_fmt(parse.get('p50'), 'ms', 2)} | {_fmt(parse.get('p95'), 'ms', 2)} "
+            f"| {_fmt(row.get('cpu_ms_per_message'), 'ms', 2)} "
+            f"| {_fmt(training.get(key, {}).get('seconds'), 's')} |"
+        )
+    return lines
+
+
+# A row of the with / without table: label, test set (None: the model's
+# own), figure key, and how to show it (a key of _SHOW).
+Row = Tuple[str, Optional[str], str, str]
+_SHOW: Dict[str, Callable[[Any], str]] = {
+    "text": lambda v: "n/a" if v is None else str(v),
+    "share": _pct,
+    "count": _fmt,
+    "s": lambda v: _fmt(v, "s", 2),
+    "ms": lambda v: _fmt(v, "ms", 2),
+    "mib": _mib,
+    "p50/p95": lambda v: (
+        f"{_fmt((v or {}).get('p50'), digits=2)} / "
+        f"{_fmt((v or {}).get('p95'), digits=2)} ms"
+    ),
+}
+
+
+def _scored_rows(test_set: str) -> List[Row]:
+    """The with / without table's rows for one test set."""
+    targets, name = TARGETS.get(test_set, {}), set_label(test_set)
+    rows: List[Row] = []
+    for key, label, show in SCORED:
+        target = f" (`make evaluate`: >= {targets[key]:.0%})" if key in targets else ""
+        rows.append((f"{label}, {name}{target}", test_set, key, show))
+    return rows + [
+        (f"parse p50 / p95 per message, {name}", test_set, "parse_ms", "p50/p95"),
+        (f"CPU per parsed message, {name}", test_set, "cpu_ms_per_message", "ms"),
+    ]
+
+
+def variant_rows(sets: List[str]) -> List[Row]:
+    """Every row of the with / without table, for these test sets."""
+    rows: List[Row] = [
+        ("config", None, "config", "text"),
+        ("training time (`rasa train`)", None, "training_seconds", "s"),
+        ("model archive size", None, "archive_bytes", "mib"),
+        ("`Agent.load`", None, "load_seconds", "s"),
+    ]
+    for test_set in sets:
+        rows += _scored_rows(test_set)
+    return rows + [
+        ("RSS after `Agent.load`", None, "rss_after_load_bytes", "mib"),
+        ("RSS after the parses", None, "rss_after_parse_bytes", "mib"),
+        ("peak RSS", None, "rss_peak_bytes", "mib"),
+    ]
+
+
+def cell(variant: Dict[str, Any], row: Row) -> str:
+    """One variant's figure for `row`, formatted."""
+    _, test_set, key, show = row
+    figures = variant.get("sets", {}).get(test_set, {}) if test_set else variant
+    return _SHOW[show](figures.get(key))
+
+
+def sentence_table(results: Dict[str, Any]) -> List[str]:
+    """The with / without sentence features table, or nothing."""
+    found = results.get("sentence") or {}
+    variants = found.get("variants") or {}
+    if not variants:
+        return []
+    mine = [variants.get("with", {}), variants.get("without", {})]
+    sets = [s for s in TEST_SETS if any(s in v.get("sets", {}) for v in mine)]
+    lines = [
+        "",
+        "## With / without sentence features",
+        "",
+        "SentenceEmbeddingFeaturizer (all-MiniLM-L6-v2) feeding "
+        "LinearIntentClassifier, or neither. Each model is loaded in a fresh "
+        "process that parses both test sets one message at a time; RSS is that "
+        "process's (peak: `ru_maxrss`), CPU its CPU time over the parses. "
+        f'config.yml is the "{found.get("project_variant", "n/a")}" one.',
+        "",
+        "| figure | with sentence features | without |",
+        "| --- | --- | --- |",
+    ]
+    for row in variant_rows(sets):
+        lines.append(f"| {row[0]} | {cell(mine[0], row)} | {cell(mine[1], row)} |")
+    return lines
 
 
 def chart(results: Dict[str, Any], path: Path) -> None:

@@ -35,7 +35,7 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
 
 @dataclass(frozen=True)
 class StaffSettings:
-    """STAFF_* variables and RETENTION_DAYS (README, "Staff app")."""
+    """STAFF_* variables and RETENTION_DAYS (docs/staff-app.md)."""
 
     secret_key: Optional[str] = None  # STAFF_SECRET_KEY
     session_hours: int = 8  # absolute lifetime of a sign-in
