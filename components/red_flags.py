@@ -179,7 +179,7 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
     (
         "severe_bleeding",
         (
-            r"\b(bleed\w*|blood)\b.{0,40}\b(wont|will not|doesnt|does not|not|cant|"
+            r"\b(bleed\w*|blood)\b.{0,60}\b(wont|will not|doesnt|does not|not|cant|"
             r"cannot|wouldnt|isnt|hasnt|never) (stop\w*|slow\w*)",
             r"\b(stop|control)\w* (the )?(bleed\w*|blood)\b.{0,20}\b(cant|cannot|"
             r"wont|unable)",
@@ -190,6 +190,7 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r" (bleeding|blood)\b"
             r"(?!.{0,30}\b(risk|chance|side effect|possible|common)\b)",
             r"\bblood (everywhere|all over|pouring|gushing|soaking)",
+            r"\b(bleed\w*|blood)\b.{0,30}\bsoak\w* (through|into)\b",
         ),
     ),
 )
@@ -235,7 +236,7 @@ COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
             ),
             (
                 _AFTER_NEEDLING,
-                r"\bred\w*\b.{0,40}\b(spread\w*|growing|bigger|expanding|worse)|"
+                r"\bred\w*\b.{0,80}\b(spread\w*|growing|bigger|expanding|worse)|"
                 r"\bspread\w* red",
             ),
             (
