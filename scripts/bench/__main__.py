@@ -9,7 +9,9 @@ Options are environment variables (`make bench BENCH_QUICK=1` works too):
   BENCH_MODEL=path      use this trained model instead of training one
                         (no training time is reported for it)
   BENCH_SKIP=a,b        leave out parts: default (Rasa's default pipeline),
-                        baseline, nlu (all three NLU comparisons), load
+                        baseline, sentence (the model with / without sentence
+                        features that config.yml is not, and the comparison),
+                        nlu (every NLU comparison, sentence too), load
   BENCH_LEVELS=1,4,8,16 paced conversations at once (people who read and type)
   BENCH_THINK=2         their mean think time in seconds (0.5x to 1.5x)
   BENCH_STRESS_LEVELS=1,4,16  back-to-back conversations (no think time)
@@ -38,15 +40,16 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from scripts.bench import load, nlu, profile, report, training
-from scripts.evaluate import load_examples
+import yaml
+
+from scripts.bench import load, nlu, profile, report, sentence, training
+from scripts.evaluate import TEST_SETS, Example, load_examples
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_SET = ROOT / "tests" / "nlu" / "test_nlu.yml"
 TRAINING_NLU = ROOT / "data" / "nlu"
-PARTS = ("default", "baseline", "nlu", "load")
+PARTS = ("default", "baseline", "sentence", "nlu", "load")
 
 
 def _ints(text: str) -> List[int]:
@@ -187,7 +190,10 @@ def main() -> int:
                 f"{trained['archive_bytes'] / 1024**2:.1f} MiB"
             )
         if "nlu" not in options.skip:
-            compare_nlu(model, workdir, options, results, notes)
+            sets = test_sets()
+            compare_nlu(model, sets, workdir, options, results, notes)
+            if "sentence" not in options.skip:
+                compare_sentence(model, sets, workdir, options, results, notes)
         if "load" not in options.skip:
             plan = options.plan
             step(
@@ -213,24 +219,32 @@ def main() -> int:
     return 0
 
 
+def test_sets() -> Dict[str, List[Example]]:
+    """Both held-out test sets (scripts/evaluate.py's TEST_SETS), by name;
+    exits if any of their messages is in the training data."""
+    sets = {name: load_examples(path) for name, path in TEST_SETS.items()}
+    train = {e.text.lower() for e in load_examples(TRAINING_NLU)}
+    for name, examples in sets.items():
+        overlap = {e.text.lower() for e in examples} & train
+        if overlap:
+            raise SystemExit(f"{len(overlap)} {name} test messages are in training")
+    return sets
+
+
 def compare_nlu(
     model: Path,
+    sets: Dict[str, List[Example]],
     workdir: Path,
     options: Options,
     results: Dict[str, Any],
     notes: List[str],
 ) -> None:
-    """The three systems on the held-out test set."""
-    test = load_examples(TEST_SET)
-    train = load_examples(TRAINING_NLU)
-    overlap = {e.text.lower() for e in test} & {e.text.lower() for e in train}
-    if overlap:
-        raise SystemExit(f"{len(overlap)} test messages are in the training data")
-
-    step(f"NLU: this project's model on {len(test)} held-out messages")
+    """The three systems on the held-out test sets."""
+    sizes = ", ".join(f"{len(examples)} {name}" for name, examples in sets.items())
+    step(f"NLU: this project's model on the held-out messages ({sizes})")
     agent, seconds = nlu.load_agent(model)
     results["startup"]["agent_load_seconds"] = round(seconds, 2)
-    results["nlu"]["project"] = nlu.rasa_figures(agent, test)
+    results["nlu"]["project"] = nlu.rasa_figures(agent, sets)
     _print_nlu(results["nlu"]["project"], f"(Agent.load {seconds:.1f} s)")
     del agent
     gc.collect()
@@ -242,29 +256,106 @@ def compare_nlu(
         default_model = trained.pop("model")
         results["training"]["rasa_default"] = trained
         agent, _ = nlu.load_agent(default_model)
-        results["nlu"]["rasa_default"] = nlu.rasa_figures(agent, test)
+        results["nlu"]["rasa_default"] = nlu.rasa_figures(agent, sets)
         _print_nlu(results["nlu"]["rasa_default"], f"(trained {trained['seconds']} s)")
         del agent
         gc.collect()
 
     if "baseline" not in options.skip:
         step("NLU: TF-IDF + logistic regression baseline (same data)")
+        train = load_examples(TRAINING_NLU)
         fitted, trained = nlu.train_baseline(train)
         results["training"]["baseline"] = trained
-        results["nlu"]["baseline"] = nlu.baseline_figures(fitted, test)
+        results["nlu"]["baseline"] = nlu.baseline_figures(fitted, sets)
         _print_nlu(
             results["nlu"]["baseline"],
             f"(trained {trained['seconds']} s, C={trained['chosen_C']:g})",
         )
 
 
-def _print_nlu(figures: Dict[str, Any], extra: str = "") -> None:
-    parse = figures["parse_ms"]
+def _share(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _print_nlu(by_set: Dict[str, Dict[str, Any]], extra: str = "") -> None:
+    for name, figures in by_set.items():
+        parse = figures["parse_ms"]
+        print(
+            f"  {name}: accuracy {_share(figures['overall_accuracy'])}, FAQ topic "
+            f"{_share(figures['faq_topic_accuracy'])}, out-of-scope recall "
+            f"{_share(figures['out_of_scope_recall'])}, parse p50 "
+            f"{parse['p50']:.1f} ms p95 {parse['p95']:.1f} ms, CPU "
+            f"{figures['cpu_ms_per_message']:.1f} ms/message",
+            flush=True,
+        )
+    if extra:
+        print(f"  {extra}", flush=True)
+
+
+def compare_sentence(
+    model: Path,
+    sets: Dict[str, List[Example]],
+    workdir: Path,
+    options: Options,
+    results: Dict[str, Any],
+    notes: List[str],
+) -> None:
+    """The project's model and the other sentence variant, each measured in
+    a fresh process."""
+    ours, models = sentence_models(model, workdir, options, results, notes)
+    results["sentence"] = {"project_variant": ours, "variants": {}}
+    for name in sentence.VARIANTS:
+        step(f"NLU {name} sentence features, in a fresh process")
+        measured = sentence.measure(models[name]["model"], sets, workdir, name)
+        results["sentence"]["variants"][name] = {**models[name], **measured}
+        _print_variant(measured)
+
+
+def sentence_models(
+    model: Path,
+    workdir: Path,
+    options: Options,
+    results: Dict[str, Any],
+    notes: List[str],
+) -> Tuple[str, Dict[str, Dict[str, Any]]]:
+    """Trains the variant config.yml is not; returns config.yml's variant
+    and both models (path, config, training time) by variant."""
+    project = yaml.safe_load(training.PROJECT_CONFIG.read_text())
+    ours = sentence.variant_of(project)
+    other, config, source = sentence.other_variant(project)
+    if options.model:
+        notes.append(f'BENCH_MODEL taken as trained on config.yml ("{ours}")')
+    step(f"NLU {other} sentence features: training it ({source})")
+    path = sentence.write_config(config, workdir / f"config-{other}-sentence.yml")
+    trained = training.train_model(path, f"{other}-sentence", workdir, options.epochs)
+    notes += [f"epochs capped: {n}" for n in trained["capped"]]
+    print(f"  {trained['seconds']:.0f} s", flush=True)
+    seconds = results["training"].get("project", {}).get("seconds")
+    return ours, {
+        ours: _variant("config.yml (the project's model)", project, model, seconds),
+        other: _variant(source, config, trained["model"], trained["seconds"]),
+    }
+
+
+def _variant(
+    source: str, config: Dict[str, Any], model: Path, seconds: Optional[float]
+) -> Dict[str, Any]:
+    return {
+        "config": source,
+        "pipeline": sentence.pipeline_names(config),
+        "model": model,
+        "training_seconds": seconds,
+        "archive_bytes": model.stat().st_size,
+    }
+
+
+def _print_variant(measured: Dict[str, Any]) -> None:
+    _print_nlu(measured["sets"])
+    mib = 1024**2
     print(
-        f"  accuracy {figures['overall_accuracy']:.1%}, FAQ topic "
-        f"{figures['faq_topic_accuracy']:.1%}, out-of-scope recall "
-        f"{figures['out_of_scope_recall']:.1%}, parse p50 {parse['p50']:.1f} ms "
-        f"p95 {parse['p95']:.1f} ms {extra}",
+        f"  Agent.load {measured['load_seconds']:.1f} s; RSS after load "
+        f"{measured['rss_after_load_bytes'] / mib:.0f} MiB, peak "
+        f"{measured['rss_peak_bytes'] / mib:.0f} MiB",
         flush=True,
     )
 

@@ -283,7 +283,7 @@ _SHOW: Dict[str, Callable[[Any], str]] = {
     "text": lambda v: "n/a" if v is None else str(v),
     "share": _pct,
     "count": _fmt,
-    "s": lambda v: _fmt(v, "s", 2),
+    "s": lambda v: _fmt(v, "s"),
     "ms": lambda v: _fmt(v, "ms", 2),
     "mib": _mib,
     "p50/p95": lambda v: (
@@ -345,7 +345,8 @@ def sentence_table(results: Dict[str, Any]) -> List[str]:
         "SentenceEmbeddingFeaturizer (all-MiniLM-L6-v2) feeding "
         "LinearIntentClassifier, or neither. Each model is loaded in a fresh "
         "process that parses both test sets one message at a time; RSS is that "
-        "process's (peak: `ru_maxrss`), CPU its CPU time over the parses. "
+        "process's (peak: the kernel's VmHWM), CPU its CPU time over the "
+        "parses. "
         f'config.yml is the "{found.get("project_variant", "n/a")}" one.',
         "",
         "| figure | with sentence features | without |",

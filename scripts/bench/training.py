@@ -1,8 +1,10 @@
-"""Training for the benchmark: the project's model and Rasa's default NLU
+"""Training for the benchmark: the project's model, the other sentence
+features variant (scripts/bench/sentence.py) and Rasa's default NLU
 pipeline, each with `rasa train` in a subprocess, timed, from scratch.
 
-Models go to a temporary folder (never `models/`), and Rasa's training cache
-is pointed at an empty folder so no step is fetched from an earlier run.
+Models go to a temporary folder (never `models/`), and each training gets
+Rasa's training cache pointed at an empty folder of its own, so no step is
+fetched from an earlier run or from another training of this one.
 """
 
 from __future__ import annotations
@@ -42,19 +44,23 @@ def capped_config(
     return capped, notes
 
 
-def _rasa(arguments: List[str], workdir: Path, log: Path) -> float:
-    """Runs `rasa <arguments>` in the project folder; returns the seconds."""
+def run_logged(
+    command: List[str], log: Path, extra_env: Optional[Dict[str, str]] = None
+) -> float:
+    """Runs `command` in the project folder with Rasa and TensorFlow quiet
+    and on the CPU, output to `log`; returns the seconds. Raises with the
+    log's last lines when it fails."""
     env = {
         **os.environ,
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "CUDA_VISIBLE_DEVICES": "",
-        "RASA_CACHE_DIRECTORY": str(workdir / "rasa-cache"),
+        **(extra_env or {}),
     }
     started = time.monotonic()
     with log.open("w") as handle:
         done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "rasa", *arguments],
+            command,
             cwd=ROOT,
             env=env,
             stdout=handle,
@@ -64,15 +70,36 @@ def _rasa(arguments: List[str], workdir: Path, log: Path) -> float:
     seconds = time.monotonic() - started
     if done.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-20:]
-        raise RuntimeError(
-            f"rasa {' '.join(arguments[:2])} failed:\n" + "\n".join(tail)
-        )
+        raise RuntimeError(f"{' '.join(command[2:4])} failed:\n" + "\n".join(tail))
     return seconds
 
 
-def train_project(workdir: Path, cap: Optional[int]) -> Dict[str, Any]:
-    """`rasa train` (NLU and dialogue) with the project's config.yml."""
-    config, notes = capped_config(PROJECT_CONFIG, cap, workdir)
+def _rasa(arguments: List[str], workdir: Path, name: str) -> float:
+    """Runs `rasa <arguments>` with an empty training cache of its own,
+    logged to `train-<name>.log`; returns the seconds."""
+    cache = workdir / f"rasa-cache-{name}"
+    return run_logged(
+        [sys.executable, "-m", "rasa", *arguments],
+        workdir / f"train-{name}.log",
+        {"RASA_CACHE_DIRECTORY": str(cache)},
+    )
+
+
+def _trained(model: Path, seconds: float, notes: List[str]) -> Dict[str, Any]:
+    return {
+        "model": model,
+        "seconds": round(seconds, 1),
+        "archive_bytes": model.stat().st_size,
+        "capped": notes,
+    }
+
+
+def train_model(
+    source: Path, name: str, workdir: Path, cap: Optional[int]
+) -> Dict[str, Any]:
+    """`rasa train` (NLU and dialogue) with the config `source`, into
+    `<workdir>/models/<name>.tar.gz`."""
+    config, notes = capped_config(source, cap, workdir)
     out = workdir / "models"
     seconds = _rasa(
         [
@@ -86,18 +113,17 @@ def train_project(workdir: Path, cap: Optional[int]) -> Dict[str, Any]:
             "--out",
             str(out),
             "--fixed-model-name",
-            "project",
+            name,
         ],  # fmt: skip
         workdir,
-        workdir / "train-project.log",
+        name,
     )
-    model = out / "project.tar.gz"
-    return {
-        "model": model,
-        "seconds": round(seconds, 1),
-        "archive_bytes": model.stat().st_size,
-        "capped": notes,
-    }
+    return _trained(out / f"{name}.tar.gz", seconds, notes)
+
+
+def train_project(workdir: Path, cap: Optional[int]) -> Dict[str, Any]:
+    """`rasa train` (NLU and dialogue) with the project's config.yml."""
+    return train_model(PROJECT_CONFIG, "project", workdir, cap)
 
 
 def train_default_nlu(workdir: Path, cap: Optional[int]) -> Dict[str, Any]:
@@ -120,12 +146,6 @@ def train_default_nlu(workdir: Path, cap: Optional[int]) -> Dict[str, Any]:
             "rasa-default-nlu",
         ],  # fmt: skip
         workdir,
-        workdir / "train-default.log",
+        "default",
     )
-    model = out / "rasa-default-nlu.tar.gz"
-    return {
-        "model": model,
-        "seconds": round(seconds, 1),
-        "archive_bytes": model.stat().st_size,
-        "capped": notes,
-    }
+    return _trained(out / "rasa-default-nlu.tar.gz", seconds, notes)

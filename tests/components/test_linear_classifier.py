@@ -6,59 +6,13 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.linear_classifier import MODEL_FILE, LinearIntentClassifier
-
-EXAMPLES = {
-    "greet": ["hello", "hi there", "good morning", "hey", "hello there"],
-    "goodbye": ["bye", "see you later", "goodbye", "talk soon", "bye for now"],
-    "faq/cost": [
-        "how much does it cost",
-        "what is the price",
-        "how much is a session",
-        "price of treatment",
-        "is it expensive",
-    ],
-    "faq/needles": [
-        "what needles do you use",
-        "are the needles sterile",
-        "how thick is the needle",
-        "single use needles?",
-        "needle size",
-    ],
-}
-RESPONSES = {
-    "utter_faq/cost": [{"text": "It costs..."}],
-    "utter_faq/needles": [{"text": "We use..."}],
-}
-
-
-def training_data() -> TrainingData:
-    messages = []
-    for label, texts in EXAMPLES.items():
-        intent, _, key = label.partition("/")
-        for text in texts:
-            data: Dict[str, Any] = {"text": text, "intent": intent}
-            if key:
-                data["intent_response_key"] = label
-            messages.append(Message(data=data))
-    return TrainingData(training_examples=messages, responses=RESPONSES)
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> LocalModelStorage:
-    return LocalModelStorage(tmp_path)
-
-
-@pytest.fixture
-def context() -> ExecutionContext:
-    return ExecutionContext(GraphSchema({}), "test")
+from tests.components.conftest import RESPONSES, training_data
 
 
 @pytest.fixture
@@ -191,7 +145,7 @@ def test_loading_the_model_leaves_logging_alone() -> None:
         "from components.linear_classifier import skops_io; skops_io();"
         "print(logging.getLevelName(logging.getLogger().level))"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True
     )
