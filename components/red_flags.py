@@ -47,12 +47,6 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             rf"\b(pain|tightness|pressure|crushing|heaviness)\b{_NEAR}\b(in|on|across)"
             r" (my|the) chest\b",
             r"\bheart attack\b",
-            # Where the lung lies under a needle: the breastbone, behind the
-            # breast, the rib cage.
-            r"\b(sternum|breast ?bone|behind (my|the) (right |left )?breast|rib ?cage)"
-            r"\b.{0,80}\b(pain\w*|sore\w*|hurts?|hurting|ach\w*|tight\w*)\b",
-            r"\b(pain\w*|sore\w*|hurts?|hurting|ach\w*|tight\w*)\b.{0,40}\b(sternum|"
-            r"breast ?bone|behind (my|the) (right |left )?breast|rib ?cage)\b",
         ),
     ),
     (
@@ -91,11 +85,11 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r" parts?|between my legs|bum|buttocks)",
             r"\b(groin|saddle|inner thighs?|genitals?|private parts?|between my legs)"
             r"\b.{0,30}\bnumb\w*",
-            # Saddle numbness as people put it: the bottom area gone cold or
+            # Saddle numbness as people put it: the bottom area gone numb or
             # without feeling.
             r"\b(bottom|bum|backside|buttocks?) (area|region)\b.{0,40}"
-            r"\b(numb\w*|cold\w*|no feeling|tingl\w*)",
-            r"\b(numb\w*|coldness|no feeling|lost feeling)\b.{0,40}\b(bottom|bum|"
+            r"\b(numb\w*|no feeling|lost (all )?feeling)",
+            r"\b(numb\w*|no feeling|lost feeling)\b.{0,40}\b(bottom|bum|"
             r"backside) (area|region)\b",
             rf"\b{_CANT} feel\b.{{0,25}}\b(groin|saddle|inner thighs?|genitals?|"
             r"private (parts?|area)|between my legs|bum|buttocks)",
@@ -111,7 +105,9 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"sagging|lopsided)",
             # A limb that "went numb", "went dead", "went limp".
             r"\b(arm|leg|hand|foot|face|side)s?\b.{0,20}\b(went|gone|going|turned)"
-            r" (completely |totally |all |suddenly )?(numb|dead|limp|weak)\b",
+            r" (completely|totally|suddenly) (numb|dead|limp|weak)\b",
+            r"\b(arm|leg|hand|foot|face|side)s?\b.{0,20}\b(went|gone|going|turned)"
+            r" (numb|dead|limp|weak) (out of nowhere|all of a sudden|suddenly)",
             r"\b(los\w*|lost|no) (all |the )?feeling in (my|both|one of my)"
             r" (legs?|arms?)",
             r"\bparaly[sz]\w*",
@@ -146,8 +142,7 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"swelling|oozing|ooze|pus|weeping|discharge)\b",
             r"\b(oozing|pus|puss)\b",
             # Fluid that keeps coming from where the needle went in.
-            r"\b(still|keeps?|kept|wont stop|is|are|been) (leaking|weeping|draining|"
-            r"oozing)\b",
+            r"\b(still|keeps?|kept|wont stop) (leaking|weeping|oozing)\b",
             r"\b(leaking|weeping|draining) (fluid|clear fluid|blood|liquid)",
             r"\bred (streaks?|lines?)\b",
             r"\binfected (needle|needling|injection|treatment|ims|treated)?\s?"
@@ -212,7 +207,19 @@ _FEELS = (
     r"(hurts?|hurting|pain\w*|tight\w*|short|hard|difficult|sore|ache\w*|aching|"
     r"weird|funny|strange|heavy|pressure|sharp|struggl\w*|trouble|cant|shallow)"
 )
+# Where the lung lies under a needle: the breastbone, behind the breast, the
+# rib cage.
+_CHEST_WALL = r"(sternum|breast ?bone|behind (my|the) (right |left )?breast|rib ?cage)"
+_SORE = r"(pain\w*|sore\w*|hurts?|hurting|ach\w*|tight\w*)"
 COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
+    (
+        # Pain where the lung lies, after needling there.
+        "chest_pain",
+        (
+            (_AFTER_NEEDLING, rf"\b{_CHEST_WALL}\b.{{0,80}}\b{_SORE}\b"),
+            (_AFTER_NEEDLING, rf"\b{_SORE}\b.{{0,40}}\b{_CHEST_WALL}\b"),
+        ),
+    ),
     (
         # Worry about a collapsed lung with chest or breathing symptoms.
         "collapsed_lung",
@@ -247,8 +254,16 @@ COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
         ),
     ),
 )
-# A symptom is described by the person it happens to ("my", "I've had").
-_FIRST_PERSON = re.compile(r"\b(i|im|ive|id|my|me|myself)\b")
+# A question about a risk ("can I get a fever from IMS?", "does needling the
+# rib cage hurt?") is not a symptom, unless it also tells of one happening
+# ("could this be a pneumothorax? my chest has been tight since ...").
+_QUESTION = re.compile(
+    r"^(can|could|will|would|might|may|is|are|do|does|what|how|should|which)\b"
+)
+_HAPPENING = re.compile(
+    r"\b(now|since|yesterday|today|this morning|last night|ive had|ive got|"
+    r"i have had|im having|started|developed|keeps?|still)\b"
+)
 
 _COMPILED: List[Tuple[str, List[Pattern[str]]]] = [
     (category, [re.compile(p) for p in patterns]) for category, patterns in RED_FLAGS
@@ -261,7 +276,7 @@ _COMPOUND: List[Tuple[str, List[Tuple[Pattern[str], Pattern[str]]]]] = [
 
 def _compound(norm: str) -> Optional[Tuple[str, int, int]]:
     """(category, start, end) in `norm` of the first two-part red flag."""
-    if not _FIRST_PERSON.search(norm):
+    if _QUESTION.match(norm) and not _HAPPENING.search(norm):
         return None
     for category, pairs in _COMPOUND:
         for context, symptom in pairs:

@@ -78,6 +78,13 @@ from components.red_flags import RedFlagDetector, find_red_flag
         ("my arm went completely numb during the treatment", "stroke_signs"),
         ("i'm losing feeling in both legs", "stroke_signs"),
         ("the needle spot on my shin is still weeping", "infection_signs"),
+        # Told without "I" or "my", or of someone else.
+        ("had ims yesterday, now fever and chills", "needling_infection"),
+        ("after needling the redness is spreading up the leg", "needling_infection"),
+        (
+            "He had IMS yesterday and now has a fever and chills",
+            "needling_infection",
+        ),
         # After needling: fever or chills, spreading redness, a hard spot.
         (
             "since my session on friday I've had chills and a fever",
@@ -133,6 +140,17 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "can dry needling near the chest cause a pneumothorax?",
         "what are the chances of a punctured lung from needling my upper back",
         "can you get a fever from IMS?",
+        "Can I get a fever from IMS?",
+        "Can I have IMS if I have a fever?",
+        "Can IMS treat rib cage pain?",
+        "Does needling the rib cage hurt?",
+        "Is it sore to needle the sternum?",
+        "Can IMS help costochondritis? My breastbone is sore",
+        "My work is draining me",
+        "My sinuses are draining, can I still have IMS?",
+        "My arm went numb after sleeping on it",
+        "I have tennis elbow and my arm went weak when gripping",
+        "My bum area is cold after sitting",
         "how common is infection after dry needling",
         "I'm a bit sore after the needling, is that normal?",
         "my muscles feel hard and tight, will IMS help?",
