@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Dict, List, Optional, Text
 
@@ -10,8 +11,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
-from clinic.profile import current_profile
+from clinic.profile import ProfileError, current_profile
 from components.condition_answers import answer_condition
+
+logger = logging.getLogger(__name__)
 
 # FAQ topics whose follow-up turn the dialogue handles specially.
 TRACKED_TOPICS = ("candidate", "cost_coverage")
@@ -61,9 +64,16 @@ def profile_changes(tracker: Tracker) -> List[EventType]:
     """SlotSet events for the `clinic_*` slots whose profile value changed
     since the session started, so an edited clinic_profile.yml shows in
     answers at once, without retraining or a new session."""
+    try:
+        values = current_profile().slots()
+    except (ProfileError, OSError) as error:
+        # A profile being edited may be half-written: keep the details the
+        # conversation has, and the turn's own slot checks.
+        logger.warning("clinic profile not re-read: %s", error)
+        return []
     return [
         SlotSet(slot, value)
-        for slot, value in current_profile().slots().items()
+        for slot, value in values.items()
         if tracker.get_slot(slot) != value
     ]
 

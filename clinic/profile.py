@@ -118,6 +118,8 @@ def load_profile(path: Optional[Path] = None) -> ClinicProfile:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as error:
         raise ProfileError(f"clinic profile not found: {path}") from error
+    except yaml.YAMLError as error:
+        raise ProfileError(f"clinic profile is not valid YAML: {path}") from error
     if not isinstance(data, dict):
         raise ProfileError(f"clinic profile is not a mapping: {path}")
     return ClinicProfile.from_mapping(data)

@@ -19,6 +19,14 @@ CATALOGUED = frozenset(
     }
 )  # fmt: skip
 UNLISTED = "other"
+# Named problems the catalogue has no answer for. One of them wins over the
+# body region it is in ("a herniated disc in my neck" is not neck pain).
+DIAGNOSES = frozenset(
+    {
+        "rheumatoid_arthritis", "arthritis", "fibroids", "disc", "whiplash",
+        "plantar_fasciitis", "carpal_tunnel",
+    }
+)  # fmt: skip
 # When a message names several, the answer carries the one with safety
 # advice in it first (sciatica's warns of bladder and bowel signs).
 SAFETY_FIRST = ("sciatica",)
@@ -26,11 +34,14 @@ SAFETY_FIRST = ("sciatica",)
 
 def answer_condition(values: Sequence[str]) -> Optional[str]:
     """The condition whose answer a message gets, from the values named in
-    it (reading order): a safety-first one, else the first catalogued one,
-    else "other" for any unlisted one, else None."""
+    it (reading order): a safety-first one, else "other" when a diagnosis
+    the catalogue lacks is named, else the first catalogued one, else
+    "other" for any unlisted body part, else None."""
     for value in SAFETY_FIRST:
         if value in values:
             return value
+    if any(value in DIAGNOSES for value in values):
+        return UNLISTED
     for value in values:
         if value in CATALOGUED:
             return value

@@ -184,3 +184,18 @@ async def test_an_edited_profile_reaches_a_conversation_already_going(
     changed = {e["name"]: e["value"] for e in result if e["name"].startswith("clinic")}
     assert list(changed) == ["clinic_parking"]
     assert changed["clinic_parking"].startswith("now underground, P1; ")
+
+
+async def test_a_half_written_profile_keeps_the_turns_own_checks(
+    dispatcher, domain_dict, tmp_path, monkeypatch
+) -> None:
+    broken = tmp_path / "profile.yml"
+    broken.write_text("name: [unclosed\n", encoding="utf-8")
+    monkeypatch.setenv("CLINIC_PROFILE", str(broken))
+    entities = [{"entity": "condition", "value": "sciatica"}]
+    tracker = make_tracker([user_event("x", "faq", entities)], slots={"a": 1})
+    result = await ValidateSlotMappings().run(dispatcher, tracker, domain_dict)
+    assert {e["name"]: e["value"] for e in result} == {
+        "condition": "sciatica",
+        "faq_topic": None,
+    }

@@ -95,7 +95,11 @@ def test_extractor_adds_entities() -> None:
         (["knee"], "other"),
         (["rheumatoid_arthritis", "arthritis"], "other"),
         (["fibroids"], "other"),
-        (["disc", "back_pain"], "back_pain"),
+        # A named diagnosis the catalogue lacks wins over its body region.
+        (["disc", "back_pain"], "other"),
+        (["rheumatoid_arthritis", "arthritis", "shoulder_pain"], "other"),
+        (["pelvic_pain", "fibroids"], "other"),
+        (["disc", "sciatica"], "sciatica"),
     ],
 )
 def test_answer_condition(values: list, answer) -> None:
