@@ -19,9 +19,7 @@ TO_CONFIRM = "the team will confirm (call {phone})"
 
 # Profile field -> the slot its text fills (answers in data/responses/).
 DETAIL_SLOTS = {
-    "hours": "clinic_hours",
     "address": "clinic_address",
-    "booking_url": "clinic_booking_url",
     "map_url": "clinic_map_url",
     "parking": "clinic_parking",
     "transit": "clinic_transit",
@@ -90,8 +88,9 @@ class ClinicProfile:
 
         Each optional detail is its text, or "the team will confirm" with
         the phone when the profile leaves it empty. `clinic_referral` is
-        "yes", "no" or None, and `clinic_fees` stays None when empty: their
-        answers have a variation for each case.
+        "yes", "no" or None; `clinic_fees`, `clinic_hours` and
+        `clinic_booking_url` stay None when empty: their answers have a
+        variation for each case.
         """
         to_confirm = TO_CONFIRM.format(phone=self.phone)
         values: Dict[str, Optional[str]] = {
@@ -100,6 +99,10 @@ class ClinicProfile:
             "clinic_email": self.email,
             "clinic_privacy_url": self.privacy_url,
             "clinic_fees": self.fees,
+            # Answers have a variation for these left empty: a sentence such
+            # as "book online at ..." cannot take "the team will confirm".
+            "clinic_hours": self.hours,
+            "clinic_booking_url": self.booking_url,
             "clinic_referral": (
                 None
                 if self.referral_required is None

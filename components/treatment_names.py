@@ -66,10 +66,16 @@ class TreatmentNameVariants(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         """`variants`: copies per example; `keep_names_in`: labels whose
-        examples are left as written (the comparison topics)."""
+        examples are left as written (the comparison topics, and origins,
+        whose answer is IMS's own history)."""
         return {
             "variants": 2,
-            "keep_names_in": ["faq/ims_vs_acupuncture", "faq/dry_needling"],
+            "keep_names_in": [
+                "faq/ims_vs_acupuncture",
+                "faq/dry_needling",
+                # Dr. Gunn developed IMS, not dry needling as a whole.
+                "faq/origins",
+            ],
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
