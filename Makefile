@@ -71,7 +71,8 @@ format: install ## ruff: fix lint and format the code
 validate: install ## rasa data validate --fail-on-warnings
 	$(RASA) data validate --fail-on-warnings
 
-$(MODEL): $(VENV)/.installed $(TRAIN_INPUTS)
+# Training and the trained model both read the sentence model folder.
+$(MODEL): $(VENV)/.installed $(SENTENCE_MODEL)/model.safetensors $(TRAIN_INPUTS)
 	@mkdir -p models
 	$(RASA) train --fixed-model-name ims-assistant --out models
 
