@@ -4,6 +4,10 @@
   patients' styles, every label covered.
 - `real`: tests/nlu/real/questions.tsv, questions people really asked on
   public pages, kept as written (their addresses: sources.tsv beside it).
+  Its misreads were read to choose what kinds of question to write more
+  training examples of, so it now flatters the model a little.
+- `real2`: tests/nlu/real2/questions.tsv, a second set of real questions from
+  other pages, collected after that work; nobody has read its misreads.
 
 For each set it prints, and writes as JSON: FAQ topic accuracy at the
 retrieval-key level (`faq/<id>`), accuracy on the other intents, out-of-scope
@@ -115,6 +119,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_SETS = {
     "written": ROOT / "tests" / "nlu" / "test_nlu.yml",
     "real": ROOT / "tests" / "nlu" / "real" / "questions.tsv",
+    "real2": ROOT / "tests" / "nlu" / "real2" / "questions.tsv",
 }
 # Below a target, `make evaluate` (and so `make test`) fails.
 TARGETS = {
@@ -125,16 +130,24 @@ TARGETS = {
     },
     # Every red flag, and floors a little under today's figures, so that a
     # change which loses real-question understanding fails. The goals of
-    # the real-questions issue are higher (GOALS), and not yet met.
+    # the real-questions issue (GOALS) are printed beside them.
     "real": {
-        "faq_topic_accuracy": 0.75,
-        "out_of_scope_recall": 0.70,
+        "faq_topic_accuracy": 0.85,
+        "out_of_scope_recall": 0.85,
+        "red_flag_recall": 1.0,
+    },
+    "real2": {
+        "faq_topic_accuracy": 0.85,
+        "out_of_scope_recall": 0.60,
         "red_flag_recall": 1.0,
     },
 }
 # Where the real-question figures should get to (printed, not enforced):
 # docs/evaluation.md says how far they are.
-GOALS = {"real": {"faq_topic_accuracy": 0.90, "out_of_scope_recall": 0.85}}
+GOALS = {
+    name: {"faq_topic_accuracy": 0.90, "out_of_scope_recall": 0.85}
+    for name in ("real", "real2")
+}
 
 
 def report(
