@@ -44,8 +44,9 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
         (
             rf"\bchest\b{_NEAR}\b(pain|pains|painful|hurts?|hurting|tight\w*|pressure"
             r"|ache|aches|aching|crush\w*|heav\w*|squeez\w*|burning|sharp)",
-            rf"\b(pain|tightness|pressure|crushing|heaviness)\b{_NEAR}\b(in|on|across)"
-            r" (my|the) chest\b",
+            rf"\b(pain|ache|aching|tightness|pressure|crushing|heaviness)\b{_NEAR}"
+            r"\b(in|on|across|"
+            r"to|into|through) (my|the) chest\b",
             r"\bheart attack\b",
         ),
     ),
@@ -117,7 +118,15 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"\b(trouble|difficulty|problems?)"
             r" (speaking|talking|getting (my )?words out)",
             rf"\b{_CANT} (speak|talk|get (my )?words out)\b",
-            r"\b(having|had|have|think).{0,20}\bstroke\b",
+            # Not "it's possible to have a stroke after ...": a risk.
+            r"(?<!to )\b(having|had|have|think)\b.{0,20}\bstroke\b",
+            # A limb with no feeling at all, or that stopped working.
+            r"\b(arm|leg|hand|foot|face)s?\b.{0,40}\b(completely|totally|entirely)"
+            r" (numb|dead|limp)\b",
+            r"\bno (sensation|feeling) (at all |whatsoever )?in (my|the|both|one of my)"
+            r" (right |left )?(legs?|arms?|foot|feet|hands?|face)\b",
+            r"\b(arm|leg|hand|foot|feet|side)s?\b.{0,20}\b(stopped|stops|quit)"
+            r" working\b",
         ),
     ),
     (
@@ -169,6 +178,17 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"\b(see |no |any )?point (of|in) (living|life|going on|being alive)\b",
             r"\bno (reason|point) (to|in) (live|living|going on)\b",
             r"\btake my (own )?life\b",
+            r"\b(give up|giving up|surrender\w*) (on )?(my )?life\b",
+        ),
+    ),
+    (
+        # Someone asking whether to call an ambulance or 911 is told to, now:
+        # the assistant cannot judge that they need not.
+        "urgent_care_asked",
+        (
+            r"\b(call|calling|ring|phone|get|need) (an |for an |the )?(ambulance|911)\b",
+            r"\b(go|going|head|get) to (the |an )?(er|emergency room|emergency"
+            r" department|a and e)\b",
         ),
     ),
     (
@@ -229,6 +249,19 @@ COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
                 rf"\b(chest|breath\w*|breathing|inhal\w*|lungs?)\b.{{0,40}}\b{_FEELS}",
             ),
             (_LUNG, rf"\b{_FEELS}\b.{{0,40}}\b(chest|breath\w*|breathing|inhal\w*)"),
+        ),
+    ),
+    (
+        # Pain in the chest with breathing that sounds wrong or a cough: how a
+        # collapsed lung after needling is told without naming it.
+        "breathing",
+        (
+            (
+                rf"\bchest\b.{{0,80}}\b{_SORE}\b|\b{_SORE}\b.{{0,80}}\bchest\b",
+                r"\b(breath\w*|breathing)\b.{0,60}\b(sounds?|noises?|crackl\w*|"
+                r"wheez\w*|cough\w*)|\b(cough\w*|wheez\w*|crackl\w*|rattl\w*)\b.{0,60}"
+                r"\bbreath",
+            ),
         ),
     ),
     (

@@ -99,6 +99,21 @@ from components.red_flags import RedFlagDetector, find_red_flag
             "i felt feverish the whole night after my ims appointment",
             "needling_infection",
         ),
+        # A limb with no feeling at all, or that stopped working.
+        ("I got up this morning and my arm was totally numb", "stroke_signs"),
+        ("there's no sensation at all in my left foot", "stroke_signs"),
+        ("halfway through dinner my right hand just stopped working", "stroke_signs"),
+        # Asking whether to call an ambulance or go to the ER.
+        ("my leg feels wrong and weak, should I call an ambulance?", "urgent_care_asked"),
+        ("do I need to go to the ER for this", "urgent_care_asked"),
+        # Pain that spreads to the chest; a cough and odd breath sounds.
+        ("the ache moved from my shoulder blade into my chest", "chest_pain"),
+        (
+            "after the needles in my upper back my chest is sore and there is a "
+            "crackling when I breathe in",
+            "breathing",
+        ),
+        ("I feel like giving up on my life because of this pain", "self_harm"),
         # A long story, past tense, with the symptom in the middle.
         (
             "So last week I finally tried dry needling for my neck, which was great "
@@ -129,6 +144,10 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "my shoulder has been stiff for months",
         "Is IMS safe during pregnancy?",
         # Idioms and questions about risks are not emergencies.
+        "I read it's possible to have a stroke after neck manipulation, how would I know?",
+        "my old knee injury stopped me working for a month last year",
+        "I gave up on physio for a while but my life is busy",
+        "is a cough normal after a cold if I have IMS booked",
         "my neck is killing me, can IMS help?",
         "could the needles give me an infection?",
         "what is the risk of infection with dry needling",
