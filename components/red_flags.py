@@ -252,6 +252,18 @@ COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
         ),
     ),
     (
+        # Bladder or bowel trouble told beside back or leg trouble: how the
+        # warning signs of a squeezed nerve bundle (cauda equina) are told.
+        "bladder_bowel",
+        (
+            (
+                r"\b(back|spine|spinal|sciatica|legs?)\b",
+                r"\b(bladder|bowels?)( \w+)? (problems?|issues?|trouble|changes?|"
+                r"symptoms?)\b",
+            ),
+        ),
+    ),
+    (
         # Pain in the chest with breathing that sounds wrong or a cough: how a
         # collapsed lung after needling is told without naming it.
         "breathing",

@@ -114,6 +114,10 @@ from components.red_flags import RedFlagDetector, find_red_flag
             "breathing",
         ),
         ("I feel like giving up on my life because of this pain", "self_harm"),
+        (
+            "my sciatica got worse this week and now I have bladder issues too",
+            "bladder_bowel",
+        ),
         # A long story, past tense, with the symptom in the middle.
         (
             "So last week I finally tried dry needling for my neck, which was great "
@@ -148,6 +152,7 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "my old knee injury stopped me working for a month last year",
         "I gave up on physio for a while but my life is busy",
         "is a cough normal after a cold if I have IMS booked",
+        "can IMS on my back cause bladder problems?",
         "my neck is killing me, can IMS help?",
         "could the needles give me an infection?",
         "what is the risk of infection with dry needling",
