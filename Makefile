@@ -20,7 +20,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/nul
   $(shell find components -name '*.py' 2>/dev/null)
 
 .PHONY: help install lock lint format validate train test pytest test-stories \
-        evaluate cross-validate bench bench-staff run run-scaled clean
+        evaluate cross-validate bench bench-staff docs-figures run run-scaled clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -95,6 +95,9 @@ cross-validate: install ## 5-fold cross-validation on the training data: CV_CONF
 
 bench: install ## Train and measure: NLU vs baselines, REST latency, memory (BENCH_QUICK=1: short check run)
 	$(PY) -m scripts.bench
+
+docs-figures: install ## Rewrite the figure tables of README.md and docs/ from results/ (make evaluate, make bench)
+	$(PY) -m scripts.docs_figures
 
 bench-staff: install ## Time the staff app's conversation list and dashboard on a year of synthetic chats
 	$(PY) -m scripts.bench.staff

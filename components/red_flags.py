@@ -186,7 +186,8 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
         # the assistant cannot judge that they need not.
         "urgent_care_asked",
         (
-            r"\b(call|calling|ring|phone|get|need) (an |for an |the )?(ambulance|911)\b",
+            r"\b(call|calling|ring|phone|get|need) (an |for an |the )?"
+            r"(ambulance|911)\b",
             r"\b(go|going|head|get) to (the |an )?(er|emergency room|emergency"
             r" department|a and e)\b",
         ),

@@ -26,6 +26,7 @@ import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -137,8 +138,8 @@ TARGETS = {
         "red_flag_recall": 1.0,
     },
     "real2": {
-        "faq_topic_accuracy": 0.85,
-        "out_of_scope_recall": 0.60,
+        "faq_topic_accuracy": 0.83,
+        "out_of_scope_recall": 0.70,
         "red_flag_recall": 1.0,
     },
 }
@@ -205,7 +206,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     sets = {name: load_examples(TEST_SETS[name]) for name in names}
     everything = [example for name in names for example in sets[name]]
     parses = iter(asyncio.run(predict(args.model, everything)))
-    results: Dict[str, Any] = {}
+    results: Dict[str, Any] = {
+        "meta": {
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "model": str(args.model),
+        }
+    }
     missed: List[str] = []
     for name in names:
         examples = sets[name]

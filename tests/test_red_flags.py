@@ -104,7 +104,10 @@ from components.red_flags import RedFlagDetector, find_red_flag
         ("there's no sensation at all in my left foot", "stroke_signs"),
         ("halfway through dinner my right hand just stopped working", "stroke_signs"),
         # Asking whether to call an ambulance or go to the ER.
-        ("my leg feels wrong and weak, should I call an ambulance?", "urgent_care_asked"),
+        (
+            "my leg feels wrong and weak, should I call an ambulance?",
+            "urgent_care_asked",
+        ),
         ("do I need to go to the ER for this", "urgent_care_asked"),
         # Pain that spreads to the chest; a cough and odd breath sounds.
         ("the ache moved from my shoulder blade into my chest", "chest_pain"),
@@ -148,7 +151,7 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "my shoulder has been stiff for months",
         "Is IMS safe during pregnancy?",
         # Idioms and questions about risks are not emergencies.
-        "I read it's possible to have a stroke after neck manipulation, how would I know?",
+        "I read it's possible to have a stroke after neck cracking, how would I know?",
         "my old knee injury stopped me working for a month last year",
         "I gave up on physio for a while but my life is busy",
         "is a cough normal after a cold if I have IMS booked",

@@ -24,7 +24,11 @@ SYSTEMS = {
     "baseline": "TF-IDF + logistic regression",
 }
 # The test sets (scripts/evaluate.py's TEST_SETS), as tables name them.
-SET_LABELS = {"written": "written test set", "real": "real questions"}
+SET_LABELS = {
+    "written": "written test set",
+    "real": "real questions",
+    "real2": "real questions, 2nd set",
+}
 # `score`'s figures in the with / without table: key, label, how shown.
 SCORED = (
     ("overall_accuracy", "accuracy", "share"),

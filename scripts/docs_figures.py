@@ -1,0 +1,199 @@
+"""Writes the measured figures into README.md and docs/, from the results files.
+
+The tables between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` are
+generated, never typed: `make docs-figures` rebuilds them from what
+`make evaluate` (results/evaluation.json) and `make bench`
+(results/bench/bench.json) last wrote, and says which results file each
+came from. A table whose results file is missing is left as it is.
+
+    python -m scripts.docs_figures [--check]
+
+`--check` changes nothing and exits 1 if a page would change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+from scripts.evaluate import GOALS, ROOT, TARGETS, TEST_SETS
+
+EVALUATION = ROOT / "results" / "evaluation.json"
+BENCH = ROOT / "results" / "bench" / "bench.json"
+PAGES = [ROOT / "README.md", ROOT / "docs" / "evaluation.md"]
+
+SET_NAMES = {"written": "written", "real": "real", "real2": "real, 2nd set"}
+EVALUATION_ROWS = (
+    ("faq_topic_accuracy", "FAQ topic accuracy"),
+    ("out_of_scope_recall", "out-of-scope recall"),
+    ("red_flag_recall", "red-flag recall"),
+    ("red_flag_false_alarms", "red-flag false alarms"),
+    ("in_scope_fallback_rate", "in-scope messages sent to fallback"),
+)
+# make bench's with / without sentence features figures: key, label, how.
+SENTENCE_ROWS = (
+    ("faq_topic_accuracy", "FAQ topic accuracy", "share"),
+    ("out_of_scope_recall", "out-of-scope recall", "share"),
+    ("cpu_ms_per_message", "CPU per parsed message", "ms"),
+    ("parse_ms", "parse p50 / p95", "p50/p95"),
+)
+SENTENCE_MEMORY = (
+    ("rss_after_load_bytes", "RSS after `Agent.load`"),
+    ("rss_peak_bytes", "peak RSS"),
+    ("training_seconds", "training time"),
+)
+
+
+def _share(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _limit(test_set: str, key: str) -> str:
+    """The target and the goal of a figure, as a cell."""
+    parts = []
+    target = TARGETS.get(test_set, {}).get(key)
+    if target is not None:
+        parts.append(f">= {target:.0%}")
+    goal = GOALS.get(test_set, {}).get(key)
+    if goal is not None:
+        parts.append(f"goal {goal:.0%}")
+    return ", ".join(parts)
+
+
+def evaluation_table(results: Dict[str, Any]) -> List[str]:
+    """Each test set's figures, with its target and goal."""
+    sets = [name for name in TEST_SETS if name in results]
+    header = " | ".join(
+        f"{SET_NAMES.get(s, s)} ({results[s]['examples']})" for s in sets
+    )
+    lines = [
+        f"| figure | {header} |",
+        "| --- |" + " --- |" * len(sets),
+    ]
+    for key, label in EVALUATION_ROWS:
+        cells = []
+        for name in sets:
+            value = results[name].get(key)
+            shown = str(value) if key == "red_flag_false_alarms" else _share(value)
+            limit = _limit(name, key)
+            cells.append(f"{shown} ({limit})" if limit else shown)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _mib(value: Any) -> str:
+    return "n/a" if value is None else f"{value / 2**20:.0f} MiB"
+
+
+def _cell(figures: Dict[str, Any], key: str, how: str) -> str:
+    value = figures.get(key)
+    if value is None:
+        return "n/a"
+    if how == "share":
+        return _share(value)
+    if how == "ms":
+        return f"{value:.1f} ms"
+    return f"{value['p50']:.0f} / {value['p95']:.0f} ms"
+
+
+def sentence_table(results: Dict[str, Any]) -> List[str]:
+    """make bench's model with and without sentence features."""
+    variants = (results.get("sentence") or {}).get("variants") or {}
+    if not variants:
+        return []
+    both = [variants.get("with", {}), variants.get("without", {})]
+    lines = [
+        "| figure | with sentence features (`config.yml`) | without |",
+        "| --- | --- | --- |",
+    ]
+    for test_set in TEST_SETS:
+        if not any(test_set in v.get("sets", {}) for v in both):
+            continue
+        for key, label, how in SENTENCE_ROWS:
+            cells = [_cell(v.get("sets", {}).get(test_set, {}), key, how) for v in both]
+            name = SET_NAMES.get(test_set, test_set)
+            lines.append(f"| {label}, {name} | {cells[0]} | {cells[1]} |")
+    for key, label in SENTENCE_MEMORY:
+        if key == "training_seconds":
+            cells = ["n/a" if v.get(key) is None else f"{v[key]:.0f} s" for v in both]
+        else:
+            cells = [_mib(v.get(key)) for v in both]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+def _read(path: Path) -> Optional[Dict[str, Any]]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+TABLES: Dict[str, tuple] = {
+    "evaluation": (EVALUATION, "make evaluate", evaluation_table),
+    "sentence": (BENCH, "make bench", sentence_table),
+}
+
+
+def render(name: str, results: Dict[str, Any], source: Path) -> List[str]:
+    """The generated block's lines for table `name`."""
+    _, command, build = TABLES[name]
+    when = (results.get("meta") or {}).get("date") or ""
+    origin = f"`{command}`" + (f", {when}" if when else "")
+    body: List[str] = build(results)
+    if not body:
+        return []
+    return [
+        f"<!-- generated by `make docs-figures` from {source.relative_to(ROOT)} "
+        f"({origin}); do not edit -->",
+        *body,
+    ]
+
+
+_BLOCK = re.compile(
+    r"(<!-- figures:(?P<name>[a-z]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)",
+    re.DOTALL,
+)
+
+
+def fill(text: str, load: Callable[[Path], Optional[Dict[str, Any]]]) -> str:
+    """`text` with every figures block rebuilt from its results file."""
+
+    def replace(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in TABLES:
+            return match.group(0)
+        source = TABLES[name][0]
+        results = load(source)
+        lines = render(name, results, source) if results else []
+        if not lines:
+            return match.group(0)
+        return match.group(1) + "\n".join(lines) + "\n" + match.group(4)
+
+    return _BLOCK.sub(replace, text)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    stale = []
+    for page in PAGES:
+        before = page.read_text(encoding="utf-8")
+        after = fill(before, _read)
+        if after != before:
+            stale.append(page)
+            if not args.check:
+                page.write_text(after, encoding="utf-8")
+    for page in stale:
+        shown = page.relative_to(ROOT) if page.is_relative_to(ROOT) else page
+        print(f"{'would rewrite' if args.check else 'rewrote'} {shown}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

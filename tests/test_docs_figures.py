@@ -1,0 +1,92 @@
+"""The figure tables in README.md and docs/ are generated from results files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scripts import docs_figures
+from scripts.docs_figures import BENCH, EVALUATION, PAGES, fill
+
+FIGURES = {
+    "faq_topic_accuracy": 0.883,
+    "out_of_scope_recall": 0.944,
+    "red_flag_recall": 1.0,
+    "red_flag_false_alarms": 3,
+    "in_scope_fallback_rate": 0.0,
+    "examples": 236,
+}
+EVALUATION_RESULTS = {"meta": {"date": "2026-12-02 00:10 UTC"}, "real": FIGURES}
+BENCH_RESULTS = {
+    "sentence": {
+        "variants": {
+            "with": {
+                "sets": {
+                    "real": {
+                        **FIGURES,
+                        "cpu_ms_per_message": 41.5,
+                        "parse_ms": {"p50": 40.2, "p95": 60.9},
+                    }
+                },
+                "rss_after_load_bytes": 787 * 2**20,
+                "training_seconds": 160.0,
+            },
+            "without": {"sets": {"real": {"faq_topic_accuracy": 0.71}}},
+        }
+    }
+}
+PAGE = """intro
+<!-- figures:evaluation -->
+stale table
+<!-- /figures:evaluation -->
+between
+<!-- figures:sentence -->
+<!-- /figures:sentence -->
+end
+"""
+
+
+def loader(found):
+    return lambda path: found.get(path)
+
+
+def test_a_block_is_rebuilt_from_its_results_file() -> None:
+    text = fill(PAGE, loader({EVALUATION: EVALUATION_RESULTS}))
+    assert "stale table" not in text
+    assert "| FAQ topic accuracy | 88.3% (>= 85%, goal 90%) |" in text
+    assert "| red-flag false alarms | 3 |" in text
+    assert "results/evaluation.json (`make evaluate`, 2026-12-02 00:10 UTC)" in text
+    # The bench block had no results: left as it was.
+    assert "<!-- figures:sentence -->\n<!-- /figures:sentence -->" in text
+    assert text.startswith("intro\n") and text.endswith("end\n")
+
+
+def test_the_sentence_block_shows_both_models() -> None:
+    text = fill(PAGE, loader({BENCH: BENCH_RESULTS}))
+    assert "| FAQ topic accuracy, real | 88.3% | 71.0% |" in text
+    assert "| CPU per parsed message, real | 41.5 ms | n/a |" in text
+    assert "| parse p50 / p95, real | 40 / 61 ms | n/a |" in text
+    assert "| RSS after `Agent.load` | 787 MiB | n/a |" in text
+    assert "stale table" in text  # no evaluation results: untouched
+
+
+def test_filling_twice_changes_nothing() -> None:
+    found = loader({EVALUATION: EVALUATION_RESULTS, BENCH: BENCH_RESULTS})
+    once = fill(PAGE, found)
+    assert fill(once, found) == once
+
+
+def test_check_reports_a_stale_page(tmp_path: Path, monkeypatch) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(PAGE)
+    monkeypatch.setattr(docs_figures, "PAGES", [page])
+    monkeypatch.setattr(docs_figures, "_read", loader({EVALUATION: EVALUATION_RESULTS}))
+    assert docs_figures.main(["--check"]) == 1
+    assert page.read_text() == PAGE
+    assert docs_figures.main([]) == 0
+    assert docs_figures.main(["--check"]) == 0
+
+
+def test_the_pages_have_their_figure_blocks() -> None:
+    text = "".join(page.read_text(encoding="utf-8") for page in PAGES)
+    for name in docs_figures.TABLES:
+        assert f"<!-- figures:{name} -->" in text
