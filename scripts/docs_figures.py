@@ -24,7 +24,11 @@ from scripts.evaluate import GOALS, ROOT, TARGETS, TEST_SETS
 
 EVALUATION = ROOT / "results" / "evaluation.json"
 BENCH = ROOT / "results" / "bench" / "bench.json"
-PAGES = [ROOT / "README.md", ROOT / "docs" / "evaluation.md"]
+PAGES = [
+    ROOT / "README.md",
+    ROOT / "docs" / "evaluation.md",
+    ROOT / "docs" / "performance.md",
+]
 
 SET_NAMES = {"written": "written", "real": "real", "real2": "real, 2nd set"}
 EVALUATION_ROWS = (
@@ -126,6 +130,55 @@ def sentence_table(results: Dict[str, Any]) -> List[str]:
     return lines
 
 
+# make bench's load modes (scripts/bench/load.py), as the table names them.
+MODES = {"paced": "paced", "back_to_back": "back to back"}
+
+
+def bench_table(results: Dict[str, Any]) -> List[str]:
+    """make bench's run, its targets, and the REST latency by load."""
+    measured = [t for t in results.get("targets") or [] if t["value"] is not None]
+    levels = (results.get("e2e") or {}).get("levels") or []
+    if not levels:
+        return []  # the run left the load part out: nothing to show here
+    meta = results.get("meta") or {}
+    machine = meta.get("machine") or {}
+    lines = [
+        f"Run on {machine.get('cores', 'n/a')} cores ({machine.get('cpu', 'n/a')}), "
+        f"Python {machine.get('python', 'n/a')}, Rasa {machine.get('rasa', 'n/a')}, "
+        f"database {meta.get('database', 'n/a')}.",
+        *(f"- {note}" for note in meta.get("notes") or []),
+        "",
+        "| target | measured | limit | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    verdicts = {True: "PASS", False: "MISS", None: "n/a"}
+    # A target the run did not measure (a part left out) is not shown.
+    for t in measured:
+        value = "n/a" if t["value"] is None else f"{t['value']:g} {t['unit']}".strip()
+        limit = f"{t['comparison']} {t['limit']:g} {t['unit']}".strip()
+        lines.append(f"| {t['name']} | {value} | {limit} | {verdicts[t['passed']]} |")
+    if levels:
+        lines += [
+            "",
+            "| FAQ turn over REST | conversations | p50 | p95 | messages/s |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for row in levels:
+            latency = row.get("faq_latency_ms") or {}
+            shown = [
+                "n/a" if latency.get(p) is None else f"{latency[p]:.0f} ms"
+                for p in ("p50", "p95")
+            ]
+            rate = row.get("throughput_per_s")
+            lines.append(
+                f"| {MODES.get(row.get('mode'), row.get('mode'))} "
+                f"| {row.get('concurrency', 'n/a')} "
+                f"| {shown[0]} | {shown[1]} "
+                f"| {'n/a' if rate is None else f'{rate:.1f}'} |"
+            )
+    return lines
+
+
 def _read(path: Path) -> Optional[Dict[str, Any]]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -136,6 +189,7 @@ def _read(path: Path) -> Optional[Dict[str, Any]]:
 TABLES: Dict[str, tuple] = {
     "evaluation": (EVALUATION, "make evaluate", evaluation_table),
     "sentence": (BENCH, "make bench", sentence_table),
+    "bench": (BENCH, "make bench", bench_table),
 }
 
 

@@ -90,3 +90,33 @@ def test_the_pages_have_their_figure_blocks() -> None:
     text = "".join(page.read_text(encoding="utf-8") for page in PAGES)
     for name in docs_figures.TABLES:
         assert f"<!-- figures:{name} -->" in text
+
+
+def test_the_bench_block_shows_targets_and_load_levels() -> None:
+    results = {
+        "meta": {"date": "d", "machine": {"cores": 2}, "database": "sqlite"},
+        "targets": [
+            {
+                "name": "FAQ turn p50",
+                "value": 31.0,
+                "limit": 100.0,
+                "unit": "ms",
+                "comparison": "<=",
+                "passed": True,
+            },
+        ],
+        "e2e": {
+            "levels": [
+                {
+                    "mode": "back_to_back",
+                    "concurrency": 16,
+                    "throughput_per_s": 30.25,
+                    "faq_latency_ms": {"p50": 480.4, "p95": 700.0},
+                },
+            ]
+        },
+    }
+    page = "<!-- figures:bench -->\n<!-- /figures:bench -->\n"
+    text = fill(page, loader({BENCH: results}))
+    assert "| FAQ turn p50 | 31 ms | <= 100 ms | PASS |" in text
+    assert "| back to back | 16 | 480 ms | 700 ms | 30.2 |" in text
