@@ -44,9 +44,12 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
         (
             rf"\bchest\b{_NEAR}\b(pain|pains|painful|hurts?|hurting|tight\w*|pressure"
             r"|ache|aches|aching|crush\w*|heav\w*|squeez\w*|burning|sharp)",
-            rf"\b(pain|ache|aching|tightness|pressure|crushing|heaviness)\b{_NEAR}"
-            r"\b(in|on|across|"
-            r"to|into|through) (my|the) chest\b",
+            rf"\b(pain|tightness|pressure|crushing|heaviness)\b{_NEAR}\b(in|on|across)"
+            r" (my|the) chest\b",
+            # Pain that spreads into the chest (not "knee to my chest").
+            rf"\b(pain|ache|aching|tightness|pressure)\b{_NEAR}\b(spread\w*|radiat\w*|"
+            rf"moved|moving|went|goes|going|shoot\w*|extend\w*)\b{_NEAR}\b(in)?to"
+            r" (my|the) chest\b",
             r"\bheart attack\b",
         ),
     ),
@@ -118,15 +121,20 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"\b(trouble|difficulty|problems?)"
             r" (speaking|talking|getting (my )?words out)",
             rf"\b{_CANT} (speak|talk|get (my )?words out)\b",
-            # Not "it's possible to have a stroke after ...": a risk.
-            r"(?<!to )\b(having|had|have|think)\b.{0,20}\bstroke\b",
-            # A limb with no feeling at all, or that stopped working.
-            r"\b(arm|leg|hand|foot|face)s?\b.{0,40}\b(completely|totally|entirely)"
-            r" (numb|dead|limp)\b",
-            r"\bno (sensation|feeling) (at all |whatsoever )?in (my|the|both|one of my)"
+            # A stroke happening or feared now; not a past one ("I had a stroke
+            # last year, can IMS help?") nor a risk ("possible to have a stroke").
+            r"\b(having|think i had|think ive had|might have had|going to have)"
+            r" (a |another )?(mini )?stroke\b",
+            # A limb that went completely numb (not "goes numb at night").
+            r"\b(arm|leg|hand|foot|face)s?\b.{0,40}\b(went|gone|turned|is|was|became)"
+            r" (completely|totally|entirely) (numb|limp)\b"
+            r"(?!.{0,30}\b(at night|every night|in the morning|when i sleep)\b)",
+            r"\bno (sensation|feeling) (at all|whatsoever) in (my|the|both|one of my)"
             r" (right |left )?(legs?|arms?|foot|feet|hands?|face)\b",
-            r"\b(arm|leg|hand|foot|feet|side)s?\b.{0,20}\b(stopped|stops|quit)"
-            r" working\b",
+            # "my foot stopped working", not "the heat pack on my hand stopped
+            # working" nor "stopped working in March".
+            r"(?<!\bon )(?<!\bin )\b(my|his|her) (right |left )?(arm|leg|hand|foot)s?"
+            r" (just |suddenly |completely )?(stopped|quit) working\b",
         ),
     ),
     (
@@ -178,7 +186,8 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
             r"\b(see |no |any )?point (of|in) (living|life|going on|being alive)\b",
             r"\bno (reason|point) (to|in) (live|living|going on)\b",
             r"\btake my (own )?life\b",
-            r"\b(give up|giving up|surrender\w*) (on )?(my )?life\b",
+            r"\b(give|giving|gave) up on (my )?life\b",
+            r"\bsurrender\w* my life\b",
         ),
     ),
     (
@@ -186,10 +195,9 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
         # the assistant cannot judge that they need not.
         "urgent_care_asked",
         (
-            r"\b(call|calling|ring|phone|get|need) (an |for an |the )?"
-            r"(ambulance|911)\b",
-            r"\b(go|going|head|get) to (the |an )?(er|emergency room|emergency"
-            r" department|a and e)\b",
+            r"\b(should i|shall i|do i|need to|must i|have to|going to)\b.{0,15}"
+            r"\b(call|phone|ring|get|go to|head to)\b.{0,15}\b(an ambulance|911|"
+            r"the er|an er|the emergency( room| department)?|a and e|hospital)\b",
         ),
     ),
     (
@@ -253,12 +261,13 @@ COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
         ),
     ),
     (
-        # Bladder or bowel trouble told beside back or leg trouble: how the
+        # Bladder or bowel trouble told beside leg trouble or sciatica: how the
         # warning signs of a squeezed nerve bundle (cauda equina) are told.
         "bladder_bowel",
         (
             (
-                r"\b(back|spine|spinal|sciatica|legs?)\b",
+                r"\b(sciatica|legs? (pain|weak\w*|numb\w*)|weak\w* (in )?(my )?legs?|"
+                r"numb\w* (in )?(my )?legs?)\b",
                 r"\b(bladder|bowels?)( \w+)? (problems?|issues?|trouble|changes?|"
                 r"symptoms?)\b",
             ),
@@ -271,9 +280,9 @@ COMPOUND_FLAGS: Sequence[Tuple[str, Sequence[Tuple[str, str]]]] = (
         (
             (
                 rf"\bchest\b.{{0,80}}\b{_SORE}\b|\b{_SORE}\b.{{0,80}}\bchest\b",
-                r"\b(breath\w*|breathing)\b.{0,60}\b(sounds?|noises?|crackl\w*|"
-                r"wheez\w*|cough\w*)|\b(cough\w*|wheez\w*|crackl\w*|rattl\w*)\b.{0,60}"
-                r"\bbreath",
+                r"\b(strange|weird|odd|abnormal|funny|new) (sounds?|noises?)\b|"
+                r"\b(crackl\w*|wheez\w*|rattl\w*|gurgl\w*)\b|"
+                r"(?<!\bno )(?<!\bnot )(?<!\bwithout )\bcough\w*",
             ),
         ),
     ),

@@ -117,6 +117,8 @@ from components.red_flags import RedFlagDetector, find_red_flag
             "breathing",
         ),
         ("I feel like giving up on my life because of this pain", "self_harm"),
+        ("some days I feel like I gave up on life", "self_harm"),
+        ("I think I'm having a stroke", "stroke_signs"),
         (
             "my sciatica got worse this week and now I have bladder issues too",
             "bladder_bowel",
@@ -151,11 +153,27 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "my shoulder has been stiff for months",
         "Is IMS safe during pregnancy?",
         # Idioms and questions about risks are not emergencies.
+        # Near misses of the widened rules: work, stretches, carpal tunnel,
+        # a past stroke, a risk, an old story, pelvic health, a clear chest.
         "I read it's possible to have a stroke after neck cracking, how would I know?",
-        "my old knee injury stopped me working for a month last year",
-        "I gave up on physio for a while but my life is busy",
-        "is a cough normal after a cold if I have IMS booked",
-        "can IMS on my back cause bladder problems?",
+        "can you have a stroke from IMS on the neck?",
+        "I had a stroke last year, can IMS help my shoulder?",
+        "I hurt my back and leg at work and stopped working in March, does"
+        " WorkSafeBC cover IMS?",
+        "the heat pack on my hand stopped working",
+        "I get hip pain when I pull my knee to my chest",
+        "my neck hurts when I tuck my chin to my chest",
+        "my hand goes completely numb at night, is that carpal tunnel?",
+        "my legs are completely dead after the marathon",
+        "there is no feeling in my hand since my carpal tunnel surgery years ago",
+        "I don't want to give up my life of running because of this knee",
+        "After my car accident I had to go to the ER and now I need physio",
+        "I had to call an ambulance when my back went out last year",
+        "my back has been sore for years and I've had bladder issues since my"
+        " pregnancy",
+        "I was wondering if IMS on my back can cause bladder problems",
+        "my chest is a bit sore from the stretch but my breathing sounds fine, no"
+        " cough",
         "my neck is killing me, can IMS help?",
         "could the needles give me an infection?",
         "what is the risk of infection with dry needling",
