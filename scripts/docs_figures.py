@@ -56,21 +56,26 @@ def _share(value: Any) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def _limit(test_set: str, key: str) -> str:
-    """The target and the goal of a figure, as a cell."""
+def _limit(figures: Dict[str, Any], test_set: str, key: str) -> str:
+    """The target and the goal of a figure, as a cell: those the results were
+    scored against, else today's."""
     parts = []
-    target = TARGETS.get(test_set, {}).get(key)
+    targets = figures.get("targets") or TARGETS.get(test_set, {})
+    target = targets.get(key)
     if target is not None:
         parts.append(f">= {target:.0%}")
-    goal = GOALS.get(test_set, {}).get(key)
+    goal = (figures.get("goals") or GOALS.get(test_set, {})).get(key)
     if goal is not None:
         parts.append(f"goal {goal:.0%}")
     return ", ".join(parts)
 
 
 def evaluation_table(results: Dict[str, Any]) -> List[str]:
-    """Each test set's figures, with its target and goal."""
-    sets = [name for name in TEST_SETS if name in results]
+    """Each test set's figures, with its target and goal; nothing unless
+    every test set was scored (`evaluate --only` scores one)."""
+    if not all(isinstance(results.get(name), dict) for name in TEST_SETS):
+        return []
+    sets = list(TEST_SETS)
     header = " | ".join(
         f"{SET_NAMES.get(s, s)} ({results[s]['examples']})" for s in sets
     )
@@ -83,7 +88,7 @@ def evaluation_table(results: Dict[str, Any]) -> List[str]:
         for name in sets:
             value = results[name].get(key)
             shown = str(value) if key == "red_flag_false_alarms" else _share(value)
-            limit = _limit(name, key)
+            limit = _limit(results[name], name, key)
             cells.append(f"{shown} ({limit})" if limit else shown)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
@@ -101,6 +106,8 @@ def _cell(figures: Dict[str, Any], key: str, how: str) -> str:
         return _share(value)
     if how == "ms":
         return f"{value:.1f} ms"
+    if value.get("p50") is None or value.get("p95") is None:
+        return "n/a"
     return f"{value['p50']:.0f} / {value['p95']:.0f} ms"
 
 
@@ -109,16 +116,18 @@ def sentence_table(results: Dict[str, Any]) -> List[str]:
     variants = (results.get("sentence") or {}).get("variants") or {}
     if not variants:
         return []
-    both = [variants.get("with", {}), variants.get("without", {})]
+    both = [variants.get("with") or {}, variants.get("without") or {}]
     lines = [
         "| figure | with sentence features (`config.yml`) | without |",
         "| --- | --- | --- |",
     ]
     for test_set in TEST_SETS:
-        if not any(test_set in v.get("sets", {}) for v in both):
+        if not any(test_set in (v.get("sets") or {}) for v in both):
             continue
         for key, label, how in SENTENCE_ROWS:
-            cells = [_cell(v.get("sets", {}).get(test_set, {}), key, how) for v in both]
+            cells = [
+                _cell((v.get("sets") or {}).get(test_set) or {}, key, how) for v in both
+            ]
             name = SET_NAMES.get(test_set, test_set)
             lines.append(f"| {label}, {name} | {cells[0]} | {cells[1]} |")
     for key, label in SENTENCE_MEMORY:
@@ -154,28 +163,27 @@ def bench_table(results: Dict[str, Any]) -> List[str]:
     verdicts = {True: "PASS", False: "MISS", None: "n/a"}
     # A target the run did not measure (a part left out) is not shown.
     for t in measured:
-        value = "n/a" if t["value"] is None else f"{t['value']:g} {t['unit']}".strip()
+        value = f"{t['value']:g} {t['unit']}".strip()
         limit = f"{t['comparison']} {t['limit']:g} {t['unit']}".strip()
         lines.append(f"| {t['name']} | {value} | {limit} | {verdicts[t['passed']]} |")
-    if levels:
-        lines += [
-            "",
-            "| FAQ turn over REST | conversations | p50 | p95 | messages/s |",
-            "| --- | --- | --- | --- | --- |",
+    lines += [
+        "",
+        "| FAQ turn over REST | conversations | p50 | p95 | messages/s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in levels:
+        latency = row.get("faq_latency_ms") or {}
+        shown = [
+            "n/a" if latency.get(p) is None else f"{latency[p]:.0f} ms"
+            for p in ("p50", "p95")
         ]
-        for row in levels:
-            latency = row.get("faq_latency_ms") or {}
-            shown = [
-                "n/a" if latency.get(p) is None else f"{latency[p]:.0f} ms"
-                for p in ("p50", "p95")
-            ]
-            rate = row.get("throughput_per_s")
-            lines.append(
-                f"| {MODES.get(row.get('mode'), row.get('mode'))} "
-                f"| {row.get('concurrency', 'n/a')} "
-                f"| {shown[0]} | {shown[1]} "
-                f"| {'n/a' if rate is None else f'{rate:.1f}'} |"
-            )
+        rate = row.get("throughput_per_s")
+        lines.append(
+            f"| {MODES.get(row.get('mode'), row.get('mode'))} "
+            f"| {row.get('concurrency', 'n/a')} "
+            f"| {shown[0]} | {shown[1]} "
+            f"| {'n/a' if rate is None else f'{rate:.1f}'} |"
+        )
     return lines
 
 
@@ -223,7 +231,14 @@ def fill(text: str, load: Callable[[Path], Optional[Dict[str, Any]]]) -> str:
             return match.group(0)
         source = TABLES[name][0]
         results = load(source)
-        lines = render(name, results, source) if results else []
+        try:
+            lines = render(name, results, source) if isinstance(results, dict) else []
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # A results file of another shape: say so, keep the old table.
+            print(
+                f"figures:{name}: {source} not understood ({error!r})", file=sys.stderr
+            )
+            lines = []
         if not lines:
             return match.group(0)
         return match.group(1) + "\n".join(lines) + "\n" + match.group(4)
