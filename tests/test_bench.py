@@ -65,14 +65,17 @@ def fake_results(p50_paced: float = 80.0, rasa_rss_gib: float = 1.1) -> dict:
                     "cpu_ms_per_message": 7.25,
                 },
                 "real": {"examples": 236, "overall_accuracy": 0.90},
+                "real2": {"examples": 150, "overall_accuracy": 0.86},
             },
             "rasa_default": {
                 "written": {"overall_accuracy": 0.95, "parse_ms": {"p50": 11.0}},
                 "real": {"overall_accuracy": 0.92},
+                "real2": {"overall_accuracy": 0.80},
             },
             "baseline": {
                 "written": {"overall_accuracy": 0.99, "parse_ms": {"p50": 1.5}},
                 "real": {"overall_accuracy": 0.85},
+                "real2": {"overall_accuracy": 0.84},
             },
         },
         "sentence": fake_sentence(),
