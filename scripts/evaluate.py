@@ -145,6 +145,9 @@ TARGETS = {
 }
 # Where the real-question figures should get to (printed, not enforced):
 # docs/evaluation.md says how far they are.
+# Sets whose misreads are not printed (report's `blind`): real2 measures
+# wording nobody tuned the model on, so long as nobody reads what it misses.
+BLIND = {"real2"}
 GOALS = {
     name: {"faq_topic_accuracy": 0.90, "out_of_scope_recall": 0.85}
     for name in ("real", "real2")
@@ -156,8 +159,11 @@ def report(
     targets: Dict[str, float],
     name: str = "held-out",
     goals: Optional[Dict[str, float]] = None,
+    blind: bool = False,
 ) -> List[str]:
-    """Prints the figures; returns the names of the missed targets."""
+    """Prints the figures; returns the names of the missed targets. For a
+    blind set only the figures: its misreads go to the JSON file alone, so
+    that nobody tuning the model reads them by chance."""
     print(f"\nNLU evaluation, {name} test set ({figures['examples']} messages)")
     names = [
         "faq_topic_accuracy",
@@ -183,7 +189,9 @@ def report(
         shown = "n/a" if value is None else f"{value:.1%}"
         print(f"  {name:<24} {shown:>7}{mark}")
     print(f"  {'red_flag_false_alarms':<24} {figures['red_flag_false_alarms']:>7}")
-    if figures["confusions"]:
+    if blind:
+        print("  (a blind set: its confusions and misreads are only in the JSON)")
+    elif figures["confusions"]:
         print("\nConfusions (label -> predicted: count)")
         for pair, count in figures["confusions"]:
             print(f"  {pair}: {count}")
@@ -219,7 +227,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         figures = score(zip(examples, labels, strict=True))
         results[name] = {"targets": TARGETS[name], "goals": GOALS.get(name), **figures}
         goals = GOALS.get(name)
-        missed += [f"{name} {m}" for m in report(figures, TARGETS[name], name, goals)]
+        missed += [
+            f"{name} {m}"
+            for m in report(figures, TARGETS[name], name, goals, blind=name in BLIND)
+        ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     if missed:

@@ -37,3 +37,15 @@ def test_every_red_flag_is_required_on_every_test_set() -> None:
         "real": 1.0,
         "real2": 1.0,
     }
+
+
+def test_a_blind_set_prints_its_figures_but_not_its_misreads(capsys) -> None:
+    from scripts.evaluate import BLIND, Example, score
+
+    figures = score([(Example("what is ims", "faq/what_is_ims"), "greet")])
+    report(figures, {}, "t", blind=True)
+    shown = capsys.readouterr().out
+    assert "faq_topic_accuracy" in shown and "what is ims" not in shown
+    report(figures, {}, "t")
+    assert "what is ims" in capsys.readouterr().out
+    assert "real2" in BLIND
