@@ -197,7 +197,7 @@ RED_FLAGS: Sequence[Tuple[str, Sequence[str]]] = (
         (
             r"\b(should i|shall i|do i|need to|must i|have to|going to)\b.{0,15}"
             r"\b(call|phone|ring|get|go to|head to)\b.{0,15}\b(an ambulance|911|"
-            r"the er|an er|the emergency( room| department)?|a and e|hospital)\b",
+            r"the er|an er|the emergency( room| department)?|a and e)\b",
         ),
     ),
     (

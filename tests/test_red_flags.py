@@ -169,6 +169,7 @@ def test_red_flags_are_recognised(text: str, category: str) -> None:
         "I don't want to give up my life of running because of this knee",
         "After my car accident I had to go to the ER and now I need physio",
         "I had to call an ambulance when my back went out last year",
+        "do I need to go to the hospital for IMS or is it done at the clinic?",
         "my back has been sore for years and I've had bladder issues since my"
         " pregnancy",
         "I was wondering if IMS on my back can cause bladder problems",
