@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from scripts.bench import report
 from scripts.evaluate import GOALS, ROOT, TARGETS, TEST_SETS
 
 EVALUATION = ROOT / "results" / "evaluation.json"
@@ -37,18 +38,6 @@ EVALUATION_ROWS = (
     ("red_flag_recall", "red-flag recall"),
     ("red_flag_false_alarms", "red-flag false alarms"),
     ("in_scope_fallback_rate", "in-scope messages sent to fallback"),
-)
-# make bench's with / without sentence features figures: key, label, how.
-SENTENCE_ROWS = (
-    ("faq_topic_accuracy", "FAQ topic accuracy", "share"),
-    ("out_of_scope_recall", "out-of-scope recall", "share"),
-    ("cpu_ms_per_message", "CPU per parsed message", "ms"),
-    ("parse_ms", "parse p50 / p95", "p50/p95"),
-)
-SENTENCE_MEMORY = (
-    ("rss_after_load_bytes", "RSS after `Agent.load`"),
-    ("rss_peak_bytes", "peak RSS"),
-    ("training_seconds", "training time"),
 )
 
 
@@ -91,51 +80,6 @@ def evaluation_table(results: Dict[str, Any]) -> List[str]:
             limit = _limit(results[name], name, key)
             cells.append(f"{shown} ({limit})" if limit else shown)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def _mib(value: Any) -> str:
-    return "n/a" if value is None else f"{value / 2**20:.0f} MiB"
-
-
-def _cell(figures: Dict[str, Any], key: str, how: str) -> str:
-    value = figures.get(key)
-    if value is None:
-        return "n/a"
-    if how == "share":
-        return _share(value)
-    if how == "ms":
-        return f"{value:.1f} ms"
-    if value.get("p50") is None or value.get("p95") is None:
-        return "n/a"
-    return f"{value['p50']:.0f} / {value['p95']:.0f} ms"
-
-
-def sentence_table(results: Dict[str, Any]) -> List[str]:
-    """make bench's model with and without sentence features."""
-    variants = (results.get("sentence") or {}).get("variants") or {}
-    if not variants:
-        return []
-    both = [variants.get("with") or {}, variants.get("without") or {}]
-    lines = [
-        "| figure | with sentence features (`config.yml`) | without |",
-        "| --- | --- | --- |",
-    ]
-    for test_set in TEST_SETS:
-        if not any(test_set in (v.get("sets") or {}) for v in both):
-            continue
-        for key, label, how in SENTENCE_ROWS:
-            cells = [
-                _cell((v.get("sets") or {}).get(test_set) or {}, key, how) for v in both
-            ]
-            name = SET_NAMES.get(test_set, test_set)
-            lines.append(f"| {label}, {name} | {cells[0]} | {cells[1]} |")
-    for key, label in SENTENCE_MEMORY:
-        if key == "training_seconds":
-            cells = ["n/a" if v.get(key) is None else f"{v[key]:.0f} s" for v in both]
-        else:
-            cells = [_mib(v.get(key)) for v in both]
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     return lines
 
 
@@ -196,7 +140,8 @@ def _read(path: Path) -> Optional[Dict[str, Any]]:
 
 TABLES: Dict[str, tuple] = {
     "evaluation": (EVALUATION, "make evaluate", evaluation_table),
-    "sentence": (BENCH, "make bench", sentence_table),
+    # The same table as make bench's own report (scripts/bench/report.py).
+    "sentence": (BENCH, "make bench", report.sentence_rows),
     "bench": (BENCH, "make bench", bench_table),
 }
 

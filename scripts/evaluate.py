@@ -143,11 +143,11 @@ TARGETS = {
         "red_flag_recall": 1.0,
     },
 }
-# Where the real-question figures should get to (printed, not enforced):
-# docs/evaluation.md says how far they are.
 # Sets whose misreads are not printed (report's `blind`): real2 measures
 # wording nobody tuned the model on, so long as nobody reads what it misses.
 BLIND = {"real2"}
+# Where the real-question figures should get to (printed, not enforced):
+# docs/evaluation.md says how far they are.
 GOALS = {
     name: {"faq_topic_accuracy": 0.90, "out_of_scope_recall": 0.85}
     for name in ("real", "real2")

@@ -330,19 +330,35 @@ def variant_rows(sets: List[str]) -> List[Row]:
 def cell(variant: Dict[str, Any], row: Row) -> str:
     """One variant's figure for `row`, formatted."""
     _, test_set, key, show = row
-    figures = variant.get("sets", {}).get(test_set, {}) if test_set else variant
+    figures = (variant.get("sets") or {}).get(test_set) or {} if test_set else variant
     return _SHOW[show](figures.get(key))
 
 
-def sentence_table(results: Dict[str, Any]) -> List[str]:
-    """The with / without sentence features table, or nothing."""
+def sentence_rows(results: Dict[str, Any]) -> List[str]:
+    """The with / without sentence features table itself (header and rows),
+    or nothing; docs-figures writes the same table into the docs."""
     found = results.get("sentence") or {}
     variants = found.get("variants") or {}
     if not variants:
         return []
-    mine = [variants.get("with", {}), variants.get("without", {})]
-    sets = [s for s in TEST_SETS if any(s in v.get("sets", {}) for v in mine)]
+    mine = [variants.get("with") or {}, variants.get("without") or {}]
+    sets = [s for s in TEST_SETS if any(s in (v.get("sets") or {}) for v in mine)]
     lines = [
+        "| figure | with sentence features | without |",
+        "| --- | --- | --- |",
+    ]
+    for row in variant_rows(sets):
+        lines.append(f"| {row[0]} | {cell(mine[0], row)} | {cell(mine[1], row)} |")
+    return lines
+
+
+def sentence_table(results: Dict[str, Any]) -> List[str]:
+    """The with / without sentence features section, or nothing."""
+    rows = sentence_rows(results)
+    if not rows:
+        return []
+    found = results.get("sentence") or {}
+    return [
         "",
         "## With / without sentence features",
         "",
@@ -353,12 +369,8 @@ def sentence_table(results: Dict[str, Any]) -> List[str]:
         "parses. "
         f'config.yml is the "{found.get("project_variant", "n/a")}" one.',
         "",
-        "| figure | with sentence features | without |",
-        "| --- | --- | --- |",
+        *rows,
     ]
-    for row in variant_rows(sets):
-        lines.append(f"| {row[0]} | {cell(mine[0], row)} | {cell(mine[1], row)} |")
-    return lines
 
 
 def chart(results: Dict[str, Any], path: Path) -> None:
