@@ -1,15 +1,20 @@
 """Lead capture: the `lead_form`, its questions, validation and submission.
 
 Entry points (see data/rules/leads.yml) run `action_start_lead`, then the
-form asks, via the `action_ask_lead_*` actions, for name, contact, contact
-method and time, concern, duration, a yes/no screening question and
-consent, shows a summary, and ends in `action_submit_lead`, which stores
-the lead (with consent) or says why nothing was stored.
+form asks for name, contact, contact method and time, concern, duration, a
+yes/no screening question and consent, shows a summary, and ends in
+`action_submit_lead`, which stores the lead (with consent) or says why
+nothing was stored.
+
+Everything the form says is a response in data/responses/lead_form.yml:
+Rasa's form asks `utter_ask_<slot>` itself, and the three questions that
+depend on the conversation (contact, contact method, the summary) have an
+`action_ask_<slot>` here that sends the same responses with values.
 """
 
 from __future__ import annotations
 
-import abc
+import asyncio
 import functools
 import hashlib
 import logging
@@ -24,7 +29,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.lead_messages import render
 from actions.slots import latest_entity
 from clinic.contact import display_phone, find_email, parse_phone
 from clinic.profile import current_profile
@@ -200,10 +204,10 @@ def optional_text(slot: Text, text: str) -> Dict[Text, Any]:
     return {slot: SKIPPED if not text or _SKIP.match(text) else text}
 
 
-def say(
-    dispatcher: CollectingDispatcher, tracker: Tracker, key: Text, **values: Any
-) -> None:
-    dispatcher.utter_message(**render(key, tracker.current_slot_values(), **values))
+def say(dispatcher: CollectingDispatcher, response: Text, **values: Any) -> None:
+    """Sends `response` (data/responses/lead_form.yml); Rasa fills in the
+    clinic slots and `values`."""
+    dispatcher.utter_message(response=response, **values)
 
 
 class ActionStartLead(Action):
@@ -216,10 +220,8 @@ class ActionStartLead(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         kind = "callback" if latest_intent(tracker) == "request_human" else "assessment"
-        # On SMS a lone "cancel" is a carrier opt-out word (it would unsubscribe
-        # the person), so texters are told the other phrase the form knows.
-        cancel_word = "never mind" if is_phone_channel(tracker) else "cancel"
-        say(dispatcher, tracker, f"intro_{kind}", cancel_word=cancel_word)
+        # Its `channel: twilio` variation names the other phrase for cancelling.
+        say(dispatcher, f"utter_lead_intro_{kind}")
         return [*reset_lead_slots(), SlotSet("lead_kind", kind)]
 
 
@@ -233,74 +235,32 @@ class ActionCancelLead(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         key = "save_abandoned" if tracker.get_slot("lead_save_failed") else "cancelled"
-        say(dispatcher, tracker, key)
+        say(dispatcher, f"utter_lead_{key}")
         return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]
 
 
-class AskLeadQuestion(Action, metaclass=abc.ABCMeta):
-    """Asks the question for one slot (`action_ask_<slot>`)."""
-
-    slot: Text = ""
-
-    def name(self) -> Text:
-        return f"action_ask_{self.slot}"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        say(dispatcher, tracker, f"ask_{self.slot}")
-        return []
-
-
-class ActionAskLeadName(AskLeadQuestion):
-    slot = "lead_name"
-
-
-class ActionAskLeadContactTime(AskLeadQuestion):
-    slot = "lead_contact_time"
-
-
-class ActionAskLeadConcern(AskLeadQuestion):
-    slot = "lead_concern"
-
-
-class ActionAskLeadDuration(AskLeadQuestion):
-    slot = "lead_duration"
-
-
-class ActionAskLeadScreening(AskLeadQuestion):
-    slot = "lead_screening"
-
-
-class ActionAskLeadConsent(AskLeadQuestion):
-    slot = "lead_consent"
-
-
-class ActionAskLeadContact(AskLeadQuestion):
+class ActionAskLeadContact(Action):
     """On SMS/WhatsApp, offers the sender's own number first."""
 
-    slot = "lead_contact"
+    def name(self) -> Text:
+        return "action_ask_lead_contact"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         phone = sender_phone(tracker)
         if phone and tracker.get_slot("lead_phone_offered") != "declined":
-            say(
-                dispatcher,
-                tracker,
-                "ask_lead_contact_sender",
-                phone=display_phone(phone),
-            )
+            say(dispatcher, "utter_ask_lead_contact_sender", phone=display_phone(phone))
             return [SlotSet("lead_phone_offered", phone)]
-        say(dispatcher, tracker, "ask_lead_contact")
+        say(dispatcher, "utter_ask_lead_contact")
         return []
 
 
-class ActionAskLeadContactMethod(AskLeadQuestion):
+class ActionAskLeadContactMethod(Action):
     """Offers only the ways the person can actually be reached."""
 
-    slot = "lead_contact_method"
+    def name(self) -> Text:
+        return "action_ask_lead_contact_method"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -313,10 +273,9 @@ class ActionAskLeadContactMethod(AskLeadQuestion):
             ]
         if tracker.get_slot("lead_email"):
             buttons.append({"title": "Email", "payload": "email"})
-        message = render(
-            "ask_lead_contact_method", tracker.current_slot_values(), buttons
+        dispatcher.utter_message(
+            response="utter_ask_lead_contact_method", buttons=buttons
         )
-        dispatcher.utter_message(**message)
         return []
 
 
@@ -349,14 +308,17 @@ def summary(slots: Dict[Text, Any]) -> str:
     )
 
 
-class ActionAskLeadConfirmed(AskLeadQuestion):
-    slot = "lead_confirmed"
+class ActionAskLeadConfirmed(Action):
+    """Shows the answers to be sent and asks whether they are right."""
+
+    def name(self) -> Text:
+        return "action_ask_lead_confirmed"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         text = summary(tracker.current_slot_values())
-        say(dispatcher, tracker, "ask_lead_confirmed", summary=text)
+        say(dispatcher, "utter_ask_lead_confirmed", summary=text)
         return []
 
 
@@ -384,7 +346,7 @@ class ValidateLeadForm(FormValidationAction):
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
         if not text or text.startswith("/"):
-            say(dispatcher, tracker, "wrong_lead_name")
+            say(dispatcher, "utter_invalid_lead_name")
             return {"lead_name": None}
         return {"lead_name": text}
 
@@ -408,14 +370,14 @@ class ValidateLeadForm(FormValidationAction):
             return self._contact_found(phone, email)
         failures = int(tracker.get_slot("lead_contact_failures") or 0) + 1
         if failures >= MAX_CONTACT_FAILURES:
-            say(dispatcher, tracker, "contact_give_up")
+            say(dispatcher, "utter_lead_contact_give_up")
             return {"lead_contact": None, "lead_cancelled": "contact_failed"}
         if email_error:
-            say(dispatcher, tracker, "wrong_lead_contact_email", reason=email_error)
+            say(dispatcher, "utter_invalid_lead_contact_email", reason=email_error)
         elif re.search(r"\d{3,}", text):
-            say(dispatcher, tracker, "wrong_lead_contact_phone")
+            say(dispatcher, "utter_invalid_lead_contact_phone")
         else:
-            say(dispatcher, tracker, "wrong_lead_contact")
+            say(dispatcher, "utter_invalid_lead_contact")
         return {"lead_contact": None, "lead_contact_failures": float(failures)}
 
     @staticmethod
@@ -439,7 +401,7 @@ class ValidateLeadForm(FormValidationAction):
                 needs = "lead_email" if method == "email" else "lead_phone"
                 if tracker.get_slot(needs):
                     return {"lead_contact_method": method}
-        say(dispatcher, tracker, "wrong_lead_contact_method")
+        say(dispatcher, "utter_invalid_lead_contact_method")
         return {"lead_contact_method": None}
 
     @answer("lead_contact_time")
@@ -453,7 +415,7 @@ class ValidateLeadForm(FormValidationAction):
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
         if not text or text.startswith("/"):
-            say(dispatcher, tracker, "wrong_lead_concern")
+            say(dispatcher, "utter_invalid_lead_concern")
             return {"lead_concern": None}
         return {
             "lead_concern": text,
@@ -475,7 +437,7 @@ class ValidateLeadForm(FormValidationAction):
         answer = yes_no(text, latest_intent(tracker))
         if answer:
             return {"lead_screening": answer}
-        say(dispatcher, tracker, "wrong_choice")
+        say(dispatcher, "utter_invalid_choice")
         return {"lead_screening": None}
 
     @answer("lead_consent")
@@ -487,7 +449,7 @@ class ValidateLeadForm(FormValidationAction):
             return {"lead_consent": "yes"}
         if answer == "no":
             return {"lead_consent": "no", "lead_cancelled": "no_consent"}
-        say(dispatcher, tracker, "wrong_choice")
+        say(dispatcher, "utter_invalid_choice")
         return {"lead_consent": None}
 
     @answer("lead_confirmed")
@@ -504,16 +466,16 @@ class ValidateLeadForm(FormValidationAction):
                 for slot in slots
             ]
             if not cleared:
-                say(dispatcher, tracker, "ask_what_to_change")
+                say(dispatcher, "utter_ask_lead_what_to_change")
                 return {"lead_confirmed": None}
             return {"lead_confirmed": None, **dict.fromkeys(cleared)}
         answer = yes_no(text, latest_intent(tracker))
         if answer == "yes":
             return {"lead_confirmed": "yes"}
         if answer == "no":
-            say(dispatcher, tracker, "ask_what_to_change")
+            say(dispatcher, "utter_ask_lead_what_to_change")
             return {"lead_confirmed": None}
-        say(dispatcher, tracker, "wrong_choice")
+        say(dispatcher, "utter_invalid_choice")
         return {"lead_confirmed": None}
 
 
@@ -565,9 +527,9 @@ class ActionSubmitLead(Action):
         )
         if cancelled or not complete:
             if cancelled == "no_consent":
-                say(dispatcher, tracker, "no_consent")
+                say(dispatcher, "utter_lead_no_consent")
             elif cancelled != "contact_failed":  # that one was explained already
-                say(dispatcher, tracker, "cancelled")
+                say(dispatcher, "utter_lead_cancelled")
             return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]
 
         settings = get_settings()
@@ -578,12 +540,16 @@ class ActionSubmitLead(Action):
         )
         try:
             data = lead_input(tracker, datetime.now(timezone.utc))
-            result = save_lead(session_factory(), data, notification)
+            # A blocking call: in a thread, so a database that does not answer
+            # stalls this conversation only, not the whole action server.
+            result = await asyncio.to_thread(
+                save_lead, session_factory(), data, notification
+            )
         except (SQLAlchemyError, OSError) as error:
             logger.error("Lead could not be saved: %s", type(error).__name__)
-            say(dispatcher, tracker, "save_failed")
+            say(dispatcher, "utter_lead_save_failed")
             return [SlotSet("lead_save_failed", True)]
         logger.info("Lead %s %s", result.reference, result.outcome)
         kind = tracker.get_slot("lead_kind") or "assessment"
-        say(dispatcher, tracker, f"saved_{kind}", reference=result.reference)
+        say(dispatcher, f"utter_lead_saved_{kind}", reference=result.reference)
         return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]

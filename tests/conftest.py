@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -79,6 +80,35 @@ def make_tracker(
         active_loop=active_loop or {},
         latest_action_name=None,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def assistant_domain() -> Any:
+    """The domain Rasa trains with: domain.yml plus the responses in data/."""
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    importer = TrainingDataImporter.load_from_config(
+        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
+    )
+    return importer.get_domain()
+
+
+async def rendered(response: str, channel: str, **values: Any) -> str:
+    """The text Rasa sends for `response` on `channel`, with the sample
+    clinic's slots and the `values` an action passes."""
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from clinic.profile import current_profile
+
+    domain = assistant_domain()
+    tracker = DialogueStateTracker.from_events("test-user", [], domain.slots)
+    for name, value in current_profile().slots().items():
+        tracker.slots[name].value = value
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    message = await nlg.generate(response, tracker, channel, **values)
+    assert message, f"no response {response!r}"
+    return message["text"]
 
 
 from tests.conversation import (  # noqa: E402,F401

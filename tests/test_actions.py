@@ -199,3 +199,14 @@ async def test_a_half_written_profile_keeps_the_turns_own_checks(
         "condition": "sciatica",
         "faq_topic": None,
     }
+
+
+def test_the_action_server_registers_exactly_the_domains_custom_actions(domain):
+    """rasa-sdk registers every Action subclass it finds, abstract-looking
+    helpers included (one once became an action named `action_ask_`)."""
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    custom = {name for name in domain["actions"] if not name.startswith("utter_")}
+    assert set(executor.actions) == custom

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rasa_sdk.events import SlotSet
 from sqlalchemy import select
@@ -21,7 +23,7 @@ from actions.leads import (
 )
 from db.engine import session_factory
 from db.models import Lead, OutboxMessage
-from tests.conftest import make_tracker, user_event
+from tests.conftest import ROOT, make_tracker, read_yaml, rendered, user_event
 
 FORM = ValidateLeadForm()
 
@@ -37,6 +39,11 @@ def tracker_for(
     event = user_event(text, intent, entities)
     event["input_channel"] = channel
     return make_tracker([event], slots=slots or {}, sender_id=sender)
+
+
+def responses(dispatcher):
+    """The names of the responses the action sent, in order."""
+    return [message["response"] for message in dispatcher.messages]
 
 
 async def validate(slot, text, dispatcher, **kwargs):
@@ -87,16 +94,18 @@ async def test_validate_contact_accepts_phone_and_email(dispatcher, text, phone,
 @pytest.mark.parametrize(
     "text, reason",
     [
-        ("555 01", "phone number"),
-        ("ana@example", "email address"),
-        ("whenever", "phone number or email"),
+        ("555 01", "utter_invalid_lead_contact_phone"),
+        ("ana@example", "utter_invalid_lead_contact_email"),
+        ("whenever", "utter_invalid_lead_contact"),
     ],
 )
 async def test_validate_contact_explains_what_is_wrong(dispatcher, text, reason):
     result = await validate("lead_contact", text, dispatcher)
     assert result == {"lead_contact": None, "lead_contact_failures": 1.0}
     [message] = dispatcher.messages
-    assert reason in message["text"]
+    assert message["response"] == reason
+    if reason.endswith("email"):
+        assert message["reason"]  # what is wrong with the address
 
 
 async def test_third_bad_contact_offers_the_clinic_phone(dispatcher):
@@ -107,14 +116,15 @@ async def test_third_bad_contact_offers_the_clinic_phone(dispatcher):
         slots={"lead_contact_failures": 2.0, "clinic_phone": "+1 604 555 0123"},
     )
     assert result == {"lead_contact": None, "lead_cancelled": "contact_failed"}
-    assert "+1 604 555 0123" in dispatcher.messages[0]["text"]
+    assert responses(dispatcher) == ["utter_lead_contact_give_up"]
 
 
 async def test_sms_sender_number_is_offered_and_accepted(dispatcher):
     tracker = tracker_for("x", channel="twilio", sender="+14165550188")
     events = await ActionAskLeadContact().run(dispatcher, tracker, {})
     assert events == [SlotSet("lead_phone_offered", "+14165550188")]
-    assert "+1 416-555-0188" in dispatcher.messages[0]["text"]
+    assert dispatcher.messages[0]["response"] == "utter_ask_lead_contact_sender"
+    assert dispatcher.messages[0]["phone"] == "+1 416-555-0188"
     result = await validate(
         "lead_contact",
         "yes",
@@ -143,12 +153,12 @@ async def test_declining_the_sender_number_asks_for_another(dispatcher):
         slots={"lead_phone_offered": "declined"},
     )
     await ActionAskLeadContact().run(dispatcher, tracker, {})
-    assert "phone number or email" in dispatcher.messages[-1]["text"]
+    assert responses(dispatcher)[-1] == "utter_ask_lead_contact"
 
 
 async def test_web_visitors_are_asked_for_contact_details(dispatcher):
     events = await ActionAskLeadContact().run(dispatcher, tracker_for("x"), {})
-    assert events == [] and "phone number or email" in dispatcher.messages[0]["text"]
+    assert events == [] and responses(dispatcher) == ["utter_ask_lead_contact"]
 
 
 async def test_contact_method_buttons_follow_the_details_given(dispatcher):
@@ -238,7 +248,7 @@ async def test_confirmation_can_correct_an_answer(dispatcher, text, cleared):
 async def test_confirmation_asks_what_to_change(dispatcher):
     result = await validate("lead_confirmed", "change something", dispatcher)
     assert result == {"lead_confirmed": None}
-    assert dispatcher.messages[0]["text"] == "What would you like to change?"
+    assert responses(dispatcher) == ["utter_ask_lead_what_to_change"]
 
 
 async def test_required_slots_for_a_call_back_and_after_cancel(dispatcher):
@@ -291,21 +301,19 @@ async def test_start_sets_the_kind_and_clears_old_answers(dispatcher):
     events = await ActionStartLead().run(dispatcher, tracker, {})
     assert SlotSet("lead_name", None) in events
     assert events[-1] == SlotSet("lead_kind", "callback")
-    assert "call you back" in dispatcher.messages[0]["text"]
+    assert responses(dispatcher) == ["utter_lead_intro_callback"]
 
 
+@pytest.mark.parametrize("kind", ["assessment", "callback"])
 @pytest.mark.parametrize(
-    "channel, word", [("rest", '"cancel"'), ("twilio", '"never mind"')]
+    "channel, word", [("rest", "cancel"), ("twilio", "never mind")]
 )
-async def test_texters_are_not_told_to_send_a_carrier_opt_out_word(
-    dispatcher, channel, word
-):
-    # On SMS a lone "cancel" unsubscribes the number at the carrier.
-    tracker = tracker_for("I'd like to book", "book_assessment", channel=channel)
-    await ActionStartLead().run(dispatcher, tracker, {})
-    text = dispatcher.messages[0]["text"]
-    assert f"say {word} at any time" in text
-    assert is_cancel(word.strip('"'))
+async def test_texters_are_not_told_to_send_a_carrier_opt_out_word(kind, channel, word):
+    # On SMS a lone "cancel" unsubscribes the number at the carrier, so the
+    # intro's `channel: twilio` variation names the other phrase.
+    text = await rendered(f"utter_lead_intro_{kind}", channel)
+    assert f'say "{word}" at any time' in text
+    assert is_cancel(word)
 
 
 COMPLETE = {
@@ -337,11 +345,12 @@ async def test_submit_stores_the_lead_and_gives_a_reference(dispatcher, use_data
     events = await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
     assert SlotSet("lead_save_failed", False) in events
     assert SlotSet("lead_name", None) in events  # ready for another request
-    text = dispatcher.messages[0]["text"]
+    [message] = dispatcher.messages
     with session_factory(use_database)() as session:
         stored = session.scalars(select(Lead)).one()
         assert session.scalars(select(OutboxMessage)).one()
-    assert stored.reference in text and "isn't a booked appointment" in text
+    assert message["response"] == "utter_lead_saved_assessment"
+    assert message["reference"] == stored.reference
     assert (stored.name, stored.phone, stored.channel) == (
         "Ana",
         "+16045550123",
@@ -361,8 +370,8 @@ async def test_a_red_flag_earlier_marks_the_lead_for_review(dispatcher, use_data
 async def test_submitting_the_same_form_twice_stores_one_lead(dispatcher, use_database):
     await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
     await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
-    first, second = (m["text"] for m in dispatcher.messages)
-    assert first == second  # same reference
+    first, second = (m["reference"] for m in dispatcher.messages)
+    assert first == second
     with session_factory(use_database)() as session:
         assert len(session.scalars(select(Lead)).all()) == 1
 
@@ -372,17 +381,17 @@ async def test_submitting_the_same_form_twice_stores_one_lead(dispatcher, use_da
     [
         (
             {**COMPLETE, "lead_consent": "no", "lead_cancelled": "no_consent"},
-            "haven't saved any of your details",
+            "utter_lead_no_consent",
         ),
-        ({**COMPLETE, "lead_cancelled": "user"}, "cancelled"),
-        ({**COMPLETE, "lead_confirmed": None}, "cancelled"),
+        ({**COMPLETE, "lead_cancelled": "user"}, "utter_lead_cancelled"),
+        ({**COMPLETE, "lead_confirmed": None}, "utter_lead_cancelled"),
     ],
 )
 async def test_nothing_is_stored_without_consent_and_confirmation(
     dispatcher, use_database, slots, message
 ):
     await ActionSubmitLead().run(dispatcher, form_tracker(slots), {})
-    assert message in dispatcher.messages[0]["text"]
+    assert responses(dispatcher) == [message]
     with session_factory(use_database)() as session:
         assert session.scalars(select(Lead)).all() == []
 
@@ -394,8 +403,7 @@ async def test_database_down_is_said_plainly_and_answers_are_kept(
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
     events = await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
     assert events == [SlotSet("lead_save_failed", True)]  # answers not reset
-    text = dispatcher.messages[0]["text"]
-    assert "couldn't save" in text and "reference" not in text.lower()
+    assert responses(dispatcher) == ["utter_lead_save_failed"]
 
 
 async def test_retry_after_the_database_returns_stores_the_lead(
@@ -406,14 +414,18 @@ async def test_retry_after_the_database_returns_stores_the_lead(
     monkeypatch.setenv("DATABASE_URL", use_database)
     events = await ActionSubmitLead().run(dispatcher, form_tracker(COMPLETE), {})
     assert SlotSet("lead_save_failed", False) in events
-    assert "Your reference is IMS-" in dispatcher.messages[-1]["text"]
+    assert responses(dispatcher) == [
+        "utter_lead_save_failed",
+        "utter_lead_saved_assessment",
+    ]
+    assert dispatcher.messages[-1]["reference"].startswith("IMS-")
 
 
 async def test_cancel_after_a_failed_save(dispatcher):
     tracker = form_tracker({**COMPLETE, "lead_save_failed": True})
     events = await ActionCancelLead().run(dispatcher, tracker, {})
     assert SlotSet("lead_name", None) in events
-    assert "Nothing was saved" in dispatcher.messages[0]["text"]
+    assert responses(dispatcher) == ["utter_lead_save_abandoned"]
 
 
 def test_submission_key_depends_on_sender_and_form():
@@ -424,5 +436,47 @@ def test_submission_key_depends_on_sender_and_form():
 
 async def test_confirmation_question_shows_the_summary(dispatcher):
     await ActionAskLeadConfirmed().run(dispatcher, form_tracker(COMPLETE), {})
-    text = dispatcher.messages[0]["text"]
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_lead_confirmed"
+    assert "Name: Ana" in message["summary"]
+    text = await rendered(
+        "utter_ask_lead_confirmed", "rest", summary=message["summary"]
+    )
     assert "Name: Ana" in text and text.endswith("Is this right?")
+
+
+# Values the actions pass with the responses that need them.
+ACTION_VALUES = {
+    "utter_ask_lead_contact_sender": {"phone": "+1 416-555-0188"},
+    "utter_ask_lead_confirmed": {"summary": "Name: Ana"},
+    "utter_invalid_lead_contact_email": {"reason": "no domain"},
+    "utter_lead_saved_assessment": {"reference": "IMS-A455BC"},
+    "utter_lead_saved_callback": {"reference": "IMS-A455BC"},
+}
+LEAD_RESPONSES = sorted(
+    read_yaml(ROOT / "data" / "responses" / "lead_form.yml")["responses"]
+)
+
+
+@pytest.mark.parametrize("channel", ["rest", "socketio", "twilio"])
+@pytest.mark.parametrize("response", LEAD_RESPONSES)
+async def test_every_lead_response_is_filled_in_on_every_channel(response, channel):
+    text = await rendered(response, channel, **ACTION_VALUES.get(response, {}))
+    assert "{" not in text and "None" not in text, text
+
+
+def test_every_response_an_action_sends_exists():
+    source = (ROOT / "actions" / "leads.py").read_text(encoding="utf-8")
+    sent = set(re.findall(r'"(utter_[a-z_]+)"', source))
+    sent |= {f"utter_lead_{k}" for k in ("intro_assessment", "intro_callback")}
+    sent |= {f"utter_lead_saved_{k}" for k in ("assessment", "callback")}
+    sent |= {"utter_lead_cancelled", "utter_lead_save_abandoned"}
+    assert sent <= set(LEAD_RESPONSES)
+
+
+def test_the_form_asks_each_question_by_a_response_or_an_action(domain):
+    """Rasa's form asks `action_ask_<slot>` if the domain has it, else
+    `utter_ask_<slot>`: every slot of the form must have one of the two."""
+    actions = set(domain["actions"])
+    for slot in domain["forms"]["lead_form"]["required_slots"]:
+        assert f"action_ask_{slot}" in actions or f"utter_ask_{slot}" in LEAD_RESPONSES
