@@ -1,8 +1,7 @@
 """The project's input channels, which Rasa loads from credentials.yml.
 
-Website (REST and socket.io): `rest_channel`, `socketio_channel`, with the
-checks every channel shares in `guard` and the action-server fallback in
-`action_fallback`.
+Website (REST and socket.io): `rest_channel`, `socketio_channel`. The checks
+every channel shares are a Rasa extension: rasa_extensions/channel_guard.py.
 
 SMS and WhatsApp through Twilio:
 

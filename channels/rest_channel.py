@@ -8,6 +8,8 @@ JSON object with a valid `sender` and a string `message` (and `metadata`, if
 any, an object), 413 to a message over `MAX_MESSAGE_CHARS`, and always
 records the channel as "rest". Everything else is Rasa's.
 
+Upstream: https://github.com/RasaHQ/rasa/issues/8481 (500 for a JSON list).
+
 Enabled in credentials.yml as `channels.rest_channel.RestInput`.
 """
 
@@ -21,7 +23,11 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import MAX_MESSAGE_CHARS, GuardedChannel, valid_sender
+from rasa_extensions.channel_guard import (
+    MAX_MESSAGE_CHARS,
+    GuardedChannel,
+    valid_sender,
+)
 
 
 def _refuse(status: int, problem: str) -> HTTPResponse:

@@ -12,11 +12,14 @@ changed under them:
   as several arguments), on a non-string message and on metadata that is
   not JSON.
 
+Upstream: https://github.com/RasaHQ/rasa/issues/13027 (the missing
+`await`; fix proposed in https://github.com/RasaHQ/rasa/pull/13148).
+
 This channel replaces those two handlers with checked ones (the session id
-follows the sender-id rules of channels/guard.py; a bad one is replaced by a
-fresh id; a message is taken only for a session its socket has joined, else
-it gets a "could not read" reply) and guards the message handler like every
-project channel.
+follows the sender-id rules of rasa_extensions/channel_guard.py; a bad one
+is replaced by a fresh id; a message is taken only for a session its
+socket has joined, else it gets a "could not read" reply) and guards the
+message handler like every project channel.
 
 It also checks where a browser connects from. Rasa creates its socket.io
 server with `cors_allowed_origins=[]`, which turns python-socketio's origin
@@ -46,7 +49,7 @@ from rasa.core.channels import socketio
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
-from channels.guard import GuardedChannel, Handler, guard, valid_sender
+from rasa_extensions.channel_guard import GuardedChannel, Handler, guard, valid_sender
 
 logger = logging.getLogger(__name__)
 

@@ -54,9 +54,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twilio.request_validator import RequestValidator
 
 from channels import sms_text
-from channels.action_fallback import install
 from channels.contacts import ContactStore
-from channels.guard import MAX_MESSAGE_CHARS, guard
 from channels.senders import (
     OPTED_OUT_AT_TWILIO,
     TWILIO_API,
@@ -67,6 +65,11 @@ from channels.senders import (
 from clinic.contact import parse_phone
 from clinic.profile import current_profile
 from clinic.settings import PROJECT_ROOT
+from rasa_extensions.channel_guard import (
+    MAX_MESSAGE_CHARS,
+    guard,
+    warn_without_start_up_hook,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -480,11 +483,11 @@ class TwilioChannel(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The webhook. Like the project's other channels, it passes messages
-        through `channels.guard` (an apology, not silence, when handling
-        fails) and installs the action-server fallback at start."""
+        through `rasa_extensions.channel_guard` (an apology, not silence,
+        when handling fails)."""
         on_new_message = guard(on_new_message)
         hooks = Blueprint("clinic_twilio_webhook", __name__)
-        hooks.listener("after_server_start")(install)
+        hooks.listener("after_server_start")(warn_without_start_up_hook)
 
         @hooks.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

@@ -24,7 +24,9 @@ SANIC_HOST="${ACTION_HOST:-127.0.0.1}" "$BIN/rasa" run actions --port "$ACTION_P
   --actions actions &
 pids+=($!)
 # Rasa answers 413 to bodies over 64 KB (Sanic's default limit is 100 MB).
-SANIC_REQUEST_MAX_SIZE=65536 "$BIN/rasa" run --port "$RASA_PORT" --model models \
+# `python -m rasa_extensions run` is `rasa run` with the project's start-up
+# hook (rasa_extensions/plugin.py): version check, action-server fallback.
+SANIC_REQUEST_MAX_SIZE=65536 "$BIN/python" -m rasa_extensions run --port "$RASA_PORT" --model models \
   --endpoints endpoints.yml --credentials credentials.yml \
   --cors "${chat_origins[@]}" &
 pids+=($!)

@@ -59,7 +59,7 @@ pids+=($!)
 replicas=()
 for port in $RASA_PORTS; do
   # 413 for bodies over 64 KB (not for the action servers: Rasa posts whole trackers)
-  SANIC_REQUEST_MAX_SIZE=65536 "$BIN/rasa" run --interface 127.0.0.1 --port "$port" --model models \
+  SANIC_REQUEST_MAX_SIZE=65536 "$BIN/python" -m rasa_extensions run --interface 127.0.0.1 --port "$port" --model models \
     --endpoints deploy/endpoints.scaled.yml --credentials credentials.yml \
     --cors "${chat_origins[@]}" "${api[@]}" &
   pids+=($!)

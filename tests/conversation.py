@@ -89,9 +89,10 @@ def rasa_command(
     endpoints: str = "endpoints.yml",
     credentials: str = "credentials.yml",
 ) -> List[str]:
-    """`rasa run` with `model` on loopback `port`; `extra` arguments last."""
+    """`rasa run`, as every entry point starts it (with the start-up hook of
+    rasa_extensions), with `model` on loopback `port`; `extra` arguments last."""
     return (
-        [sys.executable, "-m", "rasa", "run", "--model", str(model)]
+        [sys.executable, "-m", "rasa_extensions", "run", "--model", str(model)]
         + ["--endpoints", endpoints, "--credentials", credentials]
         + ["--port", str(port), "--interface", "127.0.0.1", *extra]
     )

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
-from channels.action_fallback import unavailable_message
 from clinic.profile import current_profile
 from db.models import Lead
+from rasa_extensions.action_fallback import unavailable_message
 from scripts.migrate import upgrade
 from tests.conversation import (
     actions_command,

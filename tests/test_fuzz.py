@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.guard import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, TOO_LONG
 from channels.socketio_channel import UNREADABLE
+from rasa_extensions.channel_guard import MAX_MESSAGE_CHARS, MAX_SENDER_CHARS, TOO_LONG
 from tests.stack import Widget, http, say, texts
 
 pytestmark = pytest.mark.slow

@@ -262,7 +262,7 @@ def servers(
         [
             py,
             "-m",
-            "rasa",
+            "rasa_extensions",
             "run",
             "--model",
             str(model),

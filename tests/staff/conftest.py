@@ -219,7 +219,7 @@ def write_conversation(database_url: str, sender_id: str, events: list) -> None:
     tracker store, which adds the reporting indexes to Rasa's table)."""
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from db.tracker_store import ResilientSQLTrackerStore
+    from rasa_extensions.tracker_store import ResilientSQLTrackerStore
 
     store = ResilientSQLTrackerStore(host=database_url)
     try:

@@ -13,8 +13,14 @@ clean-up can delete a lock another replica has just added its ticket to.
 transaction (WATCH / MULTI / EXEC, retried when another replica changed the
 lock in between). Same keys, same format, same settings as `type: redis`.
 
+Upstream: https://github.com/RasaHQ/rasa/issues/9213 (the race between two
+servers); a concurrent lock store was added in
+https://github.com/RasaHQ/rasa/pull/11256 and reverted in
+https://github.com/RasaHQ/rasa/pull/11428. It overrides `RedisLockStore`'s
+lock methods and reads its `red` and `key_prefix`.
+
 Enabled in deploy/endpoints.scaled.yml as
-`type: deploy.lock_store.AtomicRedisLockStore`.
+`type: rasa_extensions.lock_store.AtomicRedisLockStore`.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@
 - If handling a message fails anyway, the person gets an apology rather
   than silence, and the log names the error type only, never the text
   (Rasa's own REST channel logs the message text on failure).
-- At server start, the action-server fallback is installed
-  (channels/action_fallback.py).
+- At server start, a server that was not started through the start-up
+  hook (`python -m rasa_extensions run`, see rasa_extensions/plugin.py)
+  says so in its log: it runs without the action-server fallback.
 
 Request bodies are capped by Sanic before any of this:
 `SANIC_REQUEST_MAX_SIZE` (the run scripts set 64 KB) is answered with 413.
@@ -22,7 +23,6 @@ from typing import Any, Awaitable, Callable, Optional
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
-from channels.action_fallback import install
 from clinic.profile import current_profile
 
 logger = logging.getLogger(__name__)
@@ -82,10 +82,23 @@ def guard(on_new_message: Handler) -> Handler:
     return guarded
 
 
+async def warn_without_start_up_hook(*_: Any) -> None:
+    """A server listener: logs an error when the extensions the start-up
+    hook installs are missing (Rasa started as plain `rasa run`)."""
+    from rasa_extensions.plugin import installed
+
+    if not installed():
+        logger.error(
+            "Rasa was started without rasa_extensions' start-up hook: no reply "
+            "when the action server is down. Start it with "
+            "`python -m rasa_extensions run` (rasa_extensions/plugin.py)."
+        )
+
+
 class GuardedChannel:
-    """Mixin for an `InputChannel`: guards its handler, installs the fallback."""
+    """Mixin for an `InputChannel`: guards its handler (see above)."""
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         blueprint = super().blueprint(guard(on_new_message))  # type: ignore[misc]
-        blueprint.listener("after_server_start")(install)
+        blueprint.listener("after_server_start")(warn_without_start_up_hook)
         return blueprint

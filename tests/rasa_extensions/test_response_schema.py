@@ -1,4 +1,4 @@
-"""The faster check of action-server replies (channels/response_schema.py)
+"""The faster check of action-server replies (rasa_extensions/response_schema.py)
 accepts and rejects exactly what Rasa's own check does, with Rasa's message."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from channels import response_schema
+from rasa_extensions import response_schema
 
 RASA_CHECK = RemoteAction._validate_action_result
 

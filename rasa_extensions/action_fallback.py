@@ -19,9 +19,15 @@ dialogue model. When the action server fails:
   The stand-in is sent at most once a turn, and never after something was
   already said in the turn; after it, the turn's later actions stay silent.
 
+Upstream: https://github.com/RasaHQ/rasa/issues/7630 (no handling of an
+action server failure) and https://github.com/RasaHQ/rasa/issues/5588 (no
+reply when an action fails); the 5-minute timeout,
+https://github.com/RasaHQ/rasa/issues/9789. It subclasses Rasa's public
+`EndpointConfig` and sets the agent's and processor's `action_endpoint`.
+
 `install(app)` swaps the agent's action endpoint for `ActionServerFallback`
-once the model is loaded; the project's input channels register it as a
-Sanic listener (see channels/guard.py).
+once the model is loaded: the start-up hook (rasa_extensions/plugin.py)
+passes it to Rasa as a server listener.
 """
 
 from __future__ import annotations
@@ -35,7 +41,6 @@ from typing import Any, Dict, List, Optional, Text
 import aiohttp
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
-from channels import response_schema
 from clinic.profile import current_profile
 
 logger = logging.getLogger(__name__)
@@ -158,10 +163,8 @@ def install(app: Any, *_: Any) -> None:
     """Puts `ActionServerFallback` in front of the agent's action endpoint.
 
     A Sanic `after_server_start` listener: the agent is loaded by then.
-    Idempotent, so every project channel may register it. Also installs the
-    faster check of action-server replies (channels/response_schema.py).
+    Idempotent.
     """
-    response_schema.install()
     agent = getattr(app.ctx, "agent", None)
     endpoint = getattr(agent, "action_endpoint", None)
     if endpoint is None or isinstance(endpoint, ActionServerFallback):

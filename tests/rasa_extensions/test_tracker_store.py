@@ -7,7 +7,10 @@ from typing import Set
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from db.tracker_store import ResilientSQLTrackerStore, add_reporting_indexes
+from rasa_extensions.tracker_store import (
+    ResilientSQLTrackerStore,
+    add_reporting_indexes,
+)
 
 REPORTING = {"ix_events_timestamp", "ix_events_type_name_timestamp"}
 

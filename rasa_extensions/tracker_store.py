@@ -19,11 +19,19 @@ length of the stored session. With several replicas, a conversation that
 moved between them during an outage is written back from each; all turns
 are kept, in the order the replicas write them back.
 
+Upstream: https://github.com/RasaHQ/rasa/issues/3243 (the in-memory
+fallback, added in https://github.com/RasaHQ/rasa/pull/4699, loses the
+outage's messages). `save` replaces Rasa 3.6.21's `SQLTrackerStore.save`
+and its `_additional_events`, and uses its `session_scope`, `SQLEvent` and
+`_event_query`, so it is tied to the rasa version in
+rasa_extensions/__init__.py.
+
 It also adds the indexes the staff app's reports need (`add_reporting_indexes`):
 Rasa indexes `events` by sender only, so every "last 30 days" page scanned
 the whole table.
 
-Enabled in endpoints.yml with `type: db.tracker_store.ResilientSQLTrackerStore`.
+Enabled in endpoints.yml with
+`type: rasa_extensions.tracker_store.ResilientSQLTrackerStore`.
 For PostgreSQL, add `?connect_timeout=5` to the URL so that an unreachable
 (rather than stopped) server fails fast: the tracker store's queries run on
 Rasa's event loop.
@@ -40,48 +48,32 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import Column, Float, Index, MetaData, String, Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from db.rasa_events import REPORTING_INDEXES, events
+
 logger = logging.getLogger(__name__)
 
-# Indexes on Rasa's `events` table for reading it by time (the staff app's
-# dated conversation lists and its dashboard). Rasa creates the table with
-# an index on sender_id only.
-_REPORTING_INDEXES = (
-    ("ix_events_timestamp", ("timestamp",)),
-    ("ix_events_type_name_timestamp", ("type_name", "timestamp")),
-)
-
-
 def add_reporting_indexes(engine: Engine) -> List[Text]:
-    """Creates the missing reporting indexes on `events`; returns their names.
+    """Creates the missing reporting indexes on `events`
+    (db/rasa_events.py); returns their names.
 
     Idempotent, so it runs at every start: a deployment made before the
     indexes existed gets them at its next restart (on a large table the
     first start takes a little longer, and PostgreSQL holds writes to the
     table while it builds them).
     """
-    # A copy of the columns in a metadata of its own, so that the indexes
-    # never join Rasa's table definition (its create_all would build them).
-    table = Table(
-        "events",
-        MetaData(),
-        Column("type_name", String(255)),
-        Column("timestamp", Float),
-    )
     created = []
-    for name, columns in _REPORTING_INDEXES:
-        index = Index(name, *(table.c[column] for column in columns))
+    for index in REPORTING_INDEXES:
         with engine.begin() as connection:
             existing = {
-                i["name"] for i in sa_inspect(connection).get_indexes(table.name)
+                i["name"] for i in sa_inspect(connection).get_indexes(events.name)
             }
-            if name not in existing:
+            if index.name not in existing:
                 index.create(connection)
-                created.append(name)
+                created.append(str(index.name))
     return created
 
 

@@ -1,0 +1,41 @@
+"""Rasa's `events` table: the conversations, as Rasa's SQL tracker store
+writes them (rasa_extensions/tracker_store.py), in the same database.
+
+Rasa owns the table: Rasa creates it when `rasa run` first starts, and its
+own declaration is `rasa.core.tracker_store.SQLTrackerStore.SQLEvent`. This
+is the project's one description of it, for reading (the staff app's
+transcripts, reports, deletion and retention, webapp/staff/transcript.py)
+and for the two indexes the reports need, which Rasa does not create (it
+indexes `sender_id` only). It is never used to create the table.
+
+Each row is one tracker event: `type_name` (user, bot, action, slot,
+session_started, ...), a float `timestamp`, `intent_name` for user events,
+`action_name` (the action, or the slot's name for slot events) and `data`,
+the event as JSON.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+
+# A metadata of its own: never part of `db.models.Base`, so neither
+# Alembic nor a create_all ever builds Rasa's table.
+metadata = MetaData()
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False),
+    Column("type_name", String(255), nullable=False),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
+
+# For reading by time: the staff app's dated conversation lists and its
+# dashboard. Created by the tracker store at start-up (add_reporting_indexes).
+REPORTING_INDEXES = (
+    Index("ix_events_timestamp", events.c.timestamp),
+    Index("ix_events_type_name_timestamp", events.c.type_name, events.c.timestamp),
+)
