@@ -19,7 +19,7 @@ export SQLALCHEMY_WARN_20 := 1
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
   $(shell find components -name '*.py' 2>/dev/null)
 
-.PHONY: help install lock lint format validate train test pytest test-stories \
+.PHONY: help install lock lint format validate train test test-fast pytest test-stories \
         evaluate cross-validate bench bench-staff docs-figures run run-scaled clean
 
 help: ## List the targets
@@ -80,6 +80,9 @@ train: $(MODEL) ## Train the model (only when data/, components/, config.yml or 
 
 pytest: install ## Unit, action, database and web tests
 	$(BIN)/pytest
+
+test-fast: install ## The edit-test loop: every test not marked slow (no servers, no browser, no training)
+	$(BIN)/pytest -m "not slow" -q
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \

@@ -14,6 +14,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from clinic.faq_keys import ranked_topics
+
 MAX_SUGGESTIONS = 3
 
 # Button title and the question its button sends, per FAQ topic.
@@ -66,16 +68,7 @@ def likely_topics(
     parse_data: Dict[Text, Any], limit: int = MAX_SUGGESTIONS
 ) -> List[Text]:
     """The FAQ topics the response selector ranked highest for a message."""
-    selector = (parse_data.get("response_selector") or {}).get("faq") or {}
-    topics: List[Text] = []
-    for item in selector.get("ranking") or []:
-        key = str(item.get("intent_response_key") or "")
-        topic = key.split("/", 1)[1] if key.startswith("faq/") else ""
-        if topic in TOPIC_BUTTONS and topic not in topics:
-            topics.append(topic)
-        if len(topics) == limit:
-            break
-    return topics
+    return [t for t in ranked_topics(parse_data) if t in TOPIC_BUTTONS][:limit]
 
 
 class ActionFaqFallback(Action):

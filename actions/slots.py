@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
+from clinic.faq_keys import answer_key, topic_of
 from clinic.profile import ProfileError, current_profile
 from components.condition_answers import answer_condition
 
@@ -52,11 +53,7 @@ def faq_topic(parse_data: Dict[Text, Any]) -> Optional[Text]:
 
     Only topics listed as values of the `faq_topic` slot are kept.
     """
-    if ((parse_data.get("intent") or {}).get("name")) != "faq":
-        return None
-    selector = (parse_data.get("response_selector") or {}).get("faq") or {}
-    key = str((selector.get("response") or {}).get("intent_response_key") or "")
-    topic = key.split("/", 1)[1] if key.startswith("faq/") else None
+    topic = topic_of(answer_key(parse_data))
     return topic if topic in TRACKED_TOPICS else None
 
 

@@ -60,6 +60,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from clinic.faq_keys import intent_of
+
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_classifier.skops"
@@ -234,7 +236,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         by_intent: Dict[Text, float] = {}
         answers: List[tuple] = []
         for label, probability in zip(labels, row.tolist(), strict=True):
-            intent = label.split("/", 1)[0]
+            intent = intent_of(label)
             by_intent[intent] = max(by_intent.get(intent, 0.0), probability)
             if intent == retrieval:
                 answers.append((label, probability))

@@ -56,6 +56,7 @@ from db.rasa_events import REPORTING_INDEXES, events
 
 logger = logging.getLogger(__name__)
 
+
 def add_reporting_indexes(engine: Engine) -> List[Text]:
     """Creates the missing reporting indexes on `events`
     (db/rasa_events.py); returns their names.

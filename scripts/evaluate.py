@@ -64,12 +64,9 @@ def read_tsv(path: Path) -> List[Tuple[str, str]]:
 
 def predicted_label(parse: Dict[str, Any]) -> str:
     """The label a parse result predicts, comparable with Example.label."""
-    intent = (parse.get("intent") or {}).get("name") or ""
-    if intent != "faq":
-        return intent
-    selector = (parse.get("response_selector") or {}).get("faq") or {}
-    key = (selector.get("response") or {}).get("intent_response_key")
-    return key or "faq"
+    from clinic.faq_keys import label
+
+    return label(parse) or ""
 
 
 def share(hits: int, total: int) -> Optional[float]:

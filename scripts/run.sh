@@ -17,7 +17,7 @@ mkdir -p var
 
 trap stop_all INT TERM EXIT
 
-"$BIN/python" -m scripts.migrate
+"$BIN/python" -m db.migrate
 
 # rasa-sdk has no authentication: keep it on loopback (it reads SANIC_HOST).
 SANIC_HOST="${ACTION_HOST:-127.0.0.1}" "$BIN/rasa" run actions --port "$ACTION_PORT" \

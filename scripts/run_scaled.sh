@@ -45,7 +45,7 @@ if ! "$BIN/python" -c "import redis, sys; redis.Redis(host=sys.argv[1], port=int
   exit 1
 fi
 "$BIN/python" -m deploy.ensure_database "$DATABASE_URL"
-"$BIN/python" -m scripts.migrate
+"$BIN/python" -m db.migrate
 
 actions=()
 for port in $ACTION_PORTS; do

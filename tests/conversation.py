@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 from sqlalchemy import create_engine, text
 
-from scripts.migrate import upgrade
+from db.migrate import upgrade
 from scripts.ports import free_port
 from tests.conftest import ROOT
 

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from clinic.profile import load_profile
+from db.migrate import upgrade
 from db.models import Lead
-from scripts.migrate import upgrade
 from tests.conftest import ROOT
 from tests.conversation import (
     actions_command,

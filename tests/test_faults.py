@@ -15,9 +15,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
 from clinic.profile import current_profile
+from db.migrate import upgrade
 from db.models import Lead
 from rasa_extensions.action_fallback import unavailable_message
-from scripts.migrate import upgrade
 from tests.conversation import (
     actions_command,
     assistant_env,

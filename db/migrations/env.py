@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 import db.models  # noqa: F401  (registers the tables)
-import webapp.staff.models  # noqa: F401  (the staff app's tables)
+import db.staff_models  # noqa: F401  (the staff app's tables)
 from db.engine import build_engine
 from db.models import Base
 

@@ -174,7 +174,7 @@ def throwaway_database(kind: str, workdir: Path) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from scripts.migrate import upgrade
+    from db.migrate import upgrade
 
     if kind == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"

@@ -146,11 +146,11 @@ def measure(
 ) -> Dict[str, Any]:
     """Fills the database at `url` (empty, migrated here) and times the
     staff pages' queries; returns figures and what each query found."""
+    from db.migrate import upgrade
+    from db.rasa_events import events
     from rasa_extensions.tracker_store import add_reporting_indexes
-    from scripts.migrate import upgrade
     from webapp.staff import dashboard
     from webapp.staff.transcript import conversations as conversation_list
-    from webapp.staff.transcript import events
 
     upgrade(url)
     engine = create_engine(url, future=True)

@@ -20,8 +20,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from db.engine import session_factory
+from db.migrate import upgrade
 from db.models import Lead, LeadEvent
-from scripts.migrate import upgrade
 from tests.conversation import (
     assistant_env,
     assistant_with_web_app,

@@ -27,8 +27,8 @@ from sqlalchemy import select
 
 from clinic.profile import load_profile
 from db.engine import session_factory
+from db.migrate import upgrade
 from db.models import Lead
-from scripts.migrate import upgrade
 from tests.conftest import ROOT, read_yaml
 from tests.conversation import (
     assistant_env,

@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, select
 from twilio.request_validator import RequestValidator
 
 from channels.senders import read_outbox
+from db.migrate import upgrade
 from db.models import Lead, SmsContact
-from scripts.migrate import upgrade
 from tests.conftest import ROOT
 from tests.conversation import (
     actions_command,

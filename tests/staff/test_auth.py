@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from db.models import utcnow
+from db.staff_models import LoginThrottle, StaffSession, StaffUser
 from tests.staff.conftest import (
     APP_HASHER,
     PASSWORD,
@@ -19,7 +20,6 @@ from tests.staff.conftest import (
 from webapp import create_app
 from webapp.staff import auth
 from webapp.staff.config import StaffSettings
-from webapp.staff.models import LoginThrottle, StaffSession, StaffUser
 
 
 def test_no_account_exists_until_one_is_created(db_session):

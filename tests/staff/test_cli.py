@@ -10,10 +10,10 @@ import sys
 import pytest
 from sqlalchemy import select
 
+from db.staff_models import StaffUser
 from tests.conftest import ROOT
 from tests.staff.conftest import PASSWORD, login
 from webapp.staff import cli
-from webapp.staff.models import StaffUser
 
 
 @pytest.fixture

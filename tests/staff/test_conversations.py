@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
+from db.rasa_events import events
 from tests.staff.conftest import (
     action,
     add_lead,
@@ -19,7 +20,6 @@ from tests.staff.conftest import (
     user,
     write_conversation,
 )
-from webapp.staff.transcript import events
 
 DAY = datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc)
 

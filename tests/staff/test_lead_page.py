@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Lead, LeadEvent, LeadStatus, LeadSubmission, OutboxMessage
+from db.rasa_events import events
+from db.staff_models import LeadNote
 from tests.staff.conftest import (
     action,
     add_lead,
@@ -21,8 +23,6 @@ from tests.staff.conftest import (
     user,
     write_conversation,
 )
-from webapp.staff.models import LeadNote
-from webapp.staff.transcript import events
 
 DAY = datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc)
 

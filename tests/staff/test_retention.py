@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from db.models import Lead, LeadEvent, LeadStatus, utcnow
+from db.rasa_events import events
 from tests.staff.conftest import add_lead, faq_chat, write_conversation
 from webapp.staff import cli
 from webapp.staff.privacy import purge
-from webapp.staff.transcript import events
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
 OLD = NOW - timedelta(days=400)

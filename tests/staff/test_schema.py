@@ -8,10 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import webapp.staff.models  # noqa: F401 - registers the staff tables
+import db.staff_models  # noqa: F401 - registers the staff tables
+from db.migrate import alembic_config
 from db.models import Base
-from scripts.migrate import alembic_config
-from webapp.staff.transcript import events
+from db.rasa_events import events
 
 STAFF_TABLES = {"staff_users", "staff_sessions", "staff_login_throttle", "lead_notes"}
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import utcnow
-from webapp.staff.models import LoginThrottle, StaffSession, StaffUser
+from db.staff_models import LoginThrottle, StaffSession, StaffUser
 
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)

@@ -26,11 +26,11 @@ from sqlalchemy import select
 
 from clinic.settings import get_settings
 from db.engine import session_factory
+from db.migrate import upgrade
 from db.models import utcnow
-from scripts.migrate import upgrade
+from db.staff_models import StaffUser
 from webapp.staff import auth
 from webapp.staff.config import StaffSettings
-from webapp.staff.models import StaffUser
 from webapp.staff.privacy import purge
 
 

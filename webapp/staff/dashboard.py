@@ -18,6 +18,7 @@ from sqlalchemy import String, and_, cast, distinct, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
+from clinic import faq_keys
 from db.models import Lead, LeadEvent, LeadStatus
 from webapp.staff.transcript import (
     FALLBACK_INTENT,
@@ -118,10 +119,7 @@ def build(session: Session, start: date, end: date, zone: ZoneInfo) -> Dashboard
         )
     ]
 
-    key = json_text(
-        session, "parse_data", "response_selector", "faq", "response",
-        "intent_response_key",
-    )  # fmt: skip
+    key = json_text(session, *faq_keys.ANSWER_KEY_PATH)
     board.topics = [
         (topic or "faq (topic unknown)", count)
         for topic, count in session.execute(

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from db.models import Lead, LeadEvent, LeadStatus, LeadSubmission, utcnow
-from webapp.staff.models import LeadNote
+from db.staff_models import LeadNote
 from webapp.staff.transcript import (
     delete_conversation,
     epoch,

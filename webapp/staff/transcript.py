@@ -1,11 +1,7 @@
 """Conversations from Rasa's SQL tracker store (`events`, same database).
 
-Rasa owns the table (it creates it when `rasa run` first starts): the staff
-app only reads it, and deletes a person's rows on request or by retention.
-Each row is one tracker event: `type_name` (user, bot, action, slot,
-session_started, ...), a float `timestamp`, `intent_name` for user events,
-`action_name` (the action, or the slot's name for slot events) and `data`,
-the event as JSON.
+Rasa owns the table (db/rasa_events.py describes it): the staff app only
+reads it, and deletes a person's rows on request or by retention.
 """
 
 from __future__ import annotations
@@ -16,13 +12,6 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     and_,
     case,
     delete,
@@ -34,21 +23,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from clinic import faq_keys
 from db.models import Lead
-
-# Rasa's table, described for reading (never created by this app).
-rasa_metadata = MetaData()
-events = Table(
-    "events",
-    rasa_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255), nullable=False),
-    Column("type_name", String(255), nullable=False),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
+from db.rasa_events import events
 
 RED_FLAG_INTENT = "emergency"
 RED_FLAG_ACTION = "action_flag_red_flag"
@@ -104,12 +81,7 @@ class Turn:
 
 def intent_label(parse_data: Dict[str, Any]) -> Optional[str]:
     """`faq/<topic>` for an FAQ question, else the intent name."""
-    intent = (parse_data.get("intent") or {}).get("name")
-    if intent == "faq":
-        selector = (parse_data.get("response_selector") or {}).get("faq") or {}
-        key = (selector.get("response") or {}).get("intent_response_key")
-        return key or intent
-    return intent
+    return faq_keys.label(parse_data)
 
 
 def _buttons(data: Dict[str, Any]) -> List[Dict[str, Any]]:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from db.engine import session_factory
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, utcnow
+from db.staff_models import LeadNote
 from webapp.staff import auth, charts, dashboard, export, queries
 from webapp.staff.config import StaffSettings
 from webapp.staff.forms import (
@@ -36,7 +37,6 @@ from webapp.staff.forms import (
     LogoutForm,
     StatusForm,
 )
-from webapp.staff.models import LeadNote
 from webapp.staff.privacy import delete_lead
 from webapp.staff.transcript import (
     conversations,

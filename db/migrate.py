@@ -1,4 +1,4 @@
-"""Migrates the database to the newest schema: `python -m scripts.migrate`.
+"""Migrates the database to the newest schema: `python -m db.migrate`.
 
 Uses DATABASE_URL (default sqlite:///var/clinic.db). `--revision "message"`
 writes a new migration from the difference between the models and the

@@ -1,4 +1,5 @@
-"""Tables of the staff app, on the same `Base` (and database) as the leads.
+"""Tables of the staff app (webapp/staff/), on the same `Base` and database
+as the leads (db/models.py).
 
 - `staff_users`: accounts, created from the command line (no default user).
 - `staff_sessions`: one row per signed-in browser; the cookie holds a random
