@@ -34,7 +34,7 @@ from clinic.contact import display_phone, find_email, parse_phone
 from clinic.profile import current_profile
 from clinic.settings import get_settings
 from db.engine import session_factory
-from db.leads import LeadInput, Notification, save_lead
+from db.leads import ANSWERS, LeadInput, Notification, answer_slot, save_lead
 
 logger = logging.getLogger(__name__)
 
@@ -487,23 +487,15 @@ def lead_input(tracker: Tracker, now: datetime) -> LeadInput:
         item = slots.get(slot)
         return None if item in (None, "", SKIPPED) else str(item)
 
+    answers = {field: value(answer_slot(field)) for field in ANSWERS}
     return LeadInput(
         submission_key=submission_key(tracker),
         kind=value("lead_kind") or "assessment",
         channel=tracker.get_latest_input_channel() or "unknown",
         sender_id=tracker.sender_id,
-        name=value("lead_name") or "",
-        phone=value("lead_phone"),
-        email=value("lead_email"),
-        contact_method=value("lead_contact_method"),
-        contact_time=value("lead_contact_time"),
-        concern=value("lead_concern"),
-        condition=value("lead_condition"),
-        duration=value("lead_duration"),
-        screening=value("lead_screening"),
-        red_flag=value("red_flag"),
         consent_version=CONSENT_VERSION,
         consent_at=now,
+        **{**answers, "name": answers["name"] or ""},
     )
 
 

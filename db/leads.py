@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
@@ -31,32 +31,26 @@ from db.models import (
 DEDUPE_WINDOW = timedelta(days=30)
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 ASSISTANT = "assistant"
-# Fields a later submission may fill in or change on an open lead.
-UPDATABLE = (
-    "name",
-    "phone",
-    "email",
-    "contact_method",
-    "contact_time",
-    "concern",
-    "condition",
-    "duration",
-    "screening",
-    "red_flag",
-)
 
 
 @dataclass(frozen=True)
 class LeadInput:
-    """What the lead form collected (validated) and the consent given."""
+    """What the lead form collected (validated) and the consent given.
 
+    The one list of a lead's fields: each is a `Lead` column of the same
+    name. The person's answers (`ANSWERS`, below) come from the form's
+    slots, `lead_<field>` (`red_flag`: the conversation's own slot).
+    """
+
+    # About the submission, not answers of the person's.
     submission_key: str
     kind: str
     channel: str
     sender_id: str
-    name: str
     consent_version: str
     consent_at: datetime
+    # The answers.
+    name: str = ""
     phone: Optional[str] = None
     email: Optional[str] = None
     contact_method: Optional[str] = None
@@ -71,6 +65,25 @@ class LeadInput:
     def needs_review(self) -> bool:
         """Clinician review: a yes on screening, or a red flag earlier."""
         return self.screening == "yes" or bool(self.red_flag)
+
+
+SUBMISSION_FIELDS = (
+    "submission_key",
+    "kind",
+    "channel",
+    "sender_id",
+    "consent_version",
+    "consent_at",
+)
+# The person's answers: what a later submission may fill in or change on an
+# open lead.
+ANSWERS = tuple(f.name for f in fields(LeadInput) if f.name not in SUBMISSION_FIELDS)
+UPDATABLE = ANSWERS
+
+
+def answer_slot(field: str) -> str:
+    """The form slot an answer is read from."""
+    return field if field == "red_flag" else f"lead_{field}"
 
 
 @dataclass(frozen=True)

@@ -480,3 +480,24 @@ def test_the_form_asks_each_question_by_a_response_or_an_action(domain):
     actions = set(domain["actions"])
     for slot in domain["forms"]["lead_form"]["required_slots"]:
         assert f"action_ask_{slot}" in actions or f"utter_ask_{slot}" in LEAD_RESPONSES
+
+
+def test_the_lead_schema_has_one_owner(domain):
+    """LeadInput is the one list of a lead's fields: each is a column, and
+    each answer is read from a slot the domain declares."""
+    from dataclasses import fields
+
+    from db.leads import ANSWERS, LeadInput, answer_slot
+    from db.models import Lead
+
+    columns = {column.name for column in Lead.__table__.columns}
+    assert {field.name for field in fields(LeadInput)} - columns == {"submission_key"}
+    assert {answer_slot(field) for field in ANSWERS} <= set(domain["slots"])
+
+
+def test_every_lead_slot_is_cleared_for_a_new_request(domain):
+    from actions.leads import LEAD_SLOTS
+
+    declared = {s for s in domain["slots"] if s.startswith("lead_")}
+    assert set(LEAD_SLOTS) == declared - {"lead_save_failed"}
+    assert set(domain["forms"]["lead_form"]["required_slots"]) <= set(LEAD_SLOTS)

@@ -15,25 +15,17 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional
 from db.models import Lead
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Every column of `leads` but the internal ones, in the table's order, with
+# the status moved next to the creation time.
+FIRST = ("reference", "created_at", "status")
+INTERNAL = ("id", "updated_at", "sender_id")
 COLUMNS = [
-    "reference",
-    "created_at",
-    "status",
-    "kind",
-    "channel",
-    "name",
-    "phone",
-    "email",
-    "contact_method",
-    "contact_time",
-    "concern",
-    "condition",
-    "duration",
-    "screening",
-    "needs_review",
-    "red_flag",
-    "consent_version",
-    "consent_at",
+    *FIRST,
+    *(
+        column.name
+        for column in Lead.__table__.columns
+        if column.name not in FIRST + INTERNAL
+    ),
 ]
 
 
