@@ -8,7 +8,12 @@ PY    := $(BIN)/python
 RASA  := $(BIN)/rasa
 MODEL := models/ims-assistant.tar.gz
 
-export DATABASE_URL ?= sqlite:///var/clinic.db
+# The database: DATABASE_URL, else the default of clinic/settings.py (the one
+# place it is written; stdlib only, so any python3 reads it).
+ifndef DATABASE_URL
+DATABASE_URL := $(shell python3 -m clinic.settings database_url)
+endif
+export DATABASE_URL
 export ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
 # Rasa and TensorFlow: quieter logs, no telemetry, CPU only.
 export RASA_TELEMETRY_ENABLED := false

@@ -23,9 +23,10 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 
+from clinic.settings import TWILIO_API
+
 logger = logging.getLogger(__name__)
 
-TWILIO_API = "https://api.twilio.com"
 OPTED_OUT_AT_TWILIO = 21610  # "Attempt to send to unsubscribed recipient"
 
 

@@ -26,7 +26,8 @@ server with `cors_allowed_origins=[]`, which turns python-socketio's origin
 check off, so `--cors` limits only the polling transport and any web page could
 open a WebSocket to the assistant. Here the connect handler refuses a browser
 whose `Origin` is not in `CHAT_ALLOWED_ORIGINS` (space- or comma-separated;
-default: the web app's own origin, PUBLIC_BASE_URL, and its 127.0.0.1 twin).
+default: the web app's own origin, PUBLIC_BASE_URL, and its 127.0.0.1 twin;
+read in clinic/settings.py).
 The run scripts pass the same list to `--cors`. Clients that send no Origin
 (servers, the SMS simulator) are not browsers and are let through; JWT auth,
 if configured, is checked as Rasa does.
@@ -38,17 +39,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import uuid
 from typing import Any, Dict, FrozenSet, Optional, Text, Tuple
-from urllib.parse import urlsplit
 
 import rasa.core.channels.channel
 from rasa.core.channels import socketio
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
+from clinic.settings import get_settings, origin_of
 from rasa_extensions.channel_guard import GuardedChannel, Handler, guard, valid_sender
 
 logger = logging.getLogger(__name__)
@@ -65,23 +64,9 @@ def _metadata(value: Any) -> Dict[Text, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _origin(url: Text) -> Optional[Text]:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def allowed_origins(environ: Optional[Dict[Text, Text]] = None) -> FrozenSet[Text]:
-    """The browser origins the chat accepts (see the module docstring)."""
-    env = os.environ if environ is None else environ
-    configured = env.get("CHAT_ALLOWED_ORIGINS", "").strip()
-    if configured:
-        candidates = re.split(r"[\s,]+", configured)
-    else:
-        base = env.get("PUBLIC_BASE_URL") or "http://localhost:8000"
-        candidates = [base, re.sub(r"//localhost\b", "//127.0.0.1", base)]
-    return frozenset(o for o in map(_origin, candidates) if o)
+def allowed_origins() -> FrozenSet[Text]:
+    """The browser origins the chat accepts (clinic/settings.py)."""
+    return get_settings().chat_allowed_origins
 
 
 def _payload(args: Tuple[Any, ...]) -> Any:
@@ -102,7 +87,7 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:
             origin = environ.get("HTTP_ORIGIN")
-            if origin is not None and (_origin(origin) or origin) not in origins:
+            if origin is not None and (origin_of(origin) or origin) not in origins:
                 logger.warning("socket.io connection from a foreign origin refused")
                 return False
             if not self.jwt_key:

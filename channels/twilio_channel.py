@@ -64,7 +64,7 @@ from channels.senders import (
 )
 from clinic.contact import parse_phone
 from clinic.profile import current_profile
-from clinic.settings import PROJECT_ROOT
+from clinic.settings import PROJECT_ROOT, environment_value, get_settings
 from rasa_extensions.channel_guard import (
     MAX_MESSAGE_CHARS,
     guard,
@@ -91,14 +91,15 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 Params = Dict[str, List[str]]
 
 
-def _resolve(value: Any, variable: str) -> str:
+def _resolve(value: Any, key: str) -> str:
     """A credentials.yml value: `env:NAME` reads variable NAME, a missing key
-    reads `variable`, anything else is taken as written."""
+    takes the setting of that name (clinic/settings.py), anything else is
+    taken as written."""
     if value is None:
-        return os.environ.get(variable, "").strip()
+        return str(getattr(get_settings().twilio, key))
     text = str(value).strip()
     if text.startswith("env:"):
-        return os.environ.get(text[4:].strip(), "").strip()
+        return environment_value(text[4:].strip())
     return text
 
 
@@ -158,21 +159,16 @@ class TwilioSettings:
         unknown = sorted(set(credentials) - set(ENVIRONMENT))
         if unknown:
             raise RasaException(f"Unknown Twilio channel settings: {unknown}")
-        values = {
-            key: _resolve(credentials.get(key), variable)
-            for key, variable in ENVIRONMENT.items()
-        }
-        local_dir = Path(os.environ.get("TWILIO_LOCAL_DIR", "").strip() or "var")
-        if not local_dir.is_absolute():
-            local_dir = PROJECT_ROOT / local_dir
+        values = {key: _resolve(credentials.get(key), key) for key in ENVIRONMENT}
+        environment = get_settings().twilio
         settings = cls(
             account_sid=values["account_sid"],
             auth_token=values["auth_token"],
             sms_number=_bare_number(values["sms_number"]),
             whatsapp_number=_bare_number(values["whatsapp_number"]),
             public_url=values["public_url"],
-            api_base=os.environ.get("TWILIO_API_BASE", "").strip() or TWILIO_API,
-            local_dir=local_dir,
+            api_base=environment.api_base,
+            local_dir=environment.local_dir,
         )
         settings.check()
         return settings

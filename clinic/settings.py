@@ -1,21 +1,188 @@
 """Every setting the project reads from the environment, in one place.
 
-Each has a safe local default so that `make run` works with nothing set up.
+`get_settings()` returns one typed, frozen `Settings`: the database, the
+clinic profile, the URLs, staff notifications (SMTP), the staff app
+(`settings.staff`), the Twilio channel (`settings.twilio`) and the browser
+origins the chat accepts. Nothing else in the project reads a setting from
+the environment: the processes (Rasa's channels and tracker store, the
+action server, the web app, the notification worker, the CLIs) and the
+shell scripts (`python -m clinic.settings NAME` prints one) all get their
+values from here. Each has a safe local default, so `make run` works with
+nothing set up. The variables are listed in the README (Configuration).
+
+The environment is parsed once per process; when a variable changes (tests
+change them, a process never does), the next call parses it again. A value
+that cannot be used raises `SettingsError` naming the variable.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import FrozenSet, Optional, Tuple
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///var/clinic.db"
+DEFAULT_PUBLIC_BASE_URL = "http://localhost:8000"
+DEFAULT_RETENTION_DAYS = 365
+TWILIO_API = "https://api.twilio.com"
+
+# Every variable read here: the cache below is keyed on their values.
+VARIABLES = (
+    "DATABASE_URL",
+    "CLINIC_PROFILE",
+    "RASA_URL",
+    "PUBLIC_BASE_URL",
+    "CHAT_ALLOWED_ORIGINS",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SMTP_STARTTLS",
+    "SMTP_FROM",
+    "STAFF_EMAIL",
+    "STAFF_SECRET_KEY",
+    "STAFF_SESSION_HOURS",
+    "STAFF_IDLE_MINUTES",
+    "STAFF_TIMEZONE",
+    "STAFF_COOKIE_SECURE",
+    "RETENTION_DAYS",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_NUMBER",
+    "TWILIO_WHATSAPP_NUMBER",
+    "TWILIO_PUBLIC_URL",
+    "TWILIO_API_BASE",
+    "TWILIO_LOCAL_DIR",
+)
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+class SettingsError(ValueError):
+    """A variable holds a value that cannot be used; the message names it."""
+
+
+def environment_value(name: str) -> str:
+    """One variable's value, trimmed ("" when unset): the one place the
+    project reads the environment (credentials.yml's `env:NAME` too)."""
+    return os.environ.get(name, "").strip()
+
+
+def _text(name: str, default: str = "") -> str:
+    return environment_value(name) or default
+
+
+def _flag(name: str, default: Optional[bool]) -> Optional[bool]:
+    raw = environment_value(name).lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = environment_value(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _path(name: str, default: Path) -> Path:
+    path = Path(environment_value(name) or default).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def origin_of(url: str) -> Optional[str]:
+    """`scheme://host[:port]`, lower-cased, of an http(s) URL; else None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _chat_origins(public_base_url: str) -> FrozenSet[str]:
+    configured = environment_value("CHAT_ALLOWED_ORIGINS")
+    if configured:
+        candidates = re.split(r"[\s,]+", configured)
+    else:
+        base = public_base_url
+        candidates = [base, re.sub(r"//localhost\b", "//127.0.0.1", base)]
+    return frozenset(o for o in map(origin_of, candidates) if o)
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    """The staff app: STAFF_* and RETENTION_DAYS (docs/staff-app.md).
+
+    None is a secret in the repo: without STAFF_SECRET_KEY each process draws
+    a random key (sign-ins then end when the web app restarts, and several
+    processes cannot share them).
+    """
+
+    secret_key: Optional[str] = None  # STAFF_SECRET_KEY
+    session_hours: int = 8  # absolute lifetime of a sign-in
+    idle_minutes: int = 60  # a sign-in unused this long ends
+    timezone: str = "UTC"  # how times are shown and days are counted
+    cookie_secure: Optional[bool] = None  # None: on when PUBLIC_BASE_URL is https
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+    @classmethod
+    def from_env(cls) -> StaffSettings:
+        timezone = _text("STAFF_TIMEZONE", "UTC")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            message = f"STAFF_TIMEZONE: unknown time zone {timezone}"
+            raise SettingsError(message) from error
+        return cls(
+            secret_key=_text("STAFF_SECRET_KEY") or None,
+            session_hours=_int("STAFF_SESSION_HOURS", 8),
+            idle_minutes=_int("STAFF_IDLE_MINUTES", 60),
+            timezone=timezone,
+            cookie_secure=_flag("STAFF_COOKIE_SECURE", None),
+            retention_days=_int("RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+        )
+
+
+@dataclass(frozen=True)
+class TwilioEnvironment:
+    """The Twilio channel's variables (docs/twilio.md). credentials.yml
+    names the first five; without TWILIO_ACCOUNT_SID the channel runs in
+    local mode and records replies under `local_dir`."""
+
+    account_sid: str = ""  # TWILIO_ACCOUNT_SID
+    auth_token: str = ""  # TWILIO_AUTH_TOKEN
+    sms_number: str = ""  # TWILIO_NUMBER
+    whatsapp_number: str = ""  # TWILIO_WHATSAPP_NUMBER
+    public_url: str = ""  # TWILIO_PUBLIC_URL
+    api_base: str = TWILIO_API  # TWILIO_API_BASE (tests point it elsewhere)
+    local_dir: Path = PROJECT_ROOT / "var"  # TWILIO_LOCAL_DIR
+
+    @classmethod
+    def from_env(cls) -> TwilioEnvironment:
+        return cls(
+            account_sid=_text("TWILIO_ACCOUNT_SID"),
+            auth_token=_text("TWILIO_AUTH_TOKEN"),
+            sms_number=_text("TWILIO_NUMBER"),
+            whatsapp_number=_text("TWILIO_WHATSAPP_NUMBER"),
+            public_url=_text("TWILIO_PUBLIC_URL"),
+            api_base=_text("TWILIO_API_BASE", TWILIO_API),
+            local_dir=_path("TWILIO_LOCAL_DIR", PROJECT_ROOT / "var"),
+        )
 
 
 @dataclass(frozen=True)
@@ -25,7 +192,11 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     clinic_profile_path: Path = PROJECT_ROOT / "clinic_profile.yml"
     rasa_url: str = "http://localhost:5005"
-    public_base_url: str = "http://localhost:8000"
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
+    # The browser origins the chat (socket.io) accepts: CHAT_ALLOWED_ORIGINS,
+    # space- or comma-separated; default the web app's own origin and its
+    # 127.0.0.1 twin.
+    chat_allowed_origins: FrozenSet[str] = frozenset()
     # Staff notifications: SMTP is used only when SMTP_HOST is set; without
     # it notifications stay in the local outbox shown by the staff app.
     smtp_host: str = ""
@@ -36,26 +207,67 @@ class Settings:
     smtp_from: str = "assistant@localhost"
     staff_email: str = ""  # overrides the clinic profile's staff_email
 
+    # Parsed when first used, so that a bad STAFF_* value stops the staff
+    # app (which reads them at start) and not, say, the action server.
+    @property
+    def staff(self) -> StaffSettings:
+        """The staff app's settings."""
+        return _section(StaffSettings, _snapshot())
+
+    @property
+    def twilio(self) -> TwilioEnvironment:
+        """The Twilio channel's variables."""
+        return _section(TwilioEnvironment, _snapshot())
+
     @classmethod
     def from_env(cls) -> Settings:
         """Reads the current environment."""
+        public_base_url = _text("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL)
         return cls(
-            database_url=_env("DATABASE_URL", DEFAULT_DATABASE_URL),
-            clinic_profile_path=Path(
-                _env("CLINIC_PROFILE", str(PROJECT_ROOT / "clinic_profile.yml"))
+            database_url=_text("DATABASE_URL", DEFAULT_DATABASE_URL),
+            clinic_profile_path=_path(
+                "CLINIC_PROFILE", PROJECT_ROOT / "clinic_profile.yml"
             ),
-            rasa_url=_env("RASA_URL", "http://localhost:5005"),
-            public_base_url=_env("PUBLIC_BASE_URL", "http://localhost:8000"),
-            smtp_host=_env("SMTP_HOST", ""),
-            smtp_port=int(_env("SMTP_PORT", "587")),
-            smtp_username=_env("SMTP_USERNAME", ""),
-            smtp_password=_env("SMTP_PASSWORD", ""),
-            smtp_starttls=_env("SMTP_STARTTLS", "true").lower() in ("1", "true", "yes"),
-            smtp_from=_env("SMTP_FROM", "assistant@localhost"),
-            staff_email=_env("STAFF_EMAIL", ""),
+            rasa_url=_text("RASA_URL", "http://localhost:5005"),
+            public_base_url=public_base_url,
+            chat_allowed_origins=_chat_origins(public_base_url),
+            smtp_host=_text("SMTP_HOST"),
+            smtp_port=_int("SMTP_PORT", 587),
+            smtp_username=_text("SMTP_USERNAME"),
+            smtp_password=_text("SMTP_PASSWORD"),
+            smtp_starttls=bool(_flag("SMTP_STARTTLS", True)),
+            smtp_from=_text("SMTP_FROM", "assistant@localhost"),
+            staff_email=_text("STAFF_EMAIL"),
         )
 
 
+def _snapshot() -> Tuple[str, ...]:
+    return tuple(environment_value(name) for name in VARIABLES)
+
+
+@functools.lru_cache(maxsize=16)
+def _section(kind: type, environment: Tuple[str, ...]) -> object:
+    return kind.from_env()  # type: ignore[attr-defined]
+
+
 def get_settings() -> Settings:
-    """Returns the settings of the current environment (read on each call)."""
-    return Settings.from_env()
+    """The settings of the current environment (parsed once per set of
+    values)."""
+    return _section(Settings, _snapshot())  # type: ignore[return-value]
+
+
+def main(argv: Optional[list] = None) -> int:
+    """`python -m clinic.settings NAME`: prints one setting (for the shell
+    scripts, so a default is written only here)."""
+    names = sys.argv[1:] if argv is None else argv
+    settings = get_settings()
+    for name in names:
+        if name.startswith("_") or not hasattr(settings, name):
+            print(f"unknown setting: {name}", file=sys.stderr)
+            return 2
+        print(getattr(settings, name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

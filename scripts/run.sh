@@ -9,7 +9,8 @@ source scripts/lib.sh # pids, stop_all, wait_for, set_chat_origins
 
 BIN=.venv/bin
 RASA_PORT="${RASA_PORT:-5005}" ACTION_PORT="${ACTION_PORT:-5055}" WEB_PORT="${WEB_PORT:-8000}"
-export DATABASE_URL="${DATABASE_URL:-sqlite:///var/clinic.db}"
+# Unset: the default of clinic/settings.py, the one place it is written.
+export DATABASE_URL="${DATABASE_URL:-$("$BIN/python" -m clinic.settings database_url)}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"
 export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
 set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 
 from scripts import nlu_cv
@@ -42,6 +43,7 @@ def test_fold_data_holds_only_the_kept_examples(tmp_path: Path) -> None:
     assert written.responses  # the FAQ answers come along
 
 
+@pytest.mark.slow  # trains the project's pipeline twice
 def test_two_fold_run_of_the_project_config(tmp_path: Path, capsys) -> None:
     assert nlu_cv.main(["config.yml", "--folds", "2", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "nlu-cv.json").read_text())

@@ -13,11 +13,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from clinic.settings import StaffSettings
 from db.engine import session_factory
 from db.leads import LeadInput, Notification, save_lead
 from webapp import create_app
 from webapp.staff import auth
-from webapp.staff.config import StaffSettings
 
 PASSWORD = "correct horse battery staple"
 NOTIFY = Notification(

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from clinic.settings import StaffSettings
 from db.models import utcnow
 from db.staff_models import LoginThrottle, StaffSession, StaffUser
 from tests.staff.conftest import (
@@ -19,7 +20,6 @@ from tests.staff.conftest import (
 )
 from webapp import create_app
 from webapp.staff import auth
-from webapp.staff.config import StaffSettings
 
 
 def test_no_account_exists_until_one_is_created(db_session):

@@ -117,7 +117,7 @@ def test_the_command_refuses_zero_days(database_url, monkeypatch, capsys):
 
 
 def test_the_default_is_a_year(monkeypatch):
-    from webapp.staff.config import StaffSettings
+    from clinic.settings import StaffSettings
 
     monkeypatch.delenv("RETENTION_DAYS", raising=False)
     assert StaffSettings.from_env().retention_days == 365

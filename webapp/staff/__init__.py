@@ -18,7 +18,6 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from clinic.settings import Settings
-from webapp.staff.config import StaffSettings
 
 logger = logging.getLogger(__name__)
 _process_key: Optional[str] = None
@@ -40,7 +39,7 @@ def _random_key() -> str:
 
 def default_config(settings: Settings) -> Dict[str, Any]:
     """Flask settings of the staff app, from the environment."""
-    staff = StaffSettings.from_env()
+    staff = settings.staff
     secure = staff.cookie_secure
     if secure is None:
         secure = settings.public_base_url.lower().startswith("https://")

@@ -30,13 +30,14 @@ from db.migrate import upgrade
 from db.models import utcnow
 from db.staff_models import StaffUser
 from webapp.staff import auth
-from webapp.staff.config import StaffSettings
 from webapp.staff.privacy import purge
 
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    # An input for this one command, not a setting, taken exactly as given
+    # (spaces included), so not through clinic.settings.
     if os.environ.get("STAFF_PASSWORD"):
         return os.environ["STAFF_PASSWORD"]
     if not sys.stdin.isatty():
@@ -126,7 +127,7 @@ def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001 - a Session
             last = user.last_login_at.isoformat() if user.last_login_at else "never"
             print(f"{user.username}\t{state}\tlast sign-in: {last}")
     elif args.command == "retention":
-        staff = StaffSettings.from_env()
+        staff = get_settings().staff
         days = args.days if args.days is not None else staff.retention_days
         report = purge(session, days, dry_run=args.dry_run)
         verb = "Would delete" if args.dry_run else "Deleted"

@@ -25,11 +25,11 @@ from flask import (
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from clinic.settings import StaffSettings
 from db.engine import session_factory
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, utcnow
 from db.staff_models import LeadNote
 from webapp.staff import auth, charts, dashboard, export, queries
-from webapp.staff.config import StaffSettings
 from webapp.staff.forms import (
     STATUS_LABELS,
     DeleteForm,
