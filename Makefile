@@ -65,9 +65,10 @@ lock: ## Re-resolve requirements.in into requirements.lock (needs the registry)
 	    .lock-venv/bin/pip freeze --all | grep -v '^pip=='; } > requirements.lock; \
 	  rm -rf .lock-venv
 
-lint: install ## ruff: lint and formatting check
+lint: install ## ruff (lint and formatting) and mypy (types) on the project's own packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install ## ruff: fix lint and format the code
 	$(BIN)/ruff check --fix .
@@ -86,8 +87,8 @@ train: $(MODEL) ## Train the model (only when data/, components/, config.yml or 
 pytest: install ## Unit, action, database and web tests
 	$(BIN)/pytest
 
-test-fast: install ## The edit-test loop: every test not marked slow (no servers, no browser, no training)
-	$(BIN)/pytest -m "not slow" -q
+test-fast: install ## The edit-test loop (about 1.5 min): no slow tests (servers, browser, training), SQLite only
+	$(BIN)/pytest -m "not slow and not postgres" -q
 
 test-stories: $(MODEL) ## Conversation tests (tests/test_stories.yml)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \

@@ -487,7 +487,7 @@ def lead_input(tracker: Tracker, now: datetime) -> LeadInput:
         item = slots.get(slot)
         return None if item in (None, "", SKIPPED) else str(item)
 
-    answers = {field: value(answer_slot(field)) for field in ANSWERS}
+    answers: Dict[Text, Any] = {field: value(answer_slot(field)) for field in ANSWERS}
     return LeadInput(
         submission_key=submission_key(tracker),
         kind=value("lead_kind") or "assessment",

@@ -76,7 +76,7 @@ class ClinicProfile:
         referral = data.get("referral_required")
         if referral is not None and not isinstance(referral, bool):
             raise ProfileError("referral_required must be true, false or empty")
-        values = {
+        values: Dict[str, Any] = {
             k: (str(v).strip() or None if v is not None else None)
             for k, v in data.items()
             if k != "referral_required"

@@ -23,7 +23,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import FrozenSet, Optional, Tuple
+from typing import FrozenSet, Optional, Tuple, Type, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -245,15 +245,18 @@ def _snapshot() -> Tuple[str, ...]:
     return tuple(environment_value(name) for name in VARIABLES)
 
 
+Section = TypeVar("Section", "Settings", StaffSettings, TwilioEnvironment)
+
+
 @functools.lru_cache(maxsize=16)
-def _section(kind: type, environment: Tuple[str, ...]) -> object:
-    return kind.from_env()  # type: ignore[attr-defined]
+def _section(kind: Type[Section], environment: Tuple[str, ...]) -> Section:
+    return kind.from_env()
 
 
 def get_settings() -> Settings:
     """The settings of the current environment (parsed once per set of
     values)."""
-    return _section(Settings, _snapshot())  # type: ignore[return-value]
+    return _section(Settings, _snapshot())
 
 
 def main(argv: Optional[list] = None) -> int:

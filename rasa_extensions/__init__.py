@@ -36,7 +36,9 @@ class WrongRasaVersion(SystemExit):
 def check_rasa_version(installed: str | None = None) -> None:
     """Refuses to go on unless the installed rasa is `RASA_VERSION`."""
     if installed is None:
-        from rasa.version import __version__ as installed
+        from rasa.version import __version__
+
+        installed = str(__version__)
     if installed != RASA_VERSION:
         raise WrongRasaVersion(
             f"rasa_extensions was written for rasa {RASA_VERSION}, but rasa "

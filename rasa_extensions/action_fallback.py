@@ -127,8 +127,9 @@ class ActionServerFallback(EndpointConfig):
         compress: bool = False,
         **kwargs: Any,
     ) -> Optional[Any]:
-        body = kwargs.get("json")
-        action = body.get("next_action") if isinstance(body, dict) else None
+        json_body = kwargs.get("json")
+        body: Dict[Text, Any] = json_body if isinstance(json_body, dict) else {}
+        action = body.get("next_action")
         if action:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=ACTION_TIMEOUT_SECONDS)
         try:
@@ -167,7 +168,7 @@ def install(app: Any, *_: Any) -> None:
     """
     agent = getattr(app.ctx, "agent", None)
     endpoint = getattr(agent, "action_endpoint", None)
-    if endpoint is None or isinstance(endpoint, ActionServerFallback):
+    if agent is None or endpoint is None or isinstance(endpoint, ActionServerFallback):
         return
     wrapped = ActionServerFallback.wrap(endpoint)
     agent.action_endpoint = wrapped  # used again when a new model is loaded

@@ -54,7 +54,7 @@ def install_for_server(arguments: argparse.Namespace) -> None:
     logger.info("rasa_extensions installed")
 
 
-@hookimpl  # type: ignore[misc]
+@hookimpl
 def configure_commandline(cmdline_arguments: argparse.Namespace) -> Optional[Text]:
     """Installs the extensions for `rasa run`; returns no endpoints file."""
     if is_server_command(cmdline_arguments):

@@ -58,4 +58,4 @@ def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:
 def install() -> None:
     from rasa.core.actions.action import RemoteAction
 
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result

@@ -27,7 +27,7 @@ def run_migrations() -> None:
     if connection is not None:
         _migrate(connection)
         return
-    engine = build_engine(config.get_main_option("sqlalchemy.url"))
+    engine = build_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as conn:
         _migrate(conn)
     engine.dispose()

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Optional, overload
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -43,6 +43,10 @@ class AccountError(ValueError):
     """A user name or password that cannot be used."""
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: Optional[datetime]) -> Optional[datetime]:
     """SQLite gives back naive datetimes: they are UTC."""
     if value is not None and value.tzinfo is None:
@@ -172,7 +176,7 @@ def sign_in(session: Session, username: str, password: str) -> SignIn:
         valid = False
 
     row = session.get(LoginThrottle, key, with_for_update=True)
-    if valid:
+    if valid and user is not None:
         row.failures, row.window_started_at, row.locked_until = 0, None, None
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
@@ -190,9 +194,8 @@ def unlock(session: Session, username: str) -> bool:
     row = session.get(LoginThrottle, throttle_key(username))
     if row is None:
         return False
-    was_locked = (
-        aware(row.locked_until) is not None and aware(row.locked_until) > utcnow()
-    )
+    locked_until = aware(row.locked_until)
+    was_locked = locked_until is not None and locked_until > utcnow()
     session.delete(row)
     return was_locked
 

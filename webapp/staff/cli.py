@@ -107,16 +107,16 @@ def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001 - a Session
         session.commit()
         print(f"Password of {auth.normalise_username(name)} changed; sessions ended.")
     elif args.command in ("disable-user", "enable-user"):
-        user = auth.find_user(session, args.username)
-        if user is None:
+        found = auth.find_user(session, args.username)
+        if found is None:
             raise auth.AccountError(f"no user {auth.normalise_username(args.username)}")
         if args.command == "disable-user":
-            user.disabled_at = utcnow()
-            auth.end_sessions(session, user.id)
+            found.disabled_at = utcnow()
+            auth.end_sessions(session, found.id)
         else:
-            user.disabled_at = None
+            found.disabled_at = None
         session.commit()
-        print(f"{user.username} is {'disabled' if user.disabled_at else 'enabled'}.")
+        print(f"{found.username} is {'disabled' if found.disabled_at else 'enabled'}.")
     elif args.command == "unlock":
         was_locked = auth.unlock(session, args.username)
         session.commit()

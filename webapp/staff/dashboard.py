@@ -93,7 +93,7 @@ def build(session: Session, start: date, end: date, zone: ZoneInfo) -> Dashboard
     for sender, timestamp in session.execute(
         select(events.c.sender_id, events.c.timestamp).where(user)
     ):
-        day = to_datetime(timestamp).astimezone(zone).date()
+        day = datetime.fromtimestamp(timestamp, tz=zone).date()
         per_day.setdefault(day, set()).add(sender)
     board.days = [
         (day, len(per_day.get(day, ())))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
@@ -40,7 +40,7 @@ class BadRequest(ValueError):
 
 
 def parse_page(raw: Optional[str]) -> int:
-    if raw in (None, ""):
+    if not raw:
         return 1
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise BadRequest(f"page must be a number from 1 to {MAX_PAGE}")
@@ -48,7 +48,7 @@ def parse_page(raw: Optional[str]) -> int:
 
 
 def parse_date(raw: Optional[str], name: str) -> Optional[date]:
-    if raw in (None, ""):
+    if not raw:
         return None
     try:
         value = date.fromisoformat(raw)
@@ -119,7 +119,7 @@ class QueueFilter:
             page=parse_page(args.get("page")),
         )
 
-    def args(self, **changes: object) -> Dict[str, str]:
+    def args(self, **changes: Any) -> Dict[str, str]:
         """The query string of this filter (for links), without empty values."""
         current = replace(self, **changes) if changes else self
         values = {

@@ -111,7 +111,7 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
                 Turn(
                     kind="user",
                     at=at,
-                    text=title if clicked else text,
+                    text=title if title else text,
                     channel=data.get("input_channel"),
                     intent=intent_label(data.get("parse_data") or {}),
                     clicked=clicked,

@@ -24,6 +24,7 @@ from flask import (
 )
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
+from werkzeug.wrappers.response import Response as ResponseBase
 
 from clinic.settings import StaffSettings
 from db.engine import session_factory
@@ -105,7 +106,7 @@ def safe_next(target: Optional[str]) -> Optional[str]:
 
 
 @bp.before_request
-def _require_login() -> Optional[Response]:
+def _require_login() -> Optional[ResponseBase]:
     g.staff_user = None
     user = auth.current_user(
         db(), session.get(TOKEN), timedelta(minutes=settings().idle_minutes)
@@ -120,7 +121,6 @@ def _require_login() -> Optional[Response]:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("staff.login", next=target))
     abort(401, "Please sign in again: your session has ended.")
-    return None  # unreachable
 
 
 @bp.app_context_processor
@@ -139,7 +139,7 @@ def _context() -> Dict[str, Any]:
 def _local(value: Optional[datetime], with_seconds: bool = False) -> str:
     if value is None:
         return ""
-    value = auth.aware(value)
+    value = auth.aware(value)  # not None: checked above
     pattern = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M"
     return value.astimezone(zone()).strftime(pattern)
 
@@ -207,7 +207,7 @@ def login() -> Any:
                 "unlock it."
             ),
         ), 429
-    if not result.ok:
+    if result.user is None:
         logger.info("Sign-in failed")
         return render_template(
             "staff/login.html", form=form, error="Wrong user name or password."
