@@ -6,7 +6,7 @@ changes a lock by reading it, changing it in Python and writing it back.
 Two replicas that take a ticket for the same conversation at the same
 moment both read "no lock", both write a lock holding only their own ticket
 number 1, and both go ahead: the two turns run at once and one of them is
-lost from the tracker store (tests/test_scaled.py shows it). Likewise a
+lost from the tracker store (tests/system/test_scaled.py shows it). Likewise a
 clean-up can delete a lock another replica has just added its ticket to.
 
 `AtomicRedisLockStore` makes each of those read-change-write steps one Redis

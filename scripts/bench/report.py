@@ -1,7 +1,7 @@
 """Targets, and the benchmark's results as JSON, a Markdown table and a chart.
 
 Everything here works on the plain results dictionary that `__main__`
-assembles, so it can be checked on made-up figures (tests/test_bench.py).
+assembles, so it can be checked on made-up figures (tests/scripts/test_bench.py).
 """
 
 from __future__ import annotations

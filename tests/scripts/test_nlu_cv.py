@@ -12,7 +12,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 
 from scripts import nlu_cv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_folds_cover_every_example_once_and_keep_label_shares() -> None:

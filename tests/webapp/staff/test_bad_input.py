@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.staff.conftest import add_lead, csrf_from, login
+from tests.webapp.staff.conftest import add_lead, csrf_from, login
 
 PAGES = [
     "/staff/leads",

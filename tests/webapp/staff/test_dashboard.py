@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from db.models import Lead
-from tests.staff.conftest import (
+from tests.webapp.staff.conftest import (
     action,
     add_lead,
     bot,

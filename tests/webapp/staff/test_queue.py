@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from db.models import Lead, LeadStatus, utcnow
-from tests.staff.conftest import add_lead
+from tests.webapp.staff.conftest import add_lead
 
 
 def references(html: str):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.rasa_events import events
-from tests.staff.conftest import (
+from tests.webapp.staff.conftest import (
     action,
     add_lead,
     bot,

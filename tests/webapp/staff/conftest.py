@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
@@ -15,14 +15,12 @@ from flask.testing import FlaskClient
 
 from clinic.settings import StaffSettings
 from db.engine import session_factory
-from db.leads import LeadInput, Notification, save_lead
+from db.leads import save_lead
+from tests.factories import NOTIFY, lead_input
 from webapp import create_app
 from webapp.staff import auth
 
 PASSWORD = "correct horse battery staple"
-NOTIFY = Notification(
-    recipient="staff@example.org", staff_url="/staff/leads/{reference}"
-)
 APP_HASHER = auth._hasher  # before any test swaps it for a cheaper one
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -111,27 +109,6 @@ def post_form(client: FlaskClient, page: str, action: str, data: Dict[str, str])
     """Posts `data` to `action` with the CSRF token of `page` (as a browser)."""
     token = csrf_from(client.get(page).get_data(as_text=True))
     return client.post(action, data={"csrf_token": token, **data})
-
-
-def lead_input(**values: Any) -> LeadInput:
-    defaults = dict(
-        submission_key=f"key-{values.get('sender_id', 'web-1')}-{values.get('name')}",
-        kind="assessment",
-        channel="rest",
-        sender_id="web-1",
-        name="Ana Lima",
-        phone="+16045550111",
-        email=None,
-        contact_method="call",
-        contact_time="mornings",
-        concern="sore neck for months",
-        duration="3 to 12 months",
-        screening="no",
-        consent_version="2026-01",
-        consent_at=datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc),
-    )
-    defaults.update(values)
-    return LeadInput(**defaults)
 
 
 def add_lead(database_url: str, **values: Any) -> str:

@@ -16,6 +16,7 @@ from db.leads import DEDUPE_WINDOW, LeadInput, Notification, save_lead
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, utcnow
 from notifications.outbox import SmtpSettings, deliver_due
 from scripts.ports import free_port
+from tests.factories import lead_input
 
 NOTIFY = Notification(
     recipient="staff@clinic.test", staff_url="http://s/leads/{reference}"
@@ -23,20 +24,20 @@ NOTIFY = Notification(
 
 
 def lead(key: str = "k1", **overrides) -> LeadInput:
+    """A lead with only the answers these tests compare."""
     values = dict(
         submission_key=key,
-        kind="assessment",
-        channel="rest",
-        sender_id="web-1",
         name="Ana Souza",
         phone="+16045550101",
-        email=None,
         concern="low back pain",
+        contact_method=None,
+        contact_time=None,
+        duration=None,
+        screening=None,
         consent_version="test",
         consent_at=utcnow(),
     )
-    values.update(overrides)
-    return LeadInput(**values)
+    return lead_input(**{**values, **overrides})
 
 
 def count(factory, model) -> int:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Lead, LeadEvent, LeadStatus
-from tests.staff.conftest import (
+from tests.webapp.staff.conftest import (
     add_lead,
     bot,
     csrf_from,

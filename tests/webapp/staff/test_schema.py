@@ -55,7 +55,7 @@ def test_events_are_read_with_rasas_own_columns():
 
 
 def test_the_outbox_page(signed_in, database_url):
-    from tests.staff.conftest import add_lead
+    from tests.webapp.staff.conftest import add_lead
 
     reference = add_lead(database_url)
     html = signed_in.get("/staff/outbox").get_data(as_text=True)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from clinic.settings import StaffSettings
 from db.models import utcnow
 from db.staff_models import LoginThrottle, StaffSession, StaffUser
-from tests.staff.conftest import (
+from tests.webapp.staff.conftest import (
     APP_HASHER,
     PASSWORD,
     add_user,

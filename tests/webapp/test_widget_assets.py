@@ -1,6 +1,6 @@
 """The website widget's files: the socket.io client pinned by npm and served
 beside the widget, the demo page's one-tag embed, and widget code that never
-inserts HTML. (Its behaviour in a browser: tests/browser/test_widget.py.)"""
+inserts HTML. (Its behaviour in a browser: tests/system/browser/test_widget.py.)"""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from db.staff_models import StaffUser
 from tests.conftest import ROOT
-from tests.staff.conftest import PASSWORD, login
+from tests.webapp.staff.conftest import PASSWORD, login
 from webapp.staff import cli
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from db.models import Lead, LeadEvent, LeadStatus, utcnow
 from db.rasa_events import events
-from tests.staff.conftest import add_lead, faq_chat, write_conversation
+from tests.webapp.staff.conftest import add_lead, faq_chat, write_conversation
 from webapp.staff import cli
 from webapp.staff.privacy import purge
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import LeadEvent
-from tests.staff.conftest import add_lead
+from tests.webapp.staff.conftest import add_lead
 from webapp.staff.export import neutralise
 
 

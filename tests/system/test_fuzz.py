@@ -357,7 +357,7 @@ def test_twilio_oversize_and_undecodable_bodies(made_run):
 
 
 # --- staff login (the web app) --------------------------------------------------
-# tests/staff/test_bad_input.py fuzzes every staff page through Flask's test
+# tests/webapp/staff/test_bad_input.py fuzzes every staff page through Flask's test
 # client; here the running web app gets raw bodies over HTTP.
 
 

@@ -32,7 +32,7 @@ def leads_for(database_url: str, sender: str):
 
 
 # cost_coverage and referral have a variation for each profile value:
-# test_fees_come_from_the_profile and tests/test_end_to_end.py.
+# test_fees_come_from_the_profile and tests/system/test_end_to_end.py.
 @pytest.mark.parametrize(
     "topic", sorted(set(TOPIC_BUTTONS) - {"cost_coverage", "referral"})
 )

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from db.models import Lead, LeadEvent, LeadStatus, LeadSubmission, OutboxMessage
 from db.rasa_events import events
 from db.staff_models import LeadNote
-from tests.staff.conftest import (
+from tests.webapp.staff.conftest import (
     action,
     add_lead,
     bot,
