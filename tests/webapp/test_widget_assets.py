@@ -15,7 +15,7 @@ from clinic.profile import current_profile
 from tests.conftest import ROOT
 from webapp import create_app
 
-WIDGET = ROOT / "widget"
+WIDGET = ROOT / "widget-vendor"
 STATIC = ROOT / "webapp" / "static" / "widget"
 RASA_URL = "https://rasa.clinic.example.org"
 
