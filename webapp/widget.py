@@ -18,7 +18,9 @@ from clinic.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
-SOCKET_IO_DIST = PROJECT_ROOT / "widget-vendor" / "node_modules" / "socket.io-client" / "dist"
+SOCKET_IO_DIST = (
+    PROJECT_ROOT / "widget-vendor" / "node_modules" / "socket.io-client" / "dist"
+)
 # Only these files of the package are served (the source map helps debugging).
 SERVED = ("socket.io.min.js", "socket.io.min.js.map")
 
