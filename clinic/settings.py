@@ -38,6 +38,7 @@ VARIABLES = (
     "DATABASE_URL",
     "CLINIC_PROFILE",
     "RASA_URL",
+    "ACTION_TIMEOUT_SECONDS",
     "PUBLIC_BASE_URL",
     "CHAT_ALLOWED_ORIGINS",
     "SMTP_HOST",
@@ -97,6 +98,21 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     except ValueError as error:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
     if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _seconds(name: str, default: float, minimum: float = 0.5) -> float:
+    raw = environment_value(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise SettingsError(
+            f"{name} must be a number of seconds, not {raw!r}"
+        ) from error
+    if not value >= minimum:  # also refuses nan
         raise SettingsError(f"{name} must be at least {minimum}")
     return value
 
@@ -192,6 +208,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     clinic_profile_path: Path = PROJECT_ROOT / "clinic_profile.yml"
     rasa_url: str = "http://localhost:5005"
+    # How long Rasa waits for the action server (the lead form's actions)
+    # before it answers in its place: a hung server must not hang the chat.
+    action_timeout_seconds: float = 8.0
     public_base_url: str = DEFAULT_PUBLIC_BASE_URL
     # The browser origins the chat (socket.io) accepts: CHAT_ALLOWED_ORIGINS,
     # space- or comma-separated; default the web app's own origin and its
@@ -229,6 +248,7 @@ class Settings:
                 "CLINIC_PROFILE", PROJECT_ROOT / "clinic_profile.yml"
             ),
             rasa_url=_text("RASA_URL", "http://localhost:5005"),
+            action_timeout_seconds=_seconds("ACTION_TIMEOUT_SECONDS", 8.0),
             public_base_url=public_base_url,
             chat_allowed_origins=_chat_origins(public_base_url),
             smtp_host=_text("SMTP_HOST"),

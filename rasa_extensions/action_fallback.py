@@ -1,23 +1,28 @@
-"""When the action server cannot be reached, Rasa answers in its place.
+"""Rasa runs the pure actions itself, and answers when the action server fails.
 
 Rasa 3.6 runs a custom action by POSTing to the action endpoint. When that
 fails (server down, 5xx, time-out), `MessageProcessor._run_action` logs the
 exception, drops the action's events and goes on predicting: the person
-sees nothing at all. This module closes that gap at the one place every
+sees nothing at all; and a server that accepts connections but never
+answers is waited on for five minutes, on every turn, since every turn runs
+`action_validate_slot_mappings`. This module changes the one place every
 remote call goes through, the action endpoint, without touching the
-dialogue model. When the action server fails:
+dialogue model:
 
 - the actions the FAQ and safety paths need, which read nothing but the
   conversation and the clinic profile (`LOCAL_ACTIONS`: session start, the
-  slot mappings, red-flag marking, the "did you mean" fallback), run in
-  Rasa's own process, through the same rasa_sdk executor the action server
-  uses: FAQs are answered and red flags marked as usual;
-- any other action (the lead form, which stores personal data, needs the
-  action server) gets a stand-in reply: the person is told plainly that this
-  part is not working and how to reach the clinic, and an active form is
-  closed (answers typed into a form they no longer see would be misread).
-  The stand-in is sent at most once a turn, and never after something was
-  already said in the turn; after it, the turn's later actions stay silent.
+  slot mappings, red-flag marking, the "did you mean" fallback), always run
+  in Rasa's own process, through the same rasa_sdk executor the action
+  server uses: an FAQ or red-flag turn never waits for the action server
+  (nor pays for an HTTP round trip);
+- any other action (the lead form, which stores personal data) goes to the
+  action server, waited on for `ACTION_TIMEOUT_SECONDS` (clinic/settings.py)
+  at most. When that fails, the person gets a stand-in reply: told plainly
+  that this part is not working and how to reach the clinic, and an active
+  form is closed (answers typed into a form they no longer see would be
+  misread). The stand-in is sent at most once a turn, and never after
+  something was already said in the turn; after it, the turn's later
+  actions stay silent. The next turn tries the action server again.
 
 Upstream: https://github.com/RasaHQ/rasa/issues/7630 (no handling of an
 action server failure) and https://github.com/RasaHQ/rasa/issues/5588 (no
@@ -42,11 +47,10 @@ import aiohttp
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from clinic.profile import current_profile
+from clinic.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-# A stuck action server should not keep someone waiting for Rasa's 5 minutes.
-ACTION_TIMEOUT_SECONDS = 30.0
 LOCAL_ACTIONS = (
     "actions.session.ActionSessionStart",
     "actions.slots.ValidateSlotMappings",
@@ -130,33 +134,38 @@ class ActionServerFallback(EndpointConfig):
         json_body = kwargs.get("json")
         body: Dict[Text, Any] = json_body if isinstance(json_body, dict) else {}
         action = body.get("next_action")
-        if action:
-            kwargs["timeout"] = aiohttp.ClientTimeout(total=ACTION_TIMEOUT_SECONDS)
+        if not action:  # not an action call: Rasa's own request
+            return await super().request(
+                method, subpath, content_type, compress, **kwargs
+            )
+        said = _said_this_turn(body.get("tracker") or {})
+        if unavailable_message() in said:
+            # After the stand-in, the turn is off its usual path: stay quiet.
+            return _stand_in(body)
+        executor = local_executor()
+        if action in executor.actions:
+            try:
+                return await executor.run(body)
+            except Exception as error:  # noqa: BLE001 - the person hears back
+                logger.error("Local %s failed: %s", action, type(error).__name__)
+                return _stand_in(body)
+        timeout = get_settings().action_timeout_seconds
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
             return await super().request(
                 method, subpath, content_type, compress, **kwargs
             )
         except ClientResponseError as error:
-            if not action or error.status == 400:  # 400: the action rejected itself
+            if error.status == 400:  # the action rejected itself
                 raise
             failure = f"HTTP {error.status}"
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            if not action:
-                raise
             failure = type(error).__name__
         logger.error(
             "Action server failed on %s (%s); Rasa answers in its place",
             action,
             failure,
         )
-        executor = local_executor()
-        said = _said_this_turn(body.get("tracker") or {})
-        # After the stand-in, the turn is off its usual path: stay quiet.
-        if action in executor.actions and unavailable_message() not in said:
-            try:
-                return await executor.run(body)
-            except Exception as error:  # noqa: BLE001 - fall back to the stand-in
-                logger.error("Local %s failed: %s", action, type(error).__name__)
         return _stand_in(body)
 
 

@@ -8,6 +8,8 @@ like a stopped database server. Nothing is restarted when a service returns.
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Dict, Iterator, List
 
 import pytest
@@ -111,6 +113,29 @@ def test_action_server_down_gets_a_polite_reply_then_recovers(stack):
     assert "What's your name?" in started
     assert servers.processes["rasa"].pid == rasa_pid
     assert servers.processes["rasa"].poll() is None
+
+
+def test_a_hung_action_server_never_holds_up_the_chat(stack):
+    """The action server accepts connections but never answers (stopped
+    with SIGSTOP): FAQ and red-flag turns do not call it at all, a lead-form
+    turn gets the clinic-phone reply once ACTION_TIMEOUT_SECONDS (8 s by
+    default) has passed, and the next turn after it wakes up works."""
+    url, servers = stack["url"], stack["servers"]
+    group = os.getpgid(servers.processes["actions"].pid)
+    assert "week" in texts(say(url, "fault-h1", "how often do I need IMS?"))
+    os.killpg(group, signal.SIGSTOP)
+    try:
+        # Far below the action timeout: these turns never wait on the server.
+        faq = texts(say(url, "fault-h2", "does IMS help with sciatica?", timeout=6))
+        assert "sciatica" in faq.lower() and "not responding" not in faq
+        urgent = texts(say(url, "fault-h3", "I have crushing chest pain", timeout=6))
+        assert "911" in urgent and "not responding" not in urgent
+        booking = texts(say(url, "fault-h1", "I'd like to book an assessment", 40))
+        assert booking == unavailable_message()
+    finally:
+        os.killpg(group, signal.SIGCONT)
+    started = texts(say(url, "fault-h1", "I'd like to book an assessment"))
+    assert "What's your name?" in started
 
 
 def test_database_down_faqs_answered_lead_fails_honestly_then_recovers(stack):
