@@ -19,6 +19,17 @@ length of the stored session. With several replicas, a conversation that
 moved between them during an outage is written back from each; all turns
 are kept, in the order the replicas write them back.
 
+It keeps each conversation's tracker between its turns (the newest
+`cache_size`, 256 by default): Rasa's store reads and replays every event
+of the session on every turn, and writes after comparing row counts, so a
+turn cost more the longer the conversation (docs/performance.md). A kept
+tracker is served only while the table's rows for that sender are exactly
+those it was read or written with (their count and newest id, one indexed
+query), and while it holds no events added since: a turn written by
+another replica, rows deleted by the staff app, or a turn that failed
+before saving all make the next turn read the table again. Saving a kept
+tracker writes only what was added to it since.
+
 Upstream: https://github.com/RasaHQ/rasa/issues/3243 (the in-memory
 fallback, added in https://github.com/RasaHQ/rasa/pull/4699, loses the
 outage's messages). `save` replaces Rasa 3.6.21's `SQLTrackerStore.save`
@@ -42,12 +53,14 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional, Text
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy import func
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -78,13 +91,34 @@ def add_reporting_indexes(engine: Engine) -> List[Text]:
     return created
 
 
+@dataclass
+class _Cached:
+    """A conversation as this process last read or wrote it."""
+
+    tracker: DialogueStateTracker
+    length: int  # len(tracker.events) then: a turn that failed adds events
+    stamp: Tuple[int, Optional[int]]  # ResilientSQLTrackerStore._stamp then
+
+    def fresh(self, stamp: Tuple[int, Optional[int]]) -> bool:
+        """The table holds what this tracker holds, and nothing more."""
+        return stamp == self.stamp and len(self.tracker.events) == self.length
+
+
 class ResilientSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store that holds conversations in memory while it cannot write."""
 
-    def __init__(self, *args: Any, max_pending: int = 10_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_pending: int = 10_000,
+        cache_size: int = 256,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_pending = int(max_pending)
         self._pending: OrderedDict[Text, List[Dict[Text, Any]]] = OrderedDict()
+        self.cache_size = int(cache_size)
+        self._cache: OrderedDict[Text, _Cached] = OrderedDict()
         try:
             created = add_reporting_indexes(self.engine)
         except SQLAlchemyError as error:  # e.g. another replica built it first
@@ -107,14 +141,45 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             return None
         return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
+    def _stamp(self, session: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
+        """How many rows the sender has, and the newest row's id: any write
+        (from any replica) or deletion changes it."""
+        count, newest = (
+            session.query(func.count(self.SQLEvent.id), func.max(self.SQLEvent.id))
+            .filter(self.SQLEvent.sender_id == sender_id)
+            .one()
+        )
+        return int(count), newest
+
+    def _remember(self, tracker: DialogueStateTracker, stamp: Tuple) -> None:
+        if self.cache_size <= 0:
+            return
+        sender_id = tracker.sender_id
+        self._cache.pop(sender_id, None)
+        self._cache[sender_id] = _Cached(tracker, len(tracker.events), stamp)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         if sender_id in self._pending:  # newer than anything in the table
             return self._from_memory(sender_id)
         try:
-            return await super().retrieve(sender_id)
+            with self.session_scope() as session:
+                stamp = self._stamp(session, sender_id)
+            cached = self._cache.get(sender_id)
+            if cached is not None and cached.fresh(stamp):
+                self._cache.move_to_end(sender_id)
+                return cached.tracker
+            tracker = await super().retrieve(sender_id)
         except SQLAlchemyError as error:
             logger.error("Tracker store unavailable (%s)", type(error).__name__)
+            self._cache.pop(sender_id, None)
             return None
+        if tracker is None:
+            self._cache.pop(sender_id, None)
+        else:
+            self._remember(tracker, stamp)
+        return tracker
 
     async def retrieve_full_tracker(
         self, conversation_id: Text
@@ -132,7 +197,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         try:
             self._write(tracker)
+            with self.session_scope() as session:
+                stamp = self._stamp(session, sender_id)
         except SQLAlchemyError as error:
+            self._cache.pop(sender_id, None)
             self._pending.pop(sender_id, None)
             self._pending[sender_id] = [event.as_dict() for event in tracker.events]
             while len(self._pending) > self.max_pending:
@@ -145,6 +213,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             )
             return
         self._pending.pop(sender_id, None)
+        self._remember(tracker, stamp)
         self._write_back()
 
     def _write_back(self) -> None:
@@ -158,6 +227,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             except SQLAlchemyError:
                 return
             self._pending.pop(sender_id, None)
+            self._cache.pop(sender_id, None)
             logger.info("Tracker store: wrote back a conversation held in memory")
 
     def _write(self, tracker: DialogueStateTracker) -> None:
@@ -182,21 +252,37 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     ) -> Iterable[Event]:
         """The tracker's events the table does not hold yet.
 
-        The table's latest session is compared with the tracker's first
-        event: if they start alike, the tracker continues what is stored and
-        only its tail is new; otherwise the conversation started afresh
-        while the table was out of reach and every event is new.
+        When this process read or last wrote this very tracker and the table
+        has not changed since (its stamp), the new events are those added
+        after that: no need to look at the stored rows at all.
+
+        Otherwise the table's latest session is looked for in the tracker by
+        its first event: where the tracker holds it, the tracker continues
+        what is stored and only what follows the stored rows is new (a
+        tracker made in this process begins with the `action_session_start`
+        that precedes the stored session's first row); where it does not,
+        the conversation started afresh while the table was out of reach and
+        every event is new.
         """
+        events = list(tracker.events)
+        cached = self._cache.get(tracker.sender_id)
+        unchanged = (
+            cached is not None
+            and cached.tracker is tracker
+            and self._stamp(session, tracker.sender_id) == cached.stamp
+        )
+        if cached is not None and unchanged:
+            return events[cached.length :]
         query = self._event_query(
             session, tracker.sender_id, fetch_events_from_all_sessions=False
         )
         stored = query.count()
-        events = list(tracker.events)
         if not stored or not events:
             return events
         first = json.loads(query.first().data)
-        continues = (
-            first.get("event") == events[0].type_name
-            and first.get("timestamp") == events[0].timestamp
-        )
-        return events[stored:] if continues else events
+        for index, event in enumerate(events):
+            if event.type_name == first.get("event") and event.timestamp == first.get(
+                "timestamp"
+            ):
+                return events[index + stored :]
+        return events

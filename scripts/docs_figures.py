@@ -143,6 +143,7 @@ TABLES: Dict[str, tuple] = {
     # The same table as make bench's own report (scripts/bench/report.py).
     "sentence": (BENCH, "make bench", report.sentence_rows),
     "bench": (BENCH, "make bench", bench_table),
+    "turns": (BENCH, "make bench", report.turns_table),
 }
 
 

@@ -11,7 +11,9 @@ Options are environment variables (`make bench BENCH_QUICK=1` works too):
   BENCH_SKIP=a,b        leave out parts: default (Rasa's default pipeline),
                         baseline, sentence (the model with / without sentence
                         features that config.yml is not, and the comparison),
-                        nlu (every NLU comparison, sentence too), load
+                        nlu (every NLU comparison, sentence too), turns
+                        (one long conversation: a turn's cost by its number,
+                        with and without the kept tracker), load
   BENCH_LEVELS=1,4,8,16 paced conversations at once (people who read and type)
   BENCH_THINK=2         their mean think time in seconds (0.5x to 1.5x)
   BENCH_STRESS_LEVELS=1,4,16  back-to-back conversations (no think time)
@@ -44,12 +46,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from scripts.bench import load, nlu, profile, report, sentence, training
+from scripts.bench import load, nlu, profile, report, sentence, training, turns
 from scripts.evaluate import TEST_SETS, Example, load_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_NLU = ROOT / "data" / "nlu"
-PARTS = ("default", "baseline", "sentence", "nlu", "load")
+PARTS = ("default", "baseline", "sentence", "nlu", "turns", "load")
 
 
 def _ints(text: str) -> List[int]:
@@ -194,6 +196,18 @@ def main() -> int:
             compare_nlu(model, sets, workdir, options, results, notes)
             if "sentence" not in options.skip:
                 compare_sentence(model, sets, workdir, options, results, notes)
+        if "turns" not in options.skip:
+            step(
+                f"one conversation of {turns.DEFAULT_TURNS} FAQ turns, in process: "
+                "tracker kept between turns, then read and replayed every turn"
+            )
+            results["turns"] = turns.measure(model)
+            for name, run in results["turns"].items():
+                first, last = run["latency_by_ten"][0], run["latency_by_ten"][-1]
+                print(
+                    f"  {name}: turns {first['turns']} p50 {first['p50']} ms, "
+                    f"turns {last['turns']} p50 {last['p50']} ms"
+                )
         if "load" not in options.skip:
             plan = options.plan
             step(

@@ -106,6 +106,18 @@ def evaluate_targets(results: Dict[str, Any]) -> List[Target]:
             "GiB",
         )
     )
+    kept = results.get("turns", {}).get("kept", {}).get("latency_by_ten") or []
+    ratio = None
+    if len(kept) >= 2 and kept[0]["p50"]:
+        ratio = round(kept[-1]["p50"] / kept[0]["p50"], 2)
+    targets.append(
+        _target(
+            "last 10 turns' p50 over first 10 turns' p50, one 80-turn conversation",
+            ratio,
+            1.25,
+            "x",
+        )
+    )
     nlu = results.get("nlu", {})
     for test_set in TEST_SETS:
         ours = nlu.get("project", {}).get(test_set, {}).get("overall_accuracy")
@@ -166,6 +178,7 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
             f"| {t.verdict} |".replace("  |", " |")
         )
 
+    lines += turns_table(results)
     training = results.get("training", {})
     project = training.get("project", {})
     startup = results.get("startup", {})
@@ -236,6 +249,38 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def turns_table(results: Dict[str, Any]) -> List[str]:
+    """A turn's cost by its number (scripts/bench/turns.py), both runs."""
+    runs = results.get("turns") or {}
+    kept, replayed = runs.get("kept"), runs.get("replayed")
+    if not kept or not replayed:
+        return []
+    lines = [
+        "",
+        f"## A turn's cost by its number (one conversation of {kept['turns']} "
+        "FAQ turns, in process, SQLite)",
+        "",
+        "Median of each ten turns. Replayed: the tracker read from the table and "
+        "the session replayed on every turn, as Rasa's SQL tracker store does "
+        "(`cache_size: 0`); kept: the tracker kept between turns (the default).",
+        "",
+        "| turns | latency, replayed | latency, kept | CPU, replayed | CPU, kept |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row, old, cpu_new, cpu_old in zip(
+        kept["latency_by_ten"],
+        replayed["latency_by_ten"],
+        kept["cpu_by_ten"],
+        replayed["cpu_by_ten"],
+        strict=True,
+    ):
+        lines.append(
+            f"| {row['turns']} | {_fmt(old['p50'], 'ms')} | {_fmt(row['p50'], 'ms')} "
+            f"| {_fmt(cpu_old['p50'], 'ms')} | {_fmt(cpu_new['p50'], 'ms')} |"
+        )
+    return lines
 
 
 def nlu_tables(results: Dict[str, Any]) -> List[str]:

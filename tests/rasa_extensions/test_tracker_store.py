@@ -1,4 +1,5 @@
-"""The tracker store's reporting indexes on Rasa's `events` table."""
+"""The tracker store: its reporting indexes on Rasa's `events` table, and
+the tracker it keeps between a conversation's turns."""
 
 from __future__ import annotations
 
@@ -73,3 +74,108 @@ def test_time_queries_use_the_indexes(tmp_path, where, index):
         ).all()
     engine.dispose()
     assert index in " ".join(str(row) for row in plan)
+
+
+# --- the tracker cache: one conversation's tracker kept between its turns ---
+
+
+def store_for(url: str) -> ResilientSQLTrackerStore:
+    from rasa.shared.core.domain import Domain
+
+    return ResilientSQLTrackerStore(domain=Domain.empty(), host=url)
+
+
+def turn(tracker, text: str) -> None:
+    """What Rasa adds to a tracker in one FAQ turn."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+    tracker.update(UserUttered(text, {"name": "faq", "confidence": 1.0}))
+    tracker.update(ActionExecuted("utter_faq"))
+    tracker.update(BotUttered(f"answer to {text}"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def new_conversation(sender: str):
+    """A conversation as Rasa starts one: action_session_start comes before
+    the session's first stored row."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker(sender, [])
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    tracker.update(ActionExecuted("action_listen"))
+    return tracker
+
+
+def stored_texts(url: str, sender: str):
+    import json
+
+    engine = create_engine(url, future=True)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
+                {"s": sender},
+            ).all()
+    finally:
+        engine.dispose()
+    return [json.loads(row.data).get("text") for row in rows]
+
+
+async def test_each_event_is_stored_once_turn_after_turn(database_url):
+    store = store_for(database_url)
+    tracker = new_conversation("cache-1")
+    for number in range(5):
+        turn(tracker, f"q{number}")
+        await store.save(tracker)
+        tracker = await store.retrieve("cache-1")
+    said = [t for t in stored_texts(database_url, "cache-1") if t]
+    assert said == [x for n in range(5) for x in (f"q{n}", f"answer to q{n}")]
+    assert len(tracker.events) == 3 + 5 * 4
+
+
+async def test_an_unchanged_conversation_is_not_read_again(database_url):
+    store = store_for(database_url)
+    tracker = new_conversation("cache-2")
+    turn(tracker, "q")
+    await store.save(tracker)
+    assert await store.retrieve("cache-2") is tracker
+
+
+async def test_a_turn_written_by_another_replica_is_read(database_url):
+    here, there = store_for(database_url), store_for(database_url)
+    tracker = new_conversation("cache-3")
+    turn(tracker, "first")
+    await here.save(tracker)
+    elsewhere = await there.retrieve("cache-3")
+    turn(elsewhere, "second, on the other replica")
+    await there.save(elsewhere)
+    fresh = await here.retrieve("cache-3")
+    assert fresh is not tracker
+    assert "second, on the other replica" in [
+        getattr(e, "text", None) for e in fresh.events
+    ]
+
+
+async def test_a_turn_that_failed_before_saving_is_not_served(database_url):
+    store = store_for(database_url)
+    tracker = new_conversation("cache-4")
+    turn(tracker, "saved")
+    await store.save(tracker)
+    turn(tracker, "never saved")  # the turn failed: no save
+    again = await store.retrieve("cache-4")
+    texts = [getattr(e, "text", None) for e in again.events]
+    assert "saved" in texts and "never saved" not in texts
+
+
+async def test_deleted_rows_are_not_served_from_the_cache(database_url):
+    store = store_for(database_url)
+    tracker = new_conversation("cache-5")
+    turn(tracker, "please delete me")
+    await store.save(tracker)
+    engine = create_engine(database_url, future=True)
+    with engine.begin() as connection:  # what the staff app's deletion does
+        connection.execute(text("DELETE FROM events WHERE sender_id = 'cache-5'"))
+    engine.dispose()
+    assert await store.retrieve("cache-5") is None

@@ -24,6 +24,14 @@ from scripts.evaluate import TARGETS, Example
 MIB = 1024**2
 
 
+def turns_run(first: float, last: float) -> dict:
+    by_ten = [
+        {"turns": f"{i * 10 + 1}-{i * 10 + 10}", "p50": first + (last - first) * i / 7}
+        for i in range(8)
+    ]
+    return {"turns": 80, "latency_by_ten": by_ten, "cpu_by_ten": by_ten}
+
+
 def fake_results(p50_paced: float = 80.0, rasa_rss_gib: float = 1.1) -> dict:
     def row(mode, concurrency, p50, errors=0):
         return {
@@ -55,6 +63,7 @@ def fake_results(p50_paced: float = 80.0, rasa_rss_gib: float = 1.1) -> dict:
             "baseline": {"seconds": 20.0},
         },
         "startup": {"agent_load_seconds": 15.0, "server_start_seconds": 25.0},
+        "turns": {"kept": turns_run(40.0, 45.0), "replayed": turns_run(60.0, 90.0)},
         "nlu": {
             "project": {
                 "written": {
@@ -569,3 +578,25 @@ def test_a_failing_subprocess_raises_with_its_output(tmp_path):
     with pytest.raises(RuntimeError, match="the reason"):
         training.run_logged(command, tmp_path / "fail.log")
     assert training.run_logged([sys.executable, "-c", ""], tmp_path / "ok.log") >= 0
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "verdict"),
+    [(40.0, 50.0, "PASS"), (40.0, 51.0, "MISS")],
+)
+def test_a_turns_cost_by_its_number_is_judged(first, last, verdict):
+    results = fake_results()
+    results["turns"] = {"kept": turns_run(first, last), "replayed": turns_run(60, 120)}
+    name = "last 10 turns' p50 over first 10 turns' p50, one 80-turn conversation"
+    assert verdicts(results)[name] == verdict
+    table = report.markdown(results, report.evaluate_targets(results))
+    assert "| 71-80 | 120.0 ms | " in table  # replayed, beside kept
+
+
+def test_turns_figures_come_in_runs_of_ten():
+    from scripts.bench.turns import windows
+
+    assert windows([1.0, 2.0, 3.0] * 5) == [
+        {"turns": "1-10", "p50": 2.0},
+        {"turns": "11-15", "p50": 2.0},
+    ]
