@@ -204,10 +204,23 @@ def optional_text(slot: Text, text: str) -> Dict[Text, Any]:
     return {slot: SKIPPED if not text or _SKIP.match(text) else text}
 
 
+def fill_safe(value: Any) -> Any:
+    """`value`, so that Rasa's response filling keeps it.
+
+    Rasa 3.6's `interpolate_text` (rasa/core/nlg/interpolator.py) gives back
+    the unfilled template whenever the filled text contains "0[" (its own
+    marker), so a concern such as "pain 10[out of 10]" would show the
+    person a literal "{summary}". A word joiner (U+2060, invisible) between
+    the two characters keeps the text as the person typed it to the eye.
+    """
+    return value.replace("0[", "0\u2060[") if isinstance(value, str) else value
+
+
 def say(dispatcher: CollectingDispatcher, response: Text, **values: Any) -> None:
     """Sends `response` (data/responses/lead_form.yml); Rasa fills in the
     clinic slots and `values`."""
-    dispatcher.utter_message(response=response, **values)
+    safe = {name: fill_safe(value) for name, value in values.items()}
+    dispatcher.utter_message(response=response, **safe)
 
 
 class ActionStartLead(Action):

@@ -57,16 +57,30 @@ LOCAL_ACTIONS = (
     "actions.safety.ActionFlagRedFlag",
     "actions.fallback.ActionFaqFallback",
 )
-MESSAGE = (
-    "Sorry, I can't do that right now: part of our system is not responding. "
-    "Please try again in a few minutes, or call {name} at {phone}."
+MESSAGE_START = (
+    "Sorry, I can't do that right now: part of our system is not responding."
 )
+MESSAGE = (
+    MESSAGE_START + " Please try again in a few minutes, or call {name} at {phone}."
+)
+# When the clinic profile itself cannot be read.
+MESSAGE_WITHOUT_PROFILE = MESSAGE_START + " Please try again in a few minutes."
 
 
 def unavailable_message() -> str:
     """The stand-in reply, with the clinic's name and phone."""
-    profile = current_profile()
+    try:
+        profile = current_profile()
+    except Exception as error:  # noqa: BLE001 - the person must still hear back
+        logger.error("Clinic profile unreadable: %s", type(error).__name__)
+        return MESSAGE_WITHOUT_PROFILE
     return MESSAGE.format(name=profile.name, phone=profile.phone)
+
+
+def _stand_in_sent(said: List[Text]) -> bool:
+    """Whether the stand-in reply is among this turn's messages (read
+    without the clinic profile, which a pure action may not need)."""
+    return any(text.startswith(MESSAGE_START) for text in said)
 
 
 def _said_this_turn(tracker: Dict[Text, Any]) -> List[Text]:
@@ -139,7 +153,7 @@ class ActionServerFallback(EndpointConfig):
                 method, subpath, content_type, compress, **kwargs
             )
         said = _said_this_turn(body.get("tracker") or {})
-        if unavailable_message() in said:
+        if _stand_in_sent(said):
             # After the stand-in, the turn is off its usual path: stay quiet.
             return _stand_in(body)
         executor = local_executor()

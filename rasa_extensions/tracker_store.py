@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func
@@ -89,6 +89,10 @@ def add_reporting_indexes(engine: Engine) -> List[Text]:
                 index.create(connection)
                 created.append(str(index.name))
     return created
+
+
+def _sessions_in(tracker: DialogueStateTracker) -> int:
+    return sum(isinstance(event, SessionStarted) for event in tracker.events)
 
 
 @dataclass
@@ -131,6 +135,17 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                 logger.info("Tracker store: created indexes %s", ", ".join(created))
 
     @property
+    def domain(self) -> Any:
+        return self._domain
+
+    @domain.setter
+    def domain(self, value: Any) -> None:
+        """A new model's domain: trackers kept with the old slots go."""
+        self._domain = value
+        if getattr(self, "_cache", None):
+            self._cache.clear()
+
+    @property
     def pending(self) -> List[Text]:
         """Sender ids whose latest events are not yet in the database."""
         return list(self._pending)
@@ -163,6 +178,12 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         if sender_id in self._pending:  # newer than anything in the table
             return self._from_memory(sender_id)
+        if self.cache_size <= 0:  # Rasa's way: read and replay every turn
+            try:
+                return await super().retrieve(sender_id)
+            except SQLAlchemyError as error:
+                logger.error("Tracker store unavailable (%s)", type(error).__name__)
+                return None
         try:
             with self.session_scope() as session:
                 stamp = self._stamp(session, sender_id)
@@ -196,9 +217,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         sender_id = tracker.sender_id
         try:
-            self._write(tracker)
-            with self.session_scope() as session:
-                stamp = self._stamp(session, sender_id)
+            stamp = self._write(tracker)
         except SQLAlchemyError as error:
             self._cache.pop(sender_id, None)
             self._pending.pop(sender_id, None)
@@ -213,7 +232,13 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             )
             return
         self._pending.pop(sender_id, None)
-        self._remember(tracker, stamp)
+        if _sessions_in(tracker) > 1:
+            # A new session began in this tracker: the next turn reads only
+            # that session from the table, as Rasa does, instead of carrying
+            # the earlier ones along in memory.
+            self._cache.pop(sender_id, None)
+        else:
+            self._remember(tracker, stamp)
         self._write_back()
 
     def _write_back(self) -> None:
@@ -230,7 +255,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             self._cache.pop(sender_id, None)
             logger.info("Tracker store: wrote back a conversation held in memory")
 
-    def _write(self, tracker: DialogueStateTracker) -> None:
+    def _write(self, tracker: DialogueStateTracker) -> Tuple[int, Optional[int]]:
+        """Writes the tracker's new events; returns the sender's stamp as
+        this transaction leaves it (taken before the commit, so a change
+        made by someone else after it is seen at the next retrieve)."""
         with self.session_scope() as session:
             for event in self._additional_events(session, tracker):
                 data = event.as_dict()
@@ -245,7 +273,10 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                         data=json.dumps(data),
                     )
                 )
+            session.flush()
+            stamp = self._stamp(session, tracker.sender_id)
             session.commit()
+        return stamp
 
     def _additional_events(
         self, session: Any, tracker: DialogueStateTracker

@@ -501,3 +501,15 @@ def test_every_lead_slot_is_cleared_for_a_new_request(domain):
     declared = {s for s in domain["slots"] if s.startswith("lead_")}
     assert set(LEAD_SLOTS) == declared - {"lead_save_failed"}
     assert set(domain["forms"]["lead_form"]["required_slots"]) <= set(LEAD_SLOTS)
+
+
+async def test_a_summary_with_rasas_own_marker_is_still_shown(dispatcher):
+    # "0[" in the filled text makes Rasa 3.6 send the unfilled template.
+    slots = {**COMPLETE, "lead_concern": "pain 10[out of 10]"}
+    await ActionAskLeadConfirmed().run(dispatcher, form_tracker(slots), {})
+    [message] = dispatcher.messages
+    text = await rendered(
+        "utter_ask_lead_confirmed", "rest", summary=message["summary"]
+    )
+    assert "{summary}" not in text
+    assert "pain 10\u2060[out of 10]" in text

@@ -68,9 +68,19 @@ async def test_a_hung_server_gets_the_stand_in_after_the_timeout(
 
 
 async def test_after_the_stand_in_the_turn_stays_quiet(hung_server):
+    # The "did you mean" fallback says something whenever it runs.
+    spoke = await hung_server.request(json=call("action_faq_fallback"))
+    assert spoke["responses"]
     said = [
         {"event": "user", "text": "book"},
         {"event": "bot", "text": unavailable_message()},
     ]
-    reply = await hung_server.request(json=call("action_session_start", said))
+    reply = await hung_server.request(json=call("action_faq_fallback", said))
     assert reply["responses"] == []
+
+
+async def test_red_flag_marking_needs_no_clinic_profile(hung_server, monkeypatch):
+    monkeypatch.setenv("CLINIC_PROFILE", "/nonexistent/profile.yml")
+    said = [{"event": "user", "text": "chest pain"}, {"event": "bot", "text": "911"}]
+    reply = await hung_server.request(json=call("action_flag_red_flag", said))
+    assert any(e.get("name") == "red_flag" for e in reply["events"])

@@ -179,3 +179,23 @@ async def test_deleted_rows_are_not_served_from_the_cache(database_url):
         connection.execute(text("DELETE FROM events WHERE sender_id = 'cache-5'"))
     engine.dispose()
     assert await store.retrieve("cache-5") is None
+
+
+async def test_a_new_session_is_read_alone_at_the_next_turn(database_url):
+    from rasa.shared.core.events import ActionExecuted, SessionStarted
+
+    store = store_for(database_url)
+    tracker = new_conversation("cache-6")
+    turn(tracker, "yesterday")
+    await store.save(tracker)
+    tracker = await store.retrieve("cache-6")
+    tracker.update(ActionExecuted("action_session_start"))  # the session expired
+    tracker.update(SessionStarted())
+    tracker.update(ActionExecuted("action_listen"))
+    turn(tracker, "today")
+    await store.save(tracker)
+    fresh = await store.retrieve("cache-6")
+    texts = [getattr(e, "text", None) for e in fresh.events]
+    assert "today" in texts and "yesterday" not in texts
+    said = [t for t in stored_texts(database_url, "cache-6") if t]
+    assert said == ["yesterday", "answer to yesterday", "today", "answer to today"]
