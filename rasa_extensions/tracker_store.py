@@ -109,7 +109,8 @@ class _Cached:
 
 
 class ResilientSQLTrackerStore(SQLTrackerStore):
-    """SQL tracker store that holds conversations in memory while it cannot write."""
+    """Rasa's SQL tracker store, keeping each conversation between its turns
+    and holding conversations in memory while it cannot write."""
 
     def __init__(
         self,
@@ -178,19 +179,15 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         if sender_id in self._pending:  # newer than anything in the table
             return self._from_memory(sender_id)
-        if self.cache_size <= 0:  # Rasa's way: read and replay every turn
-            try:
-                return await super().retrieve(sender_id)
-            except SQLAlchemyError as error:
-                logger.error("Tracker store unavailable (%s)", type(error).__name__)
-                return None
+        stamp = None
         try:
-            with self.session_scope() as session:
-                stamp = self._stamp(session, sender_id)
-            cached = self._cache.get(sender_id)
-            if cached is not None and cached.fresh(stamp):
-                self._cache.move_to_end(sender_id)
-                return cached.tracker
+            if self.cache_size > 0:  # 0: Rasa's way, read and replay every turn
+                with self.session_scope() as session:
+                    stamp = self._stamp(session, sender_id)
+                cached = self._cache.get(sender_id)
+                if cached is not None and cached.fresh(stamp):
+                    self._cache.move_to_end(sender_id)
+                    return cached.tracker
             tracker = await super().retrieve(sender_id)
         except SQLAlchemyError as error:
             logger.error("Tracker store unavailable (%s)", type(error).__name__)
@@ -198,7 +195,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             return None
         if tracker is None:
             self._cache.pop(sender_id, None)
-        else:
+        elif stamp is not None:
             self._remember(tracker, stamp)
         return tracker
 
