@@ -12,7 +12,7 @@ from actions.fallback import TOPIC_BUTTONS
 from clinic.profile import load_profile
 from components.condition_answers import CATALOGUED, UNLISTED
 from components.conditions import PATTERNS
-from tests.conftest import ROOT, SHARED, read_yaml
+from tests.conftest import ROOT, read_yaml, seed_pages, shared_missing
 
 MIN_EXAMPLES = 15
 MAX_ANSWER = 600
@@ -29,6 +29,15 @@ def examples_by_label(path: Path) -> Dict[str, List[str]]:
             ]
             labels.setdefault(block["intent"], []).extend(lines)
     return labels
+
+
+def test_a_missing_contract_file_fails_in_ci_and_skips_elsewhere(monkeypatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="faq_topics.yml is not beside"):
+        shared_missing("faq_topics.yml")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="seeds is not beside"):
+        shared_missing("seeds")
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +102,7 @@ def _word_runs(text: str, n: int) -> Set[tuple]:
 
 
 def test_answers_are_written_in_our_own_words(faq_responses) -> None:
-    seeds = sorted((SHARED / "seeds").glob("*.txt"))
-    if not seeds:
-        pytest.skip("../shared/seeds is not beside this checkout")
+    seeds = seed_pages()
     seed_runs: Set[tuple] = set()
     for path in seeds:
         seed_runs |= _word_runs(path.read_text(encoding="utf-8"), 8)
@@ -204,9 +211,7 @@ def test_no_real_question_or_seed_sentence_is_in_the_training_data(
         if norm in examples or (len(norm.split()) >= 8 and norm in data):
             copied.append(question)
     assert copied == []
-    seeds = sorted((SHARED / "seeds").glob("*.txt"))
-    if not seeds:
-        pytest.skip("../shared/seeds is not beside this checkout")
+    seeds = seed_pages()
     for path in seeds:
         for sentence in re.split(r"(?<=[.!?])\s+|\n+", path.read_text("utf-8")):
             norm = _norm(sentence)
