@@ -117,7 +117,7 @@ run: $(MODEL) $(WIDGET_IO) ## Start the assistant, action server and web app (Ct
 	@scripts/run.sh
 
 SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/ims_scaled?connect_timeout=5
-run-scaled: $(MODEL) $(WIDGET_IO) ## Two Rasa replicas, two action servers, a proxy on :8080; PostgreSQL + Redis
+run-scaled: $(MODEL) $(WIDGET_IO) ## Two Rasa replicas, two action servers, nginx on :8080; PostgreSQL + Redis
 	@DATABASE_URL="$(SCALED_DATABASE_URL)" scripts/run_scaled.sh
 
 .PHONY: staff-user retention

@@ -32,6 +32,11 @@ The run scripts pass the same list to `--cors`. Clients that send no Origin
 (servers, the SMS simulator) are not browsers and are let through; JWT auth,
 if configured, is checked as Rasa does.
 
+With several replicas (`make run-scaled`), each one named by REPLICA_NAME,
+its Engine.IO session ids begin with '<name>.': the long-polling transport
+sends a session's requests separately, and nginx (deploy/nginx/scaled.conf)
+routes each one by that prefix to the replica that holds the session.
+
 Enabled in credentials.yml as `channels.socketio_channel.SocketIOInput`.
 """
 
@@ -40,7 +45,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any, Dict, FrozenSet, Optional, Text, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Optional, Text, Tuple
 
 import rasa.core.channels.channel
 from rasa.core.channels import socketio
@@ -74,12 +79,25 @@ def _payload(args: Tuple[Any, ...]) -> Any:
     return args[0] if len(args) == 1 else list(args) or None
 
 
+def named_ids(generate_id: Callable[[], str], replica: str) -> Callable[[], str]:
+    """Engine.IO session ids that say which replica made them."""
+
+    def generate() -> str:
+        return f"{replica}.{generate_id()}"
+
+    return generate
+
+
 class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
     """The socket.io channel with checked events (see the module docstring)."""
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
+        replica = get_settings().replica_name
+        if replica:
+            # generate_id is python-engineio's own hook for session ids.
+            sio.eio.generate_id = named_ids(sio.eio.generate_id, replica)
         handle = guard(on_new_message)
         output = socketio.SocketIOOutput(sio, self.bot_message_evt)
         origins = allowed_origins()

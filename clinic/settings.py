@@ -39,6 +39,7 @@ VARIABLES = (
     "CLINIC_PROFILE",
     "RASA_URL",
     "ACTION_TIMEOUT_SECONDS",
+    "REPLICA_NAME",
     "PUBLIC_BASE_URL",
     "CHAT_ALLOWED_ORIGINS",
     "SMTP_HOST",
@@ -120,6 +121,15 @@ def _seconds(name: str, default: float, minimum: float = 0.5) -> float:
 def _path(name: str, default: Path) -> Path:
     path = Path(environment_value(name) or default).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _replica_name() -> str:
+    name = _text("REPLICA_NAME")
+    if name and not re.fullmatch(r"[A-Za-z0-9-]{1,40}", name):
+        raise SettingsError(
+            f"REPLICA_NAME must be 1 to 40 letters, digits or '-', not {name!r}"
+        )
+    return name
 
 
 def origin_of(url: str) -> Optional[str]:
@@ -211,6 +221,11 @@ class Settings:
     # How long Rasa waits for the action server (the lead form's actions)
     # before it answers in its place: a hung server must not hang the chat.
     action_timeout_seconds: float = 8.0
+    # This Rasa replica's name (REPLICA_NAME, letters, digits and '-'): when
+    # set, its socket.io session ids begin with '<name>.', so a load balancer
+    # can send each request of a session to the replica that holds it
+    # (deploy/nginx/scaled.conf). Empty for a single process.
+    replica_name: str = ""
     public_base_url: str = DEFAULT_PUBLIC_BASE_URL
     # The browser origins the chat (socket.io) accepts: CHAT_ALLOWED_ORIGINS,
     # space- or comma-separated; default the web app's own origin and its
@@ -249,6 +264,7 @@ class Settings:
             ),
             rasa_url=_text("RASA_URL", "http://localhost:5005"),
             action_timeout_seconds=_seconds("ACTION_TIMEOUT_SECONDS", 8.0),
+            replica_name=_replica_name(),
             public_base_url=public_base_url,
             chat_allowed_origins=_chat_origins(public_base_url),
             smtp_host=_text("SMTP_HOST"),

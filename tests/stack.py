@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -301,11 +302,22 @@ def _redis_available(host: str, port: int) -> bool:
         return False
 
 
+def nginx_binary() -> str:
+    """Debian's nginx, which `make run-scaled` puts in front of the replicas."""
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.access(found, os.X_OK):
+        message = "nginx not found (Debian: apt-get install nginx; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
 @pytest.fixture(scope="session")
 def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
     """`scripts/run_scaled.sh` (what `make run-scaled` starts) on free ports.
 
-    Two Rasa replicas and two action servers behind the proxy, a throwaway
+    Two Rasa replicas and two action servers behind nginx, a throwaway
     PostgreSQL database, Redis locks under a key prefix of this run only,
     and the HTTP API on with a random token (`RASA_AUTH_TOKEN`).
     """
@@ -319,6 +331,7 @@ def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    nginx_binary()  # fails in CI, skips elsewhere, when nginx is missing
     databases = create_postgres_database()
     database_url = next(databases)
     tmp = tmp_path_factory.mktemp("scaled-run")
@@ -340,6 +353,7 @@ def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
         LOCK_KEY_PREFIX=prefix,
         RASA_AUTH_TOKEN=token,
         TWILIO_LOCAL_DIR=str(tmp / "twilio"),
+        NGINX_DIR=str(tmp / "nginx"),
     )
     servers = Servers(tmp)
     try:

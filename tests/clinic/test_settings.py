@@ -55,6 +55,7 @@ def test_parsed_once_until_a_variable_changes(monkeypatch):
         ("SMTP_STARTTLS", "perhaps"),
         ("STAFF_SESSION_HOURS", "0"),
         ("STAFF_TIMEZONE", "Mars/Olympus"),
+        ("REPLICA_NAME", "r1.evil"),
     ],
 )
 def test_a_bad_value_names_its_variable(monkeypatch, name, value):

@@ -1,0 +1,195 @@
+"""nginx as `make run-scaled` configures it (deploy/nginx/scaled.conf), in
+front of two small stand-in servers: round robin, a socket.io session kept on
+the replica its sid names, the body limit, the forwarded headers, and a
+server that is down skipped."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from deploy.nginx.render import main as render_main
+from deploy.nginx.render import render
+from scripts.ports import free_port
+from tests.stack import nginx_binary
+
+
+def test_the_config_names_every_replica_and_its_sticky_route():
+    text = render(
+        "127.0.0.1:8080",
+        [("r5005", "127.0.0.1:5005"), ("r5006", "127.0.0.1:5006")],
+        "127.0.0.1:5050",
+        ["127.0.0.1:5055"],
+    )
+    assert not re.search(r"@[A-Z_]+@", text)
+    assert "~^r5005[.] 127.0.0.1:5005;" in text
+    assert "server 127.0.0.1:5006 max_fails=1 fail_timeout=5s;" in text
+    assert "listen 127.0.0.1:8080;" in text and "listen 127.0.0.1:5050;" in text
+
+
+@pytest.mark.parametrize(
+    "replica, action_server",
+    [
+        (("r1;", "127.0.0.1:1"), "127.0.0.1:2"),
+        (("r1", "x y:1"), "127.0.0.1:2"),
+        (("r1", "127.0.0.1:1"), "127.0.0.1:2; evil"),
+    ],
+)
+def test_a_value_that_would_break_the_config_is_refused(replica, action_server):
+    with pytest.raises(ValueError):
+        render("8080", [replica], "5050", [action_server])
+
+
+class Upstream(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(("127.0.0.1", free_port()), Handler)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Upstream
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = json.dumps(
+            {
+                "server": self.server.name,
+                "forwarded_for": self.headers.get("X-Forwarded-For"),
+                "forwarded_proto": self.headers.get("X-Forwarded-Proto"),
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory) -> Iterator[Dict[str, object]]:
+    binary = nginx_binary()
+    upstreams = [Upstream("a"), Upstream("b"), Upstream("actions")]
+    for upstream in upstreams:
+        threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    a, b, actions = upstreams
+    down = f"127.0.0.1:{free_port()}"  # nothing listens there
+    prefix: Path = tmp_path_factory.mktemp("nginx")
+    port, actions_port = free_port(), free_port()
+    render_main(
+        [
+            "--out",
+            str(prefix / "nginx.conf"),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--replica",
+            f"ra={a.address}",
+            "--replica",
+            f"rb={b.address}",
+            "--actions-listen",
+            f"127.0.0.1:{actions_port}",
+            "--action-server",
+            down,
+            "--action-server",
+            actions.address,
+        ]
+    )
+    process = subprocess.Popen(
+        [
+            binary,
+            "-p",
+            str(prefix),
+            "-e",
+            "stderr",
+            "-c",
+            "nginx.conf",
+            "-g",
+            "daemon off;",
+        ],
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            if process.poll() is not None:
+                pytest.fail(f"nginx stopped: {process.stderr.read().decode()}")
+            try:
+                urllib.request.urlopen(url + "/", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield {"url": url, "actions": f"http://127.0.0.1:{actions_port}"}
+    finally:
+        process.terminate()
+        process.wait(10)
+        for upstream in upstreams:
+            upstream.shutdown()
+            upstream.server_close()
+
+
+def get(url: str, data: Optional[bytes] = None) -> Tuple[int, Dict[str, object]]:
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+def served_by(urls: List[str]) -> List[object]:
+    return [get(url)[1].get("server") for url in urls]
+
+
+def test_requests_without_a_session_go_round_robin(nginx):
+    servers = served_by([f"{nginx['url']}/socket.io/?EIO=4&transport=polling"] * 6)
+    assert set(servers) == {"a", "b"}
+
+
+def test_a_session_s_requests_stay_on_the_replica_its_sid_names(nginx):
+    polls = [
+        f"{nginx['url']}/socket.io/?EIO=4&transport=polling&t={n}&sid=rb.Xy-_9"
+        for n in range(6)
+    ]
+    assert served_by(polls) == ["b"] * 6
+    assert served_by([f"{nginx['url']}/socket.io/?EIO=4&sid=ra.Q1"] * 3) == ["a"] * 3
+
+
+def test_a_body_over_64_kb_is_refused_before_rasa(nginx):
+    status, _ = get(f"{nginx['url']}/webhooks/rest/webhook", b"x" * (65 * 1024))
+    assert status == 413
+    status, body = get(f"{nginx['url']}/webhooks/rest/webhook", b"x" * (60 * 1024))
+    assert status == 200 and body["server"] in {"a", "b"}
+
+
+def test_the_forwarded_headers_are_set(nginx):
+    _, body = get(f"{nginx['url']}/")
+    assert body["forwarded_for"] == "127.0.0.1"
+    assert body["forwarded_proto"] == "http"
+
+
+def test_an_action_server_that_is_down_is_skipped(nginx):
+    tracker = b"{" + b'"events": [],' * 20_000 + b'"x": 1}'  # over 64 KB
+    for _ in range(4):
+        status, body = get(f"{nginx['actions']}/webhook", tracker)
+        assert (status, body["server"]) == (200, "actions")
