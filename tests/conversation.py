@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -24,104 +19,9 @@ from sqlalchemy import create_engine, text
 from db.migrate import upgrade
 from scripts.ports import free_port
 from tests.conftest import ROOT
+from tests.servers import Servers, actions_command, server_env
 
 MODEL = ROOT / "models" / "ims-assistant.tar.gz"
-
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} ({url})")
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(url)
-
-
-def start(command: List[str], env: Dict[str, str], log: Path) -> subprocess.Popen:
-    handle = log.open("w")
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def server_env(database_url: str) -> Dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "CUDA_VISIBLE_DEVICES": "",
-    }
-
-
-def assistant_env(database_url: str, actions_port: int, **extra: str) -> Dict[str, str]:
-    """`server_env` for an action server on `actions_port` and the Rasa that
-    calls it, plus `extra` variables."""
-    return {
-        **server_env(database_url),
-        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
-        **extra,
-    }
-
-
-def actions_command(port: int) -> List[str]:
-    """The action server (rasa-sdk, the project's actions) on `port`."""
-    python = sys.executable
-    return [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-
-
-def rasa_command(
-    model: Path,
-    port: int,
-    *extra: str,
-    endpoints: str = "endpoints.yml",
-    credentials: str = "credentials.yml",
-) -> List[str]:
-    """`rasa run`, as every entry point starts it (with the start-up hook of
-    rasa_extensions), with `model` on loopback `port`; `extra` arguments last."""
-    return (
-        [sys.executable, "-m", "rasa_extensions", "run", "--model", str(model)]
-        + ["--endpoints", endpoints, "--credentials", credentials]
-        + ["--port", str(port), "--interface", "127.0.0.1", *extra]
-    )
-
-
-@contextmanager
-def assistant_with_web_app(
-    model: Path,
-    env: Dict[str, str],
-    ports: Tuple[int, int, int],
-    logs: List[Path],
-    rasa_args: Tuple[str, ...] = (),
-) -> Iterator[None]:
-    """The action server, `rasa run` and the web app on `ports` (actions,
-    Rasa, web; `logs` in that order), up until the block ends."""
-    actions_port, rasa_port, web_port = ports
-    processes = [
-        start(actions_command(actions_port), env, logs[0]),
-        start(rasa_command(model, rasa_port, *rasa_args), env, logs[1]),
-        start([sys.executable, "-m", "webapp", "--port", str(web_port)], env, logs[2]),
-    ]
-    try:
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes[0])
-        wait_until_up(f"http://127.0.0.1:{web_port}/healthz", processes[2])
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/", processes[1], timeout=300)
-        yield
-    finally:
-        for process in reversed(processes):
-            stop(process)
 
 
 def booking_messages(name: str, phone: str, concern: str) -> List[str]:
@@ -175,13 +75,10 @@ def conversation_db(tmp_path_factory) -> str:
 def action_server(conversation_db, tmp_path_factory) -> Iterator[str]:
     """URL of a running action server that stores leads in conversation_db."""
     port = free_port()
-    log = tmp_path_factory.mktemp("logs") / "actions.log"
-    process = start(actions_command(port), server_env(conversation_db), log)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process)
+    with Servers(tmp_path_factory.mktemp("logs")) as servers:
+        servers.start("actions", actions_command(port), server_env(conversation_db))
+        servers.wait("actions", f"http://127.0.0.1:{port}/health")
         yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")

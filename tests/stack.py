@@ -1,8 +1,7 @@
-"""Helpers for tests that run real servers: HTTP calls that report any status,
-a process group that is always stopped, and a TCP plug that can be pulled.
-
-Every server runs on a free port (`tests.conversation.free_port`) and in its
-own process group, so stopping it also stops what it started (run scripts).
+"""Helpers for the whole-stack tests: HTTP calls that report any status, a
+socket.io client speaking the widget's protocol, a TCP plug that can be
+pulled, and the run scripts (`make run`, `make run-scaled`) started as
+fixtures through `tests.servers.Servers`.
 """
 
 from __future__ import annotations
@@ -13,22 +12,18 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import socketio
 
-from tests.conftest import ROOT
-from tests.conversation import free_port, server_env, wait_until_up
+from tests.servers import Servers, free_port, server_env
 
-__all__ = ["Servers", "TcpPlug", "free_port", "http", "say", "wait_until_up"]
+__all__ = ["TcpPlug", "http", "made_run", "say", "scaled_run", "texts"]
 
 
 def http(
@@ -81,11 +76,6 @@ def texts(replies: List[dict]) -> str:
     return "\n".join(r.get("text") or "" for r in replies)
 
 
-def rasa_env(env: Dict[str, str]) -> Dict[str, str]:
-    """`env` with the body limit the run scripts give Rasa (not action servers)."""
-    return {**env, "SANIC_REQUEST_MAX_SIZE": "65536"}
-
-
 class Widget:
     """A socket.io client speaking the widget's protocol."""
 
@@ -132,49 +122,6 @@ class Widget:
         await self.wait_for(before + 1)
         await asyncio.sleep(0.5)  # a reply may come in several messages
         return "\n".join(r.get("text") or "" for r in self.replies[before:])
-
-
-class Servers:
-    """Processes started for a test; `stop_all` ends every one of them."""
-
-    def __init__(self, logs: Path):
-        self.logs = logs
-        self.processes: Dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, command: List[str], env: Dict[str, str]) -> None:
-        log = (self.logs / f"{name}.log").open("a")
-        self.processes[name] = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group
-        )
-
-    def wait(self, name: str, url: str, timeout: float = 300) -> None:
-        wait_until_up(url, self.processes[name], timeout=timeout)
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        group = os.getpgid(process.pid)
-        os.killpg(group, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(group, signal.SIGKILL)
-            process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):  # a run script's children
-            os.killpg(group, signal.SIGKILL)
-
-    def stop_all(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
 
 
 class TcpPlug:

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from channels.senders import LocalOutbox, Outgoing, TwilioRestSender, read_outbox
-from tests.conversation import free_port
+from scripts.ports import free_port
 
 SID, TOKEN = "AC" + "a" * 32, "test-token"
 MESSAGE = Outgoing(to="+16045550123", from_="+16045550100", body="Hello", medium="sms")

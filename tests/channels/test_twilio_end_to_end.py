@@ -24,17 +24,9 @@ from channels.senders import read_outbox
 from db.migrate import upgrade
 from db.models import Lead, SmsContact
 from tests.conftest import ROOT
-from tests.conversation import (
-    actions_command,
-    assistant_env,
-    free_port,
-    rasa_command,
-    start,
-    stop,
-    tracker_events,
-    wait_until_up,
-)
+from tests.conversation import tracker_events
 from tests.db_fixtures import create_postgres_database, sqlite_url
+from tests.servers import Servers, assistant_env, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -79,15 +71,10 @@ def stack(trained_model, database, tmp_path_factory) -> Iterator[Dict[str, objec
         TWILIO_LOCAL_DIR=str(tmp),
     )
     env.pop("TWILIO_ACCOUNT_SID", None)
-    actions = start(actions_command(actions_port), env, tmp / "actions.log")
-    rasa = start(
-        rasa_command(trained_model, rasa_port, credentials=str(credentials)),
-        env,
-        tmp / "rasa.log",
-    )
-    try:
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=300)
+    with Servers(tmp) as servers:
+        servers.assistant(
+            trained_model, env, actions_port, rasa_port, credentials=str(credentials)
+        )
         yield {
             "url": f"http://127.0.0.1:{rasa_port}",
             "db": database,
@@ -95,9 +82,6 @@ def stack(trained_model, database, tmp_path_factory) -> Iterator[Dict[str, objec
             "logs": [tmp / "actions.log", tmp / "rasa.log"],
             "env": env,
         }
-    finally:
-        stop(rasa)
-        stop(actions)
 
 
 class Phone:

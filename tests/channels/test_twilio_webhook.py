@@ -28,7 +28,7 @@ from channels.sms_text import MAX_MESSAGE, units
 from channels.twilio_channel import TwilioChannel, TwilioSettings
 from clinic.profile import current_profile
 from db.models import SmsContact
-from tests.conversation import free_port
+from scripts.ports import free_port
 
 TOKEN = "test-auth-token"
 PUBLIC = "https://assistant.clinic.example.org"  # the proxy's host, not ours

@@ -17,17 +17,8 @@ from clinic.profile import load_profile
 from db.migrate import upgrade
 from db.models import Lead
 from tests.conftest import ROOT
-from tests.conversation import (
-    actions_command,
-    assistant_env,
-    booking_messages,
-    free_port,
-    rasa_command,
-    start,
-    stop,
-    tracker_events,
-    wait_until_up,
-)
+from tests.conversation import booking_messages, tracker_events
+from tests.servers import Servers, assistant_env, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -44,20 +35,14 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
     shutil.copy(ROOT / "clinic_profile.yml", profile)
     actions_port, rasa_port = free_port(), free_port()
     env = assistant_env(database_url, actions_port, CLINIC_PROFILE=str(profile))
-    actions = start(actions_command(actions_port), env, tmp / "actions.log")
-    rasa = start(rasa_command(trained_model, rasa_port), env, tmp / "rasa.log")
-    try:
-        wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
-        wait_until_up(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=300)
+    with Servers(tmp) as servers:
+        servers.assistant(trained_model, env, actions_port, rasa_port)
         yield {
             "url": f"http://127.0.0.1:{rasa_port}",
             "db": database_url,
             "logs": [tmp / "actions.log", tmp / "rasa.log"],
             "profile": profile,
         }
-    finally:
-        stop(rasa)
-        stop(actions)
 
 
 def send(url: str, sender: str, message: str) -> List[dict]:

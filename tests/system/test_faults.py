@@ -20,16 +20,17 @@ from clinic.profile import current_profile
 from db.migrate import upgrade
 from db.models import Lead
 from rasa_extensions.action_fallback import unavailable_message
-from tests.conversation import (
+from tests.conversation import booking_messages, tracker_events
+from tests.db_fixtures import create_postgres_database
+from tests.servers import (
+    Servers,
     actions_command,
     assistant_env,
-    booking_messages,
     free_port,
     rasa_command,
-    tracker_events,
+    rasa_env,
 )
-from tests.db_fixtures import create_postgres_database
-from tests.stack import Servers, TcpPlug, rasa_env, say, texts
+from tests.stack import TcpPlug, say, texts
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

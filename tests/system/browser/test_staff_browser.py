@@ -22,12 +22,8 @@ from sqlalchemy import select
 from db.engine import session_factory
 from db.migrate import upgrade
 from db.models import Lead, LeadEvent
-from tests.conversation import (
-    assistant_env,
-    assistant_with_web_app,
-    booking_messages,
-    free_port,
-)
+from tests.conversation import booking_messages
+from tests.servers import assistant_env, assistant_with_web_app, free_port
 from tests.stack import say, texts
 from webapp.staff import auth
 
@@ -61,7 +57,7 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
     env = assistant_env(database_url, actions_port, RASA_URL=rasa, PUBLIC_BASE_URL=web)
     logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
     ports = (actions_port, rasa_port, web_port)
-    with assistant_with_web_app(trained_model, env, ports, logs):
+    with assistant_with_web_app(trained_model, env, ports, tmp):
         sender = "browser-visitor-1"
         replies = [texts(say(rasa, sender, message)) for message in BOOKING]
         assert "Your reference is IMS-" in replies[-1], replies[-1]

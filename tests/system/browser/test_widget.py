@@ -30,11 +30,7 @@ from db.engine import session_factory
 from db.migrate import upgrade
 from db.models import Lead
 from tests.conftest import ROOT, read_yaml
-from tests.conversation import (
-    assistant_env,
-    assistant_with_web_app,
-    free_port,
-)
+from tests.servers import assistant_env, assistant_with_web_app, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +103,7 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
     ports = (actions_port, rasa_port, web_port)
     try:
         with assistant_with_web_app(
-            trained_model, env, ports, logs, ("--cors", web, site.origin)
+            trained_model, env, ports, tmp, ("--cors", web, site.origin)
         ):
             yield Stack(web, site, rasa, rasa_port, database_url, logs)
     finally:
