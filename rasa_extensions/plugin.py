@@ -7,6 +7,8 @@ plugin:
 
 - checks the rasa version (`rasa_extensions.check_rasa_version`);
 - replaces the action-reply check (`response_schema.install`, process-wide);
+- keeps each conversation's dialogue states between predictions
+  (`history_cache.install`, process-wide);
 - adds `action_fallback.install` to the server's `server_listeners`, a
   parameter of Rasa's own `serve_application`, run after the server starts,
   when the agent is loaded.
@@ -43,10 +45,16 @@ def is_server_command(arguments: argparse.Namespace) -> bool:
 def install_for_server(arguments: argparse.Namespace) -> None:
     """What the hook does for `rasa run` (see the module docstring)."""
     global _installed
-    from rasa_extensions import action_fallback, check_rasa_version, response_schema
+    from rasa_extensions import (
+        action_fallback,
+        check_rasa_version,
+        history_cache,
+        response_schema,
+    )
 
     check_rasa_version()
     response_schema.install()
+    history_cache.install()
     listeners = list(getattr(arguments, "server_listeners", None) or [])
     listeners.append((action_fallback.install, "after_server_start"))
     arguments.server_listeners = listeners

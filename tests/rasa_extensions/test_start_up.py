@@ -9,9 +9,10 @@ import pytest
 import rasa.version
 from rasa.__main__ import create_argument_parser
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.domain import Domain
 
 import rasa_extensions
-from rasa_extensions import action_fallback, plugin, response_schema
+from rasa_extensions import action_fallback, history_cache, plugin, response_schema
 from rasa_extensions.channel_guard import warn_without_start_up_hook
 
 
@@ -41,6 +42,7 @@ def test_rasa_run_gets_the_fallback_listener_and_the_reply_check(monkeypatch):
     assert RemoteAction._validate_action_result is (
         response_schema.validate_action_result
     )
+    assert Domain.states_for_tracker_history is history_cache.states_for_tracker_history
     assert plugin.installed()
 
 

@@ -1,0 +1,346 @@
+"""A long conversation's history, worked through once instead of on every
+use: so a turn costs about the same at message 80 as at message 5.
+
+Rasa 3.6 recomputes what a conversation's history means from its first
+event several times in every turn (RasaHQ/rasa#3011 is the upstream issue
+of long trackers, closed with sessions, which bound a tracker by time, not
+by length). Three of those computations grow with the conversation and are
+made incremental here:
+
+- `DialogueStateTracker.applied_events` (the history after rewinds,
+  restarts and forms are folded in) is called by the session check, the
+  serialisation for each action call, the policies and more. Each tracker
+  keeps its last answer and extends it by the events added since.
+- `Domain.states_for_tracker_history` (one dialogue state per action, what
+  the policies read) replays the whole tracker for every prediction; the
+  rule policy then looks only at the last few states (its rules are short)
+  but has computed them all (about 10 ms a prediction at turn 100). Each
+  conversation keeps the states computed so far and the replayed tracker
+  they came from, and computes states for new events alone.
+- `RulePolicy` formats every state as text for a debug log line on every
+  prediction, whatever the log level; it is formatted only when debug
+  logging is on.
+
+Both caches are used only while the new events can only append to the
+history Rasa applies. Whatever could rewrite it falls back to Rasa's own
+function, whose answer is kept for next time:
+
+- a restart or a new session (the applied history starts again),
+- a rewind (`ActionReverted`, `UserUtteranceReverted`),
+- any form event (`ActiveLoop`, or a form's action running: Rasa folds the
+  turns of a form back to its previous run),
+- events that are not the very objects seen before (a tracker read again
+  from the database, from another replica, or a copy).
+
+The answers are always equal to Rasa's (tests/rasa_extensions/
+test_history_cache.py compares them after every event of conversations
+with FAQ turns, a form, corrections, rewinds, a restart and new sessions,
+and on every prediction of a real conversation with the trained model).
+Lists and states are copied out on every call, since callers edit what
+they get (the featurizers delete keys of states; a state's sub-states can
+be the replayed tracker's own). At most `MAX_CONVERSATIONS` conversations'
+states are kept, least recently used first out.
+
+It replaces two public methods and one static method, and replays with
+the tracker's own `init_copy` and `update`, as Rasa does; tied to the rasa
+version in rasa_extensions/__init__.py. Idempotent; installed by the
+start-up hook (rasa_extensions/plugin.py); `uninstall()` puts Rasa's own
+back (`make bench` measures both).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple
+
+MAX_CONVERSATIONS = 256
+
+State = Dict[Text, Dict[Text, Any]]
+
+
+@dataclass
+class _Kept:
+    """How far one conversation's states were computed."""
+
+    domain: Any
+    events: List[Any]  # the tracker's events consumed, in order
+    replay: Any  # the tracker replayed through `events`
+    loop_names: frozenset  # every form named in `events`
+    states: List[State] = field(default_factory=list)  # one per ActionExecuted
+    last_ml_action: Optional[Dict[Text, Any]] = None
+    turn_was_hidden: bool = False
+
+
+_kept: OrderedDict[Tuple[Any, ...], _Kept] = OrderedDict()
+_lock = threading.Lock()
+_original: Optional[Callable[..., List[State]]] = None
+_original_applied: Optional[Callable[[Any], List[Any]]] = None
+_original_format: Optional[Callable[[List[Dict]], Text]] = None
+
+
+def _copy(state: State) -> State:
+    # Featurizers delete keys of a state's sub-states (user text, intent).
+    return {key: dict(sub) for key, sub in state.items()}
+
+
+def _appends_only(events: List[Any], loop_names: frozenset) -> bool:
+    """Whether `events` only extend the history Rasa applies."""
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionReverted,
+        ActiveLoop,
+        Restarted,
+        SessionStarted,
+        UserUtteranceReverted,
+    )
+
+    rewrites = (
+        ActionReverted,
+        ActiveLoop,
+        Restarted,
+        SessionStarted,
+        UserUtteranceReverted,
+    )
+    for event in events:
+        if isinstance(event, rewrites):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name in loop_names:
+            return False
+    return True
+
+
+def _step(
+    domain: Any,
+    kept: _Kept,
+    tracker: Any,
+    hide_rule_turn: bool,
+    ignore_rule_only_turns: bool,
+    omit_unset_slots: bool,
+    rule_only_data: Optional[Dict[Text, Any]],
+) -> Optional[State]:
+    """One pass of Rasa's loop in `states_for_tracker_history`, for the
+    tracker before an action; the state, or None for a hidden turn."""
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+
+    if ignore_rule_only_turns:
+        if not kept.turn_was_hidden:
+            kept.last_ml_action = domain._get_prev_action_sub_state(tracker)
+        if (
+            not tracker.followup_action
+            and tracker.latest_action_name != tracker.active_loop_name
+        ):
+            kept.turn_was_hidden = hide_rule_turn
+        if kept.turn_was_hidden:
+            return None
+    state = domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots)
+    if ignore_rule_only_turns:
+        domain._remove_rule_only_features(state, rule_only_data)
+        if kept.states:
+            domain._substitute_rule_only_user_input(state, kept.states[-1])
+        if kept.last_ml_action:
+            state[PREVIOUS_ACTION] = kept.last_ml_action
+    return domain._clean_state(state)
+
+
+def states_for_tracker_history(
+    self: Any,
+    tracker: Any,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: Optional[Dict[Text, Any]] = None,
+) -> List[State]:
+    """Drop-in for `Domain.states_for_tracker_history` (module docstring)."""
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop
+
+    assert _original is not None
+    if tracker.is_rule_tracker or tracker._max_event_history:
+        # training data, or a tracker that forgets its first events
+        return _original(
+            self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
+        )
+    key = (
+        tracker.sender_id,
+        omit_unset_slots,
+        ignore_rule_only_turns,
+        repr(rule_only_data),
+    )
+    with _lock:
+        kept = _kept.pop(key, None)
+    events = tracker.events
+    new: List[Any] = []
+    if kept is not None:
+        done = len(kept.events)
+        if (
+            kept.domain is self
+            and len(events) >= done
+            and all(a is b for a, b in zip(kept.events, events, strict=False))
+        ):
+            new = list(islice(events, done, None))
+            if not _appends_only(new, kept.loop_names):
+                kept = None
+        else:
+            kept = None
+    if kept is None:
+        # From the start, over the history Rasa applies (its own fold of
+        # sessions, rewinds and forms), exactly as Rasa's loop does.
+        kept = _Kept(
+            domain=self,
+            events=list(events),
+            replay=tracker.init_copy(),
+            loop_names=frozenset(
+                e.name for e in events if isinstance(e, ActiveLoop) and e.name
+            ),
+        )
+        new = tracker.applied_events()
+    else:
+        kept.events.extend(new)
+    for event in new:
+        if isinstance(event, ActionExecuted):
+            state = _step(
+                self,
+                kept,
+                kept.replay,
+                event.hide_rule_turn,
+                ignore_rule_only_turns,
+                omit_unset_slots,
+                rule_only_data,
+            )
+            if state is not None:
+                kept.states.append(state)
+        kept.replay.update(event)
+    # Rasa's last pass, over the tracker after its last event: never kept.
+    final = _Kept(
+        domain=self,
+        events=[],
+        replay=None,
+        loop_names=kept.loop_names,
+        states=kept.states[-1:],
+        last_ml_action=kept.last_ml_action,
+        turn_was_hidden=kept.turn_was_hidden,
+    )
+    last = _step(
+        self,
+        final,
+        kept.replay,
+        False,
+        ignore_rule_only_turns,
+        omit_unset_slots,
+        rule_only_data,
+    )
+    result = [_copy(state) for state in kept.states]
+    if last is not None:
+        # its sub-states can be the replayed tracker's own (latest_action)
+        result.append(_copy(last))
+    with _lock:
+        _kept[key] = kept
+        while len(_kept) > MAX_CONVERSATIONS:
+            _kept.popitem(last=False)
+    return result
+
+
+def clear() -> None:
+    """Forgets every kept conversation (tests; a new model's domain is a new
+    object, so its conversations start again by themselves)."""
+    with _lock:
+        _kept.clear()
+
+
+@dataclass
+class _Applied:
+    """A tracker's applied events, as of its first `count` events."""
+
+    events: Any  # the tracker's event deque these were read from
+    count: int
+    last: Any  # its event number `count`, to see it is the same history
+    applied: List[Any]
+    loop_names: frozenset
+
+
+def applied_events(self: Any) -> List[Any]:
+    """Drop-in for `DialogueStateTracker.applied_events` (module docstring)."""
+    from rasa.shared.core.events import ActiveLoop
+
+    assert _original_applied is not None
+    events = self.events
+    count = len(events)
+    memo: Optional[_Applied] = self.__dict__.get("_history_cache_applied")
+    if (
+        memo is not None
+        and memo.events is events
+        and memo.count <= count
+        and (memo.count == 0 or events[memo.count - 1] is memo.last)
+    ):
+        new = [events[i] for i in range(memo.count, count)]
+        if _appends_only(new, memo.loop_names):
+            memo.applied.extend(new)
+            memo.count = count
+            memo.last = events[-1] if count else None
+            return list(memo.applied)
+    applied = _original_applied(self)
+    self.__dict__["_history_cache_applied"] = _Applied(
+        events=events,
+        count=count,
+        last=events[-1] if count else None,
+        applied=list(applied),
+        loop_names=frozenset(
+            e.name for e in events if isinstance(e, ActiveLoop) and e.name
+        ),
+    )
+    return applied
+
+
+def format_tracker_states(states: List[Dict]) -> Text:
+    """Drop-in for `Policy.format_tracker_states`, used by `RulePolicy` only
+    for a debug log line: formatted only when it would be logged."""
+    import logging
+
+    assert _original_format is not None
+    if logging.getLogger("rasa").isEnabledFor(logging.DEBUG):
+        return _original_format(states)
+    return f"{len(states)} states (shown at log level DEBUG)"
+
+
+def rasa_applied_events() -> Callable[[Any], List[Any]]:
+    """Rasa's own `applied_events`, installed or not (for comparisons)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return _original_applied or DialogueStateTracker.applied_events
+
+
+def rasa_states_for_tracker_history() -> Callable[..., List[State]]:
+    """Rasa's own function, installed or not (for comparisons)."""
+    from rasa.shared.core.domain import Domain
+
+    return _original or Domain.states_for_tracker_history
+
+
+def install() -> None:
+    global _original, _original_applied, _original_format
+    from rasa.core.policies.policy import Policy
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if _original is None:
+        _original = Domain.states_for_tracker_history
+        _original_applied = DialogueStateTracker.applied_events
+        _original_format = Policy.format_tracker_states
+    Domain.states_for_tracker_history = states_for_tracker_history
+    DialogueStateTracker.applied_events = applied_events
+    Policy.format_tracker_states = staticmethod(format_tracker_states)
+
+
+def uninstall() -> None:
+    """Rasa's own function back (`make bench` measures both)."""
+    from rasa.core.policies.policy import Policy
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if _original is not None:
+        assert _original_applied is not None and _original_format is not None
+        Domain.states_for_tracker_history = _original
+        DialogueStateTracker.applied_events = _original_applied
+        Policy.format_tracker_states = staticmethod(_original_format)
+    clear()

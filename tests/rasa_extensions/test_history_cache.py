@@ -1,0 +1,254 @@
+"""The kept dialogue states (rasa_extensions/history_cache.py) equal Rasa's
+own after every event: FAQ turns, a form with a correction, rewinds, a
+restart and a new session; on the same tracker as it grows (the kept path)
+and on a fresh copy of it (the replayed path)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, List
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from rasa_extensions import history_cache
+from tests.conftest import assistant_domain
+from tests.conversation import Chat, booking_messages
+
+RASA_STATES = history_cache.rasa_states_for_tracker_history()
+RASA_APPLIED = history_cache.rasa_applied_events()
+
+
+def rasa_states(
+    domain: Domain, tracker: DialogueStateTracker, **flags: Any
+) -> List[Any]:
+    """Rasa's own states, with Rasa's own applied events under them."""
+    installed = DialogueStateTracker.applied_events
+    DialogueStateTracker.applied_events = RASA_APPLIED
+    try:
+        return RASA_STATES(domain, tracker, **flags)
+    finally:
+        DialogueStateTracker.applied_events = installed
+
+
+FLAGS = [
+    {},
+    {
+        "omit_unset_slots": True,
+        "ignore_rule_only_turns": True,
+        "rule_only_data": {"slots": ["faq_topic"], "active_loops": ["lead_form"]},
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return assistant_domain()
+
+
+@pytest.fixture
+def kept() -> Iterator[None]:
+    was = Domain.states_for_tracker_history
+    history_cache.install()
+    history_cache.clear()
+    assert RASA_STATES is not history_cache.states_for_tracker_history
+    assert RASA_APPLIED is not history_cache.applied_events
+    yield
+    if was is RASA_STATES:
+        history_cache.uninstall()
+    history_cache.clear()
+
+
+def said(text: str, intent: str) -> List[Event]:
+    return [
+        UserUttered(text, {"name": intent, "confidence": 0.9}),
+    ]
+
+
+def listen() -> Event:
+    return ActionExecuted("action_listen")
+
+
+def faq_turn(n: int) -> List[Event]:
+    return [
+        *said(f"question {n}", "faq"),
+        SlotSet("faq_topic", "candidate" if n % 2 else "cost_coverage"),
+        ActionExecuted("utter_faq"),
+        BotUttered(f"answer {n}"),
+        listen(),
+    ]
+
+
+def session_start() -> List[Event]:
+    return [ActionExecuted("action_session_start"), SessionStarted(), listen()]
+
+
+def conversation() -> List[Event]:
+    form = ActionExecuted("lead_form")
+    return [
+        *session_start(),
+        *said("hi", "greet"),
+        ActionExecuted("utter_greet"),
+        BotUttered("Hello"),
+        listen(),
+        *faq_turn(1),
+        *faq_turn(2),
+        # a form, with a correction in the middle and a rewind
+        *said("I'd like to book", "book_assessment"),
+        form,
+        ActiveLoop("lead_form"),
+        SlotSet("requested_slot", "lead_name"),
+        listen(),
+        *said("Ana Diaz", "greet"),
+        ActionExecuted("lead_form"),
+        SlotSet("lead_name", "Ana Diaz"),
+        SlotSet("requested_slot", "lead_phone"),
+        listen(),
+        *said("what is IMS?", "faq"),
+        ActionExecuted("lead_form"),
+        ActionExecuted("utter_faq"),
+        listen(),
+        UserUtteranceReverted(),
+        *said("604 555 0100", "deny"),
+        ActionExecuted("lead_form"),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        ActionExecuted("utter_lead_received"),
+        listen(),
+        *faq_turn(3),
+        # a fallback that is reverted
+        *said("blah", "out_of_scope"),
+        ActionExecuted("action_default_fallback"),
+        ActionReverted(),
+        listen(),
+        *faq_turn(4),
+        *faq_turn(5),
+        Restarted(),
+        *session_start(),
+        *faq_turn(6),
+        *session_start(),
+        *faq_turn(7),
+        *faq_turn(8),
+    ]
+
+
+def states(domain: Domain, tracker: DialogueStateTracker, **flags: Any) -> List[Any]:
+    return domain.states_for_tracker_history(tracker, **flags)
+
+
+def test_equal_to_rasa_after_every_event(domain, kept):
+    growing = DialogueStateTracker("growing", domain.slots)
+    events = conversation()
+    for n, event in enumerate(events, 1):
+        growing.update(event, domain)
+        fresh = DialogueStateTracker.from_events(f"fresh-{n}", events[:n], domain.slots)
+        assert growing.applied_events() == RASA_APPLIED(growing), (n, event)
+        assert fresh.applied_events() == RASA_APPLIED(fresh), (n, event)
+        for flags in FLAGS:
+            expected = rasa_states(domain, growing, **flags)
+            assert states(domain, growing, **flags) == expected, (n, event, flags)
+            assert states(domain, fresh, **flags) == expected, (n, event, flags)
+
+
+def test_a_turn_after_the_first_computes_only_the_new_states(domain, kept, monkeypatch):
+    tracker = DialogueStateTracker("long", domain.slots)
+    for event in session_start() + [e for n in range(40) for e in faq_turn(n)]:
+        tracker.update(event, domain)
+    states(domain, tracker)
+    computed: List[int] = []
+    real = Domain.get_active_state
+    monkeypatch.setattr(
+        Domain,
+        "get_active_state",
+        lambda self, *a, **k: computed.append(1) or real(self, *a, **k),
+    )
+    for event in faq_turn(41):
+        tracker.update(event, domain)
+    result = states(domain, tracker)
+    # the new turn's two actions and the tracker after them, not all ~125
+    assert len(computed) == 3
+    monkeypatch.undo()
+    assert result == rasa_states(domain, tracker)
+    assert len(result) > 80
+
+
+def test_the_kept_states_survive_what_a_featurizer_does_to_its_copy(domain, kept):
+    tracker = DialogueStateTracker.from_events(
+        "edit", conversation()[:20], domain.slots
+    )
+    first = states(domain, tracker)
+    for state in first:
+        for sub in state.values():
+            sub.clear()
+    assert states(domain, tracker) == rasa_states(domain, tracker)
+
+
+def test_the_applied_events_are_a_copy_each_time(domain, kept):
+    tracker = DialogueStateTracker.from_events(
+        "copy", conversation()[:20], domain.slots
+    )
+    tracker.applied_events().clear()
+    assert tracker.applied_events() == RASA_APPLIED(tracker) != []
+
+
+def test_the_rule_policy_s_debug_line_is_formatted_only_for_debug(kept, caplog):
+    from rasa.core.policies.policy import Policy
+
+    states = [{"user": {"intent": "greet"}}, {"prev_action": {"action_name": "x"}}]
+    assert Policy.format_tracker_states(states) == "2 states (shown at log level DEBUG)"
+    with caplog.at_level("DEBUG", logger="rasa"):
+        assert "user intent: greet" in Policy.format_tracker_states(states)
+
+
+def test_a_new_domain_starts_again(domain, kept):
+    tracker = DialogueStateTracker.from_events(
+        "model", conversation()[:20], domain.slots
+    )
+    states(domain, tracker)
+    other = assistant_domain()
+    assert states(other, tracker) == rasa_states(other, tracker)
+
+
+@pytest.mark.slow
+async def test_a_real_conversation_sees_the_states_rasa_would(agent, kept, monkeypatch):
+    """The trained assistant, a booking with a question and a correction in
+    the middle of the form, then more questions: every prediction's states
+    are compared with Rasa's own."""
+    compared: List[int] = []
+
+    def checked(self: Domain, tracker: DialogueStateTracker, *args: Any, **kw: Any):
+        ours = history_cache.states_for_tracker_history(self, tracker, *args, **kw)
+        assert ours == rasa_states(self, tracker, *args, **kw), tracker.sender_id
+        compared.append(len(ours))
+        return ours
+
+    monkeypatch.setattr(Domain, "states_for_tracker_history", checked)
+    booking = booking_messages("Ana Diaz", "604 555 0100", "sciatica down my leg")
+    chat = Chat(agent)
+    for message in [
+        "hi",
+        "what is IMS?",
+        *booking[:3],
+        "does IMS hurt?",
+        *booking[3:-1],
+        "change something",
+        "phone number",
+        "604 555 0101",
+        "yes, send it",
+        "how often do I need IMS?",
+        "thanks",
+    ]:
+        await chat.say(message)
+    assert len(compared) >= 20 and max(compared) > 10, compared
