@@ -144,6 +144,7 @@ TABLES: Dict[str, tuple] = {
     "sentence": (BENCH, "make bench", report.sentence_rows),
     "bench": (BENCH, "make bench", bench_table),
     "turns": (BENCH, "make bench", report.turns_table),
+    "turns_profile": (BENCH, "make bench", report.turns_profile_table),
 }
 
 

@@ -13,7 +13,7 @@ Options are environment variables (`make bench BENCH_QUICK=1` works too):
                         features that config.yml is not, and the comparison),
                         nlu (every NLU comparison, sentence too), turns
                         (one long conversation: a turn's cost by its number,
-                        with and without the kept tracker), load
+                        with and without the kept tracker and states), load
   BENCH_LEVELS=1,4,8,16 paced conversations at once (people who read and type)
   BENCH_THINK=2         their mean think time in seconds (0.5x to 1.5x)
   BENCH_STRESS_LEVELS=1,4,16  back-to-back conversations (no think time)
@@ -25,7 +25,7 @@ Options are environment variables (`make bench BENCH_QUICK=1` works too):
   BENCH_DATABASE=sqlite throwaway SQLite file, or `postgresql`: a throwaway
                         database on BENCH_POSTGRES_URL (else TEST_POSTGRES_URL,
                         else postgresql://postgres@127.0.0.1:5432/postgres)
-  BENCH_OUT=results/bench  where bench.json, bench.md, latency.png go
+  BENCH_OUT=results/bench  where bench.json, bench.md, latency.png, turns.png go
 
 Exits 0 whether or not targets are met (it is a measurement, not a test);
 PASS/MISS is printed for each target.
@@ -199,15 +199,18 @@ def main() -> int:
         if "turns" not in options.skip:
             step(
                 f"one conversation of {turns.DEFAULT_TURNS} FAQ turns, in process: "
-                "tracker kept between turns, then read and replayed every turn"
+                "as Rasa does alone, then with the kept tracker and states "
+                "(SQLite, and PostgreSQL when it answers)"
             )
             results["turns"] = turns.measure(model)
-            for name, run in results["turns"].items():
-                first, last = run["latency_by_ten"][0], run["latency_by_ten"][-1]
-                print(
-                    f"  {name}: turns {first['turns']} p50 {first['p50']} ms, "
-                    f"turns {last['turns']} p50 {last['p50']} ms"
-                )
+            results["turns_profile"] = turns.measure_profile(model)
+            for kind, runs in results["turns"].items():
+                for name, run in runs.items():
+                    first, last = run["latency_by_ten"][0], run["latency_by_ten"][-1]
+                    print(
+                        f"  {kind}, {name}: turns {first['turns']} p50 "
+                        f"{first['p50']} ms, turns {last['turns']} p50 {last['p50']} ms"
+                    )
         if "load" not in options.skip:
             plan = options.plan
             step(
@@ -229,7 +232,7 @@ def main() -> int:
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     targets = report.write(results, options.out)
     report.print_summary(results, targets)
-    print(f"Written: {options.out}/bench.json, bench.md, latency.png")
+    print(f"Written: {options.out}/bench.json, bench.md, latency.png, turns.png")
     return 0
 
 

@@ -167,6 +167,16 @@ class RssSampler(threading.Thread):
         self.join()
 
 
+def admin_url() -> str:
+    """The PostgreSQL server the bench makes its throwaway databases on."""
+    return os.environ.get(
+        "BENCH_POSTGRES_URL",
+        os.environ.get(
+            "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+
+
 @contextmanager
 def throwaway_database(kind: str, workdir: Path) -> Iterator[str]:
     """A migrated, empty database URL: a SQLite file in `workdir`, or a new
@@ -181,12 +191,7 @@ def throwaway_database(kind: str, workdir: Path) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    admin = os.environ.get(
-        "BENCH_POSTGRES_URL",
-        os.environ.get(
-            "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    admin = admin_url()
     name = f"ims_bench_{uuid.uuid4().hex[:10]}"
     engine = create_engine(admin, future=True, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:

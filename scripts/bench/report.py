@@ -106,18 +106,31 @@ def evaluate_targets(results: Dict[str, Any]) -> List[Target]:
             "GiB",
         )
     )
-    kept = results.get("turns", {}).get("kept", {}).get("latency_by_ten") or []
-    ratio = None
-    if len(kept) >= 2 and kept[0]["p50"]:
-        ratio = round(kept[-1]["p50"] / kept[0]["p50"], 2)
-    targets.append(
-        _target(
-            "last 10 turns' p50 over first 10 turns' p50, one 80-turn conversation",
-            ratio,
-            1.25,
-            "x",
+    for kind, runs in turns_runs(results).items():
+        kept = runs.get("kept", {})
+        by_ten = kept.get("latency_by_ten") or []
+        ratio = None
+        if len(by_ten) >= 2 and by_ten[0]["p50"]:
+            ratio = round(by_ten[-1]["p50"] / by_ten[0]["p50"], 2)
+        targets.append(
+            _target(
+                f"last 10 turns' p50 over first 10 turns' p50, one "
+                f"{kept.get('turns', 80)}-turn conversation, {kind}",
+                ratio,
+                1.25,
+                "x",
+            )
         )
-    )
+        outside = kept.get("cpu_outside_nlu_by_ten") or []
+        for row in outside[:1] + outside[-1:] if len(outside) >= 2 else []:
+            targets.append(
+                _target(
+                    f"CPU per FAQ turn outside NLU, turns {row['turns']}, {kind}",
+                    row["p50"],
+                    10,
+                    "ms",
+                )
+            )
     nlu = results.get("nlu", {})
     for test_set in TEST_SETS:
         ours = nlu.get("project", {}).get(test_set, {}).get("overall_accuracy")
@@ -179,6 +192,9 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
         )
 
     lines += turns_table(results)
+    profile_rows = turns_profile_table(results)
+    if profile_rows:
+        lines += ["", "## Where a turn's time goes, by its number", "", *profile_rows]
     training = results.get("training", {})
     project = training.get("project", {})
     startup = results.get("startup", {})
@@ -251,35 +267,81 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
     return "\n".join(lines)
 
 
-def turns_table(results: Dict[str, Any]) -> List[str]:
-    """A turn's cost by its number (scripts/bench/turns.py), both runs."""
+def turns_runs(results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """The part `turns` by database: {"sqlite": {"kept": .., "replayed": ..}}
+    (a bench.json from before PostgreSQL was measured too holds one pair)."""
     runs = results.get("turns") or {}
-    kept, replayed = runs.get("kept"), runs.get("replayed")
-    if not kept or not replayed:
+    if "kept" in runs:
+        return {"sqlite": runs}
+    return runs
+
+
+DATABASE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def turns_table(results: Dict[str, Any]) -> List[str]:
+    """A turn's cost by its number (scripts/bench/turns.py), both runs, for
+    each database measured."""
+    lines: List[str] = []
+    for kind, runs in turns_runs(results).items():
+        kept, replayed = runs.get("kept"), runs.get("replayed")
+        if not kept or not replayed:
+            continue
+        lines += [
+            "",
+            f"## A turn's cost by its number (one conversation of {kept['turns']} "
+            f"FAQ turns, in process, {DATABASE_NAMES.get(kind, kind)})",
+            "",
+            "Median of each ten turns. Replayed: as Rasa does by itself, the "
+            "tracker read from the table and the session replayed on every turn "
+            "(`cache_size: 0`) and the policies' states computed from the first "
+            "event on every prediction; kept: the tracker kept between turns and "
+            "each conversation's states kept between predictions (the default). "
+            "CPU outside NLU: the turn's CPU time less that of parsing the message.",
+            "",
+            "| turns | latency, replayed | latency, kept | CPU, replayed | CPU, kept "
+            "| CPU outside NLU, replayed | CPU outside NLU, kept |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        none = [{"p50": None}] * len(kept["latency_by_ten"])
+        for row, old, cpu_new, cpu_old, out_new, out_old in zip(
+            kept["latency_by_ten"],
+            replayed["latency_by_ten"],
+            kept["cpu_by_ten"],
+            replayed["cpu_by_ten"],
+            kept.get("cpu_outside_nlu_by_ten") or none,
+            replayed.get("cpu_outside_nlu_by_ten") or none,
+            strict=True,
+        ):
+            lines.append(
+                f"| {row['turns']} | {_fmt(old['p50'], 'ms')} "
+                f"| {_fmt(row['p50'], 'ms')} | {_fmt(cpu_old['p50'], 'ms')} "
+                f"| {_fmt(cpu_new['p50'], 'ms')} | {_fmt(out_old['p50'], 'ms')} "
+                f"| {_fmt(out_new['p50'], 'ms')} |"
+            )
+    return lines
+
+
+def turns_profile_table(results: Dict[str, Any]) -> List[str]:
+    """Where a turn's time goes by its number (scripts/bench/turns.py's
+    `measure_profile`): ms per turn of each suspect, both runs."""
+    found = results.get("turns_profile") or {}
+    replayed, kept = found.get("replayed") or {}, found.get("kept") or {}
+    if not replayed or not kept:
         return []
-    lines = [
-        "",
-        f"## A turn's cost by its number (one conversation of {kept['turns']} "
-        "FAQ turns, in process, SQLite)",
-        "",
-        "Median of each ten turns. Replayed: the tracker read from the table and "
-        "the session replayed on every turn, as Rasa's SQL tracker store does "
-        "(`cache_size: 0`); kept: the tracker kept between turns (the default).",
-        "",
-        "| turns | latency, replayed | latency, kept | CPU, replayed | CPU, kept |",
-        "| --- | --- | --- | --- | --- |",
+    windows = list(replayed)
+    header = [f"replayed, turns {w}" for w in windows] + [
+        f"kept, turns {w}" for w in kept
     ]
-    for row, old, cpu_new, cpu_old in zip(
-        kept["latency_by_ten"],
-        replayed["latency_by_ten"],
-        kept["cpu_by_ten"],
-        replayed["cpu_by_ten"],
-        strict=True,
-    ):
-        lines.append(
-            f"| {row['turns']} | {_fmt(old['p50'], 'ms')} | {_fmt(row['p50'], 'ms')} "
-            f"| {_fmt(cpu_old['p50'], 'ms')} | {_fmt(cpu_new['p50'], 'ms')} |"
-        )
+    lines = [
+        "| ms per turn, under cProfile | " + " | ".join(header) + " |",
+        "| --- |" + " --- |" * len(header),
+    ]
+    suspects = list(next(iter(replayed.values())))
+    for suspect in suspects:
+        cells = [_fmt(replayed[w].get(suspect)) for w in windows]
+        cells += [_fmt(kept[w].get(suspect)) for w in kept]
+        lines.append(f"| {suspect} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -474,14 +536,58 @@ def _chart(results: Dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
+def turns_chart(results: Dict[str, Any], path: Path) -> bool:
+    """Latency by turn number (part `turns`), as a PNG; False when there
+    are no such figures."""
+    runs = turns_runs(results)
+    if not runs:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.5))
+        axes = np.atleast_1d(axes)
+        for axis, (kind, pair) in zip(axes, runs.items(), strict=True):
+            for name, colour in (("replayed", "tab:red"), ("kept", "tab:blue")):
+                run = pair.get(name) or {}
+                values = run.get("latency_ms") or []
+                xs = np.arange(1, len(values) + 1)
+                axis.plot(xs, values, ".", color=colour, alpha=0.35)
+                middles = [
+                    10 * i + 5.5 for i in range(len(run.get("latency_by_ten", [])))
+                ]
+                medians = [row["p50"] for row in run.get("latency_by_ten", [])]
+                axis.plot(
+                    middles, medians, "o-", color=colour, label=f"{name}, median of 10"
+                )
+            axis.set_title(
+                f"A turn's latency by its number, {DATABASE_NAMES.get(kind, kind)}"
+            )
+            axis.set_xlabel("turn of the conversation")
+            axis.set_ylabel("ms")
+            axis.set_ylim(bottom=0)
+            axis.legend()
+        figure.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+    return True
+
+
 def write(results: Dict[str, Any], out: Path) -> List[Target]:
-    """Writes bench.json, bench.md and latency.png into `out`; returns targets."""
+    """Writes bench.json, bench.md, latency.png and turns.png into `out`;
+    returns targets."""
     targets = evaluate_targets(results)
     out.mkdir(parents=True, exist_ok=True)
     document = {**results, "targets": [asdict(t) for t in targets]}
     (out / "bench.json").write_text(json.dumps(document, indent=2, default=str))
     (out / "bench.md").write_text(markdown(results, targets))
     chart(results, out / "latency.png")
+    turns_chart(results, out / "turns.png")
     return targets
 
 

@@ -6,10 +6,21 @@ in this process by Rasa's own `Agent` with what `rasa run` has around it: the
 project's tracker store on a throwaway SQLite file, its action endpoint (an
 FAQ turn's actions run inside Rasa, so no action server is started) and the
 faster reply check. Each turn's wall time and this process's CPU time are
-recorded. It runs twice on the same model: with the tracker kept between
-turns (`cache_size` 256, the default) and without (`cache_size` 0: the table
-is read and the session replayed on every turn, as Rasa's own SQL store
-does), so one command gives the figures before and after that change.
+recorded. It runs twice on the same model: "kept", as `rasa run` runs here
+(the tracker kept between turns, `cache_size` 256, and each conversation's
+dialogue states kept between predictions, rasa_extensions/history_cache.py),
+and "replayed", as Rasa does by itself (`cache_size` 0: the table is read
+and the session replayed on every turn, and the policies' states computed
+from the first event on every prediction), so one command gives the
+figures before and after those changes.
+
+It runs on a throwaway SQLite file, and again on a throwaway PostgreSQL
+database when the server answers (BENCH_POSTGRES_URL, as the load part).
+Besides each turn's wall and CPU time, it records the CPU time of the turn
+outside NLU parsing (the sentence model and classifiers cost the same at
+every turn; what grows with the conversation is the rest). Then both
+kinds once more under cProfile (`measure_profile`): the time per turn of
+each suspect of the growth (`SUSPECTS`) at turns 1-10, 36-45 and 71-80.
 
     python -m scripts.bench.turns --model models/ims-assistant.tar.gz
 """
@@ -18,13 +29,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
+import pstats
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 QUESTIONS = (
     "how often do I need IMS?",
@@ -51,63 +64,205 @@ def windows(values: List[float]) -> List[Dict[str, Any]]:
     return rows
 
 
-async def _conversation(model: Path, turns: int, cache_size: int) -> Dict[str, Any]:
+# Where a turn's time goes (`profile`): a function's cumulative time per turn,
+# by (end of its file's path, its name); the largest match is taken, since a
+# wrapper's time includes what it wraps.
+SUSPECTS = {
+    "whole turn": (("rasa/core/processor.py",), "handle_message"),
+    "NLU parse": (("rasa/core/processor.py",), "parse_message"),
+    "tracker store, read": (("rasa_extensions/tracker_store.py",), "retrieve"),
+    "tracker store, write": (("rasa_extensions/tracker_store.py",), "save"),
+    "session check": (("rasa/core/processor.py",), "_update_tracker_session"),
+    "slot mappings": (("rasa/core/processor.py",), "run_action_extract_slots"),
+    "rule policy": (
+        ("rasa/core/policies/rule_policy.py",),
+        "predict_action_probabilities",
+    ),
+    "  of which the states": (
+        ("rasa/shared/core/domain.py", "rasa_extensions/history_cache.py"),
+        "states_for_tracker_history",
+    ),
+    "running the actions": (("rasa/core/processor.py",), "_run_action"),
+    "applied events (everywhere)": (
+        ("rasa/shared/core/trackers.py", "rasa_extensions/history_cache.py"),
+        "applied_events",
+    ),
+}
+PROFILE_WINDOWS = ((1, 10), (36, 45), (71, 80))
+
+
+def breakdown(stats: Any, turns: int) -> Dict[str, float]:
+    """SUSPECTS' cumulative ms per turn, from a cProfile `pstats.Stats`."""
+    found: Dict[str, float] = {}
+    for name, (paths, function) in SUSPECTS.items():
+        seconds = [
+            row[3]
+            for (filename, _, funcname), row in stats.stats.items()
+            if funcname == function and filename.endswith(paths)
+        ]
+        found[name] = round(max(seconds, default=0.0) * 1000 / turns, 2)
+    return found
+
+
+async def _conversation(
+    model: Path,
+    turns: int,
+    kept: bool,
+    database_url: str,
+    profile: bool = False,
+) -> Dict[str, Any]:
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-    from db.migrate import upgrade
-    from rasa_extensions import response_schema
+    from rasa_extensions import history_cache, response_schema
     from rasa_extensions.action_fallback import ActionServerFallback
     from rasa_extensions.tracker_store import ResilientSQLTrackerStore
 
     response_schema.install()
-    with tempfile.TemporaryDirectory(prefix="ims-bench-turns-") as tmp:
-        path = Path(tmp) / "turns.db"
-        upgrade(f"sqlite:///{path}")
-        agent = Agent.load(
-            str(model),
-            # Nothing listens there: an FAQ turn never calls the action server.
-            action_endpoint=ActionServerFallback(url="http://127.0.0.1:9/webhook"),
+    if kept:
+        history_cache.install()
+    else:
+        history_cache.uninstall()
+    cache_size = 256 if kept else 0
+    agent = Agent.load(
+        str(model),
+        # Nothing listens there: an FAQ turn never calls the action server.
+        action_endpoint=ActionServerFallback(url="http://127.0.0.1:9/webhook"),
+    )
+    store = ResilientSQLTrackerStore(
+        domain=agent.domain, cache_size=cache_size, **store_arguments(database_url)
+    )
+    agent.tracker_store = store
+    processor = agent.processor
+    assert processor is not None
+    processor.tracker_store = store
+    nlu_cpu = [0.0]
+    parse = processor.parse_message
+
+    async def timed_parse(*args: Any, **kwargs: Any) -> Any:
+        started = time.process_time()
+        try:
+            return await parse(*args, **kwargs)
+        finally:
+            nlu_cpu[0] += time.process_time() - started
+
+    processor.parse_message = timed_parse  # type: ignore[method-assign]
+    wall: List[float] = []
+    cpu: List[float] = []
+    outside_nlu: List[float] = []
+    profiles: Dict[Tuple[int, int], cProfile.Profile] = {}
+    for number in range(turns):
+        message = UserMessage(
+            QUESTIONS[number % len(QUESTIONS)],
+            CollectingOutputChannel(),
+            "bench-turns",
+            input_channel="rest",
         )
-        store = ResilientSQLTrackerStore(
-            domain=agent.domain, dialect="sqlite", db=str(path), cache_size=cache_size
-        )
-        agent.tracker_store = store
-        agent.processor.tracker_store = store  # type: ignore[union-attr]
-        wall: List[float] = []
-        cpu: List[float] = []
-        for number in range(turns):
-            message = UserMessage(
-                QUESTIONS[number % len(QUESTIONS)],
-                CollectingOutputChannel(),
-                "bench-turns",
-                input_channel="rest",
-            )
-            started, cpu_started = time.perf_counter(), time.process_time()
-            await agent.handle_message(message)
-            wall.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - cpu_started) * 1000)
-        store.engine.dispose()
+        nlu_cpu[0] = 0.0
+        window = next((w for w in PROFILE_WINDOWS if w[0] <= number + 1 <= w[1]), None)
+        if profile and window:
+            if window not in profiles:
+                profiles[window] = cProfile.Profile()
+            profiles[window].enable()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await agent.handle_message(message)
+        if profile and window:
+            profiles[window].disable()
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
+        outside_nlu.append(cpu[-1] - nlu_cpu[0] * 1000)
+    store.engine.dispose()
+    if profile:
+        return {
+            f"{first}-{last}": breakdown(pstats.Stats(found), last - first + 1)
+            for (first, last), found in profiles.items()
+        }
     return {
         "cache_size": cache_size,
         "turns": turns,
         "latency_ms": [round(v, 2) for v in wall],
         "cpu_ms": [round(v, 2) for v in cpu],
+        "cpu_outside_nlu_ms": [round(v, 2) for v in outside_nlu],
         "latency_by_ten": windows(wall),
         "cpu_by_ten": windows(cpu),
+        "cpu_outside_nlu_by_ten": windows(outside_nlu),
     }
+
+
+def store_arguments(database_url: str) -> Dict[str, Any]:
+    """ResilientSQLTrackerStore's arguments for `database_url`."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return {"dialect": "sqlite", "db": url.database}
+    return {
+        "dialect": "postgresql",
+        "host": url.host,
+        "port": url.port,
+        "db": url.database,
+        "username": url.username,
+        "password": url.password,
+    }
+
+
+def postgres_reachable() -> bool:
+    """Whether the load part's PostgreSQL server answers."""
+    from sqlalchemy import create_engine, text
+
+    from scripts.bench.load import admin_url
+
+    engine = create_engine(
+        admin_url(), future=True, connect_args={"connect_timeout": 3}
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure: measure SQLite only
+        return False
+    finally:
+        engine.dispose()
 
 
 def measure(model: Path, turns: int = DEFAULT_TURNS) -> Dict[str, Any]:
-    """Both runs: {"kept": ..., "replayed": ...} (see the module docstring)."""
+    """{"sqlite": {"kept": ..., "replayed": ...}, "postgresql": ...} (the
+    second when the server answers; see the module docstring)."""
     from rasa.utils.log_utils import configure_structlog
+
+    from scripts.bench.load import throwaway_database
 
     configure_structlog(logging.WARNING)
     logging.getLogger("rasa").setLevel(logging.ERROR)
-    return {
-        "replayed": asyncio.run(_conversation(model, turns, cache_size=0)),
-        "kept": asyncio.run(_conversation(model, turns, cache_size=256)),
-    }
+    databases = ["sqlite"] + (["postgresql"] if postgres_reachable() else [])
+    figures: Dict[str, Any] = {}
+    for kind in databases:
+        figures[kind] = {}
+        for name, kept in (("replayed", False), ("kept", True)):
+            with (
+                tempfile.TemporaryDirectory(prefix="ims-bench-turns-") as tmp,
+                throwaway_database(kind, Path(tmp)) as url,
+            ):
+                run = asyncio.run(_conversation(model, turns, kept, url))
+            figures[kind][name] = {**run, "database": kind}
+    return figures
+
+
+def measure_profile(model: Path, turns: int = DEFAULT_TURNS) -> Dict[str, Any]:
+    """Where the time of turns 1-10, 36-45 and 71-80 goes, under cProfile (a
+    separate run of each kind on SQLite: the profiler slows every call)."""
+    from scripts.bench.load import throwaway_database
+
+    found: Dict[str, Any] = {}
+    for name, kept in (("replayed", False), ("kept", True)):
+        with (
+            tempfile.TemporaryDirectory(prefix="ims-bench-turns-") as tmp,
+            throwaway_database("sqlite", Path(tmp)) as url,
+        ):
+            found[name] = asyncio.run(
+                _conversation(model, turns, kept, url, profile=True)
+            )
+    return found
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -118,9 +273,12 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=DEFAULT_TURNS)
     args = parser.parse_args(argv)
     figures = measure(args.model, args.turns)
-    for name, run in figures.items():
-        rows = ", ".join(f"{r['turns']}: {r['p50']} ms" for r in run["latency_by_ten"])
-        print(f"{name}: {rows}")
+    for kind, runs in figures.items():
+        for name, run in runs.items():
+            rows = ", ".join(
+                f"{r['turns']}: {r['p50']} ms" for r in run["latency_by_ten"]
+            )
+            print(f"{kind} {name}: {rows}")
     return 0
 
 

@@ -24,12 +24,19 @@ from scripts.evaluate import TARGETS, Example
 MIB = 1024**2
 
 
-def turns_run(first: float, last: float) -> dict:
+def turns_run(first: float, last: float, outside_nlu: float = 8.0) -> dict:
     by_ten = [
         {"turns": f"{i * 10 + 1}-{i * 10 + 10}", "p50": first + (last - first) * i / 7}
         for i in range(8)
     ]
-    return {"turns": 80, "latency_by_ten": by_ten, "cpu_by_ten": by_ten}
+    outside = [{"turns": row["turns"], "p50": outside_nlu} for row in by_ten]
+    return {
+        "turns": 80,
+        "latency_ms": [first] * 40 + [last] * 40,
+        "latency_by_ten": by_ten,
+        "cpu_by_ten": by_ten,
+        "cpu_outside_nlu_by_ten": outside,
+    }
 
 
 def fake_results(p50_paced: float = 80.0, rasa_rss_gib: float = 1.1) -> dict:
@@ -63,7 +70,9 @@ def fake_results(p50_paced: float = 80.0, rasa_rss_gib: float = 1.1) -> dict:
             "baseline": {"seconds": 20.0},
         },
         "startup": {"agent_load_seconds": 15.0, "server_start_seconds": 25.0},
-        "turns": {"kept": turns_run(40.0, 45.0), "replayed": turns_run(60.0, 90.0)},
+        "turns": {
+            "sqlite": {"kept": turns_run(40.0, 45.0), "replayed": turns_run(60.0, 90.0)}
+        },
         "nlu": {
             "project": {
                 "written": {
@@ -586,11 +595,33 @@ def test_a_failing_subprocess_raises_with_its_output(tmp_path):
 )
 def test_a_turns_cost_by_its_number_is_judged(first, last, verdict):
     results = fake_results()
-    results["turns"] = {"kept": turns_run(first, last), "replayed": turns_run(60, 120)}
+    results["turns"] = {
+        "sqlite": {"kept": turns_run(first, last), "replayed": turns_run(60, 120)},
+        "postgresql": {"kept": turns_run(40, 45, 12.0), "replayed": turns_run(60, 120)},
+    }
     name = "last 10 turns' p50 over first 10 turns' p50, one 80-turn conversation"
-    assert verdicts(results)[name] == verdict
+    assert verdicts(results)[f"{name}, sqlite"] == verdict
+    assert verdicts(results)[f"{name}, postgresql"] == "PASS"
+    outside = "CPU per FAQ turn outside NLU, turns {}, {}"
+    assert verdicts(results)[outside.format("1-10", "sqlite")] == "PASS"
+    assert verdicts(results)[outside.format("71-80", "postgresql")] == "MISS"
     table = report.markdown(results, report.evaluate_targets(results))
     assert "| 71-80 | 120.0 ms | " in table  # replayed, beside kept
+    assert "in process, PostgreSQL)" in table
+
+
+def test_a_bench_json_from_before_postgresql_still_reads_as_sqlite():
+    results = fake_results()
+    results["turns"] = {"kept": turns_run(40, 45), "replayed": turns_run(60, 90)}
+    assert list(report.turns_runs(results)) == ["sqlite"]
+    assert "| 1-10 | 60.0 ms | 40.0 ms |" in "\n".join(report.turns_table(results))
+
+
+def test_the_turns_chart_is_drawn(tmp_path):
+    results = fake_results()
+    assert report.turns_chart(results, tmp_path / "turns.png")
+    assert (tmp_path / "turns.png").stat().st_size > 10_000
+    assert not report.turns_chart({}, tmp_path / "none.png")
 
 
 def test_turns_figures_come_in_runs_of_ten():
@@ -600,3 +631,46 @@ def test_turns_figures_come_in_runs_of_ten():
         {"turns": "1-10", "p50": 2.0},
         {"turns": "11-15", "p50": 2.0},
     ]
+
+
+def test_a_turns_time_is_broken_down_by_suspect():
+    from types import SimpleNamespace
+
+    from scripts.bench.turns import SUSPECTS, breakdown
+
+    def row(seconds):
+        return (1, 1, 0.0, seconds, {})
+
+    stats = SimpleNamespace(
+        stats={
+            ("/x/rasa/shared/core/domain.py", 1, "states_for_tracker_history"): row(
+                0.05
+            ),
+            # the wrapper's time includes Rasa's own, which it called
+            (
+                "/x/rasa_extensions/history_cache.py",
+                9,
+                "states_for_tracker_history",
+            ): row(0.08),
+            ("/x/rasa/core/processor.py", 2, "handle_message"): row(0.4),
+            ("/x/elsewhere.py", 3, "handle_message"): row(9.0),
+        }
+    )
+    found = breakdown(stats, turns=10)
+    assert set(found) == set(SUSPECTS)
+    assert found["  of which the states"] == 8.0
+    assert found["whole turn"] == 40.0
+    assert found["NLU parse"] == 0.0
+
+
+def test_the_profile_table_has_a_column_per_run_and_window():
+    results = fake_results()
+    window = {"whole turn": 40.0, "NLU parse": 20.0}
+    results["turns_profile"] = {
+        "replayed": {"1-10": window, "71-80": {**window, "whole turn": 90.0}},
+        "kept": {"1-10": window, "71-80": {**window, "whole turn": 45.0}},
+    }
+    lines = report.turns_profile_table(results)
+    assert "replayed, turns 71-80 | kept, turns 1-10" in lines[0]
+    assert "| whole turn | 40.0 | 90.0 | 40.0 | 45.0 |" in lines
+    assert report.turns_profile_table(fake_results()) == []
