@@ -83,7 +83,16 @@ _SKIP = re.compile(
 )
 _YES = re.compile(
     r"^\W*(y|yes|yeah|yep|yup|sure|ok|okay|correct|right|agree|i agree|"
-    r"please do|go ahead|send|send it|confirm|sounds good|absolutely|of course)\b",
+    r"please do|go ahead|send|send it|confirm|sounds good|absolutely|of course|"
+    r"looks (good|right|fine|great)|all (good|correct)|perfect|great|"
+    r"that'?s (right|correct|fine)|that is (right|correct|fine))\b",
+    re.IGNORECASE,
+)
+# A correction at the summary. "correct" alone is a yes ("yes that's
+# correct"); as a verb it names what to correct ("correct my number").
+_CHANGE = re.compile(
+    r"\b(change|edit|fix|wrong|update|actually|incorrect|mistake|typo)\b"
+    r"|\bnot (right|correct)\b|\bcorrect (the|my|it|this|that)\b",
     re.IGNORECASE,
 )
 _NO = re.compile(r"^\W*(n|no|nope|nah|not really|i do not|i dont|i don't)\b", re.I)
@@ -469,9 +478,7 @@ class ValidateLeadForm(FormValidationAction):
     async def validate_lead_confirmed(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        if re.search(
-            r"\b(change|edit|fix|correct|wrong|update|actually)\b", text, re.I
-        ):
+        if _CHANGE.search(text):
             cleared = [
                 slot
                 for slots, pattern in _CHANGES

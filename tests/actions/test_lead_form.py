@@ -245,6 +245,24 @@ async def test_confirmation_can_correct_an_answer(dispatcher, text, cleared):
     assert cleared <= {slot for slot, value in result.items() if value is None}
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["yes that's correct", "correct", "looks good", "yep send it", "That is right."],
+)
+async def test_confirmation_hears_a_yes_that_says_correct(dispatcher, text):
+    assert await validate("lead_confirmed", text, dispatcher) == {
+        "lead_confirmed": "yes"
+    }
+
+
+@pytest.mark.parametrize(
+    "text", ["that's not correct", "correct my phone number", "there's a typo"]
+)
+async def test_confirmation_hears_a_correction_that_says_correct(dispatcher, text):
+    result = await validate("lead_confirmed", text, dispatcher)
+    assert result["lead_confirmed"] is None
+
+
 async def test_confirmation_asks_what_to_change(dispatcher):
     result = await validate("lead_confirmed", "change something", dispatcher)
     assert result == {"lead_confirmed": None}
