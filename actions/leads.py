@@ -154,6 +154,19 @@ def yes_no(text: str, intent: Optional[Text]) -> Optional[str]:
     return None
 
 
+def said_this_turn(tracker: Tracker) -> List[Text]:
+    """The responses (by name) sent since the person's latest message."""
+    names: List[Text] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            name = (event.get("metadata") or {}).get("utter_action")
+            if name:
+                names.append(name)
+    return names
+
+
 def is_phone_channel(tracker: Tracker) -> bool:
     """Whether the person is texting (SMS or WhatsApp)."""
     channel = (tracker.get_latest_input_channel() or "").lower()
@@ -339,6 +352,9 @@ class ActionAskLeadConfirmed(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        if "utter_ask_lead_what_to_change" in said_this_turn(tracker):
+            # The person is choosing what to change: the list is the question.
+            return []
         text = summary(tracker.current_slot_values())
         say(dispatcher, "utter_ask_lead_confirmed", summary=text)
         return []

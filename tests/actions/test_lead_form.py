@@ -463,6 +463,48 @@ async def test_confirmation_question_shows_the_summary(dispatcher):
     assert "Name: Ana" in text and text.endswith("Is this right?")
 
 
+async def test_the_summary_is_not_repeated_under_the_list_of_what_to_change(
+    dispatcher,
+):
+    events = [
+        {"event": "active_loop", "name": "lead_form"},
+        {**user_event("change something", "nlu_fallback"), "input_channel": "rest"},
+        {
+            "event": "bot",
+            "text": "What would you like to change?",
+            "metadata": {"utter_action": "utter_ask_lead_what_to_change"},
+        },
+    ]
+    tracker = make_tracker(events, slots=COMPLETE, sender_id="web-change")
+    await ActionAskLeadConfirmed().run(dispatcher, tracker, {})
+    assert dispatcher.messages == []
+
+
+def change_buttons():
+    """(lead kind, button payload) for each variation of the change list."""
+    variations = read_yaml(ROOT / "data" / "responses" / "lead_form.yml")["responses"][
+        "utter_ask_lead_what_to_change"
+    ]
+    for variation in variations:
+        kind = "callback" if variation.get("condition") else "assessment"
+        for button in variation["buttons"]:
+            yield kind, button["payload"]
+
+
+@pytest.mark.parametrize("kind, payload", list(change_buttons()))
+async def test_every_change_button_opens_its_question_again(dispatcher, kind, payload):
+    result = await validate("lead_confirmed", payload, dispatcher)
+    cleared = {slot for slot, value in result.items() if value is None}
+    assert cleared - {"lead_confirmed"}, payload
+
+
+def test_the_change_list_names_every_answer_the_summary_shows():
+    titles = {kind: set() for kind in ("callback", "assessment")}
+    for kind, payload in change_buttons():
+        titles[kind].add(payload)
+    assert len(titles["assessment"]) == 6 and len(titles["callback"]) == 3
+
+
 # Values the actions pass with the responses that need them.
 ACTION_VALUES = {
     "utter_ask_lead_contact_sender": {"phone": "+1 416-555-0188"},
@@ -486,6 +528,7 @@ async def test_every_lead_response_is_filled_in_on_every_channel(response, chann
 def test_every_response_an_action_sends_exists():
     source = (ROOT / "actions" / "leads.py").read_text(encoding="utf-8")
     sent = set(re.findall(r'"(utter_[a-z_]+)"', source))
+    sent.discard("utter_action")  # Rasa's metadata key naming a sent response
     sent |= {f"utter_lead_{k}" for k in ("intro_assessment", "intro_callback")}
     sent |= {f"utter_lead_saved_{k}" for k in ("assessment", "callback")}
     sent |= {"utter_lead_cancelled", "utter_lead_save_abandoned"}
