@@ -104,13 +104,9 @@ _METHODS = (
 )
 _CHANGES = (
     (
-        (
-            "lead_contact",
-            "lead_phone",
-            "lead_email",
-            "lead_contact_method",
-            "lead_phone_offered",
-        ),
+        # The contact method is kept while it still fits the new details
+        # (validate_lead_contact checks): asked again only when it does not.
+        ("lead_contact", "lead_phone", "lead_email", "lead_phone_offered"),
         re.compile(r"\b(contact|phone|number|email|e-mail|mail)", re.I),
     ),
     (
@@ -125,6 +121,107 @@ _CHANGES = (
     (("lead_screening",), re.compile(r"\b(safety|screening|medical)", re.I)),
     (("lead_name",), re.compile(r"\bname\b", re.I)),
 )
+
+
+# What a name looks like: one to five words of letters (with ' - . inside),
+# after "my name is" and the like; not a sentence that begins like one.
+_NAME_PREFIX = re.compile(
+    r"^\W*(my name is|my name's|name is|name's|i am|i'm|it's|it is|this is|"
+    r"call me|you can call me)\s+",
+    re.IGNORECASE,
+)
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’.\-][^\W\d_]+)*\.?")
+_NOT_A_FIRST_WORD = frozenset(
+    [
+        "ok",
+        "okay",
+        "i",
+        "i'd",
+        "i'll",
+        "i've",
+        "i'm",
+        "im",
+        "yes",
+        "no",
+        "yeah",
+        "yep",
+        "nope",
+        "hi",
+        "hello",
+        "hey",
+        "what",
+        "how",
+        "why",
+        "where",
+        "who",
+        "can",
+        "could",
+        "would",
+        "do",
+        "does",
+        "is",
+        "are",
+        "please",
+        "thanks",
+        "thank",
+        "um",
+        "uh",
+        "well",
+        "actually",
+        "the",
+        "a",
+        "an",
+        "it",
+        "not",
+        "just",
+        "idk",
+        "nothing",
+        "none",
+        "sorry",
+    ]
+)
+_NOT_IN_A_NAME = frozenset(
+    [
+        "person",
+        "human",
+        "someone",
+        "somebody",
+        "clinic",
+        "call",
+        "phone",
+        "email",
+        "tomorrow",
+        "today",
+        "appointment",
+        "book",
+        "booking",
+        "pain",
+        "hurts",
+        "ims",
+        "er",
+        "emergency",
+        "hospital",
+        "help",
+        "later",
+        "now",
+        "question",
+    ]
+)
+
+
+def name_in(text: str) -> Optional[str]:
+    """The name in an answer to "what's your name?", or None when the
+    answer does not look like one ("ok I'd rather talk to a person")."""
+    candidate = _NAME_PREFIX.sub("", text.strip()).strip(" .!,")
+    words = candidate.split()
+    if not 1 <= len(words) <= 5 or len(candidate) > 60:
+        return None
+    if not all(_NAME_WORD.fullmatch(word) for word in words):
+        return None
+    lowered = [word.lower().strip(".") for word in words]
+    if lowered[0] in _NOT_A_FIRST_WORD or _NOT_IN_A_NAME & set(lowered):
+        return None
+    return candidate
 
 
 def clean(value: Any) -> str:
@@ -255,6 +352,10 @@ class ActionStartLead(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         kind = "callback" if latest_intent(tracker) == "request_human" else "assessment"
+        if tracker.get_slot("red_flag") and not tracker.get_slot("red_flag_safe"):
+            # Urgent care first: the form ends before its first question.
+            say(dispatcher, "utter_lead_after_urgent_care")
+            return [*reset_lead_slots(), SlotSet("lead_cancelled", "urgent_first")]
         # Its `channel: twilio` variation names the other phrase for cancelling.
         say(dispatcher, f"utter_lead_intro_{kind}")
         return [*reset_lead_slots(), SlotSet("lead_kind", kind)]
@@ -383,10 +484,11 @@ class ValidateLeadForm(FormValidationAction):
     async def validate_lead_name(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        if not text or text.startswith("/"):
+        name = name_in(text) if not text.startswith("/") else None
+        if not name:
             say(dispatcher, "utter_invalid_lead_name")
             return {"lead_name": None}
-        return {"lead_name": text}
+        return {"lead_name": name}
 
     @answer("lead_contact")
     async def validate_lead_contact(
@@ -405,7 +507,9 @@ class ValidateLeadForm(FormValidationAction):
             rest = re.sub(r"\S+@\S+", "", rest)
         phone = parse_phone(rest, current_profile().phone_region)
         if phone or email:
-            return self._contact_found(phone, email)
+            return self._contact_found(
+                phone, email, tracker.get_slot("lead_contact_method")
+            )
         failures = int(tracker.get_slot("lead_contact_failures") or 0) + 1
         if failures >= MAX_CONTACT_FAILURES:
             say(dispatcher, "utter_lead_contact_give_up")
@@ -419,7 +523,9 @@ class ValidateLeadForm(FormValidationAction):
         return {"lead_contact": None, "lead_contact_failures": float(failures)}
 
     @staticmethod
-    def _contact_found(phone: Optional[str], email: Optional[str]) -> Dict[Text, Any]:
+    def _contact_found(
+        phone: Optional[str], email: Optional[str], method: Optional[str] = None
+    ) -> Dict[Text, Any]:
         found: Dict[Text, Any] = {
             "lead_contact": "given",  # the values live in lead_phone / lead_email
             "lead_phone": phone,
@@ -428,6 +534,8 @@ class ValidateLeadForm(FormValidationAction):
         }
         if not phone:  # email is the only way: no need to ask
             found["lead_contact_method"] = "email"
+        elif method == "email" and not email:
+            found["lead_contact_method"] = None  # a method that no longer fits
         return found
 
     @answer("lead_contact_method")
@@ -490,21 +598,37 @@ class ValidateLeadForm(FormValidationAction):
         say(dispatcher, "utter_invalid_choice")
         return {"lead_consent": None}
 
+    @staticmethod
+    def _new_contact(text: str, tracker: Tracker) -> Dict[Text, Any]:
+        """A correction that carries the new number or email ("it should be
+        604-555-0129"): applied at once, keeping the other detail."""
+        email, _ = find_email(text)
+        rest = text.replace(email, "") if email else text
+        phone = parse_phone(rest, current_profile().phone_region)
+        if not (phone or email):
+            return {}
+        phone = phone or tracker.get_slot("lead_phone")
+        email = email or tracker.get_slot("lead_email")
+        return ValidateLeadForm._contact_found(
+            phone, email, tracker.get_slot("lead_contact_method")
+        )
+
     @answer("lead_confirmed")
     async def validate_lead_confirmed(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
         if _CHANGE.search(text):
-            cleared = [
-                slot
-                for slots, pattern in _CHANGES
-                if pattern.search(text)
-                for slot in slots
-            ]
-            if not cleared:
+            groups = [slots for slots, pattern in _CHANGES if pattern.search(text)]
+            if not groups:
                 say(dispatcher, "utter_ask_lead_what_to_change")
                 return {"lead_confirmed": None}
-            return {"lead_confirmed": None, **dict.fromkeys(cleared)}
+            changed: Dict[Text, Any] = {"lead_confirmed": None}
+            for slots in groups:
+                given = (
+                    self._new_contact(text, tracker) if "lead_phone" in slots else {}
+                )
+                changed.update(given or dict.fromkeys(slots))
+            return changed
         answer = yes_no(text, latest_intent(tracker))
         if answer == "yes":
             return {"lead_confirmed": "yes"}
@@ -556,7 +680,7 @@ class ActionSubmitLead(Action):
         if cancelled or not complete:
             if cancelled == "no_consent":
                 say(dispatcher, "utter_lead_no_consent")
-            elif cancelled != "contact_failed":  # that one was explained already
+            elif cancelled not in ("contact_failed", "urgent_first"):  # explained
                 say(dispatcher, "utter_lead_cancelled")
             return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]
 

@@ -28,6 +28,19 @@ UNSPECIFIED = "unspecified"
 _CATEGORY = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
+# "I'm safe now", "I've been seen", "I went to the ER": after a red flag,
+# what ends the urgent reminder before each reply.
+SAFE = re.compile(
+    r"\b(i'?m|i am|we'?re|we are|feeling)\s+(now\s+)?(safe|ok|okay|fine|better|"
+    r"alright|all right)\b"
+    r"|\b(been|was|got) (seen|checked|treated)\b"
+    r"|\b(saw|seen by|see) (a|the|my) (doctor|physician|nurse|gp)\b"
+    r"|\b(went|been|was|came back from) (to )?(the )?(er|emergency|hospital|"
+    r"urgent care|walk-in)\b",
+    re.IGNORECASE,
+)
+
+
 def category(value: Any) -> Optional[Text]:
     """`value` if it is a category name such as `frozen_shoulder`, else None."""
     return value if isinstance(value, str) and _CATEGORY.match(value) else None
@@ -143,6 +156,34 @@ class ValidateSlotMappings(ValidationAction):
     ) -> Dict[Text, Any]:
         """Only the topics the dialogue follows up (the slot is categorical)."""
         return {"faq_topic": slot_value if slot_value in TRACKED_TOPICS else None}
+
+    async def extract_red_flag_safe(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> Dict[Text, Any]:
+        """After a red flag: set when the person says they are safe or have
+        been seen (not on a message that is a red flag itself)."""
+        latest = tracker.latest_message or {}
+        if not tracker.get_slot("red_flag") or tracker.get_slot("red_flag_safe"):
+            return {}
+        intent = (latest.get("intent") or {}).get("name")
+        if intent == "report_safe":
+            return {"red_flag_safe": True}
+        if intent != "emergency" and SAFE.search(latest.get("text") or ""):
+            return {"red_flag_safe": True}
+        return {}
+
+    def validate_red_flag_safe(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> Dict[Text, Any]:
+        """Only ever set to true; a new session starts it empty again."""
+        return {"red_flag_safe": True if slot_value is True else None}
 
     def validate_red_flag(
         self,

@@ -61,6 +61,9 @@ class ClinicProfile:
     fees: Optional[str] = None
     phone_region: str = "CA"
     emergency_number: str = "911"
+    # The crisis line given with the urgent reply to thoughts of self-harm.
+    crisis_line: str = "988"
+    crisis_line_name: str = "Suicide Crisis Helpline"
     staff_email: Optional[str] = None
 
     @classmethod
@@ -97,6 +100,9 @@ class ClinicProfile:
             "clinic_name": self.name,
             "clinic_phone": self.phone,
             "clinic_email": self.email,
+            "clinic_emergency_number": self.emergency_number,
+            "clinic_crisis_line": self.crisis_line,
+            "clinic_crisis_line_name": self.crisis_line_name,
             "clinic_privacy_url": self.privacy_url,
             "clinic_fees": self.fees,
             # Answers have a variation for these left empty: a sentence such

@@ -9,9 +9,10 @@ plugin:
 - replaces the action-reply check (`response_schema.install`, process-wide);
 - keeps each conversation's dialogue states between predictions
   (`history_cache.install`, process-wide);
-- adds `action_fallback.install` to the server's `server_listeners`, a
-  parameter of Rasa's own `serve_application`, run after the server starts,
-  when the agent is loaded.
+- adds `action_fallback.install` and `urgent_reminder.install` to the
+  server's `server_listeners`, a parameter of Rasa's own
+  `serve_application`, run after the server starts, when the agent is
+  loaded.
 
 `python -m rasa_extensions` registers it and then runs Rasa's CLI.
 """
@@ -50,6 +51,7 @@ def install_for_server(arguments: argparse.Namespace) -> None:
         check_rasa_version,
         history_cache,
         response_schema,
+        urgent_reminder,
     )
 
     check_rasa_version()
@@ -57,6 +59,7 @@ def install_for_server(arguments: argparse.Namespace) -> None:
     history_cache.install()
     listeners = list(getattr(arguments, "server_listeners", None) or [])
     listeners.append((action_fallback.install, "after_server_start"))
+    listeners.append((urgent_reminder.install, "after_server_start"))
     arguments.server_listeners = listeners
     _installed = True
     logger.info("rasa_extensions installed")

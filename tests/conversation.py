@@ -89,10 +89,14 @@ def agent(trained_model, action_server):
     from rasa.utils.endpoints import EndpointConfig
     from rasa.utils.log_utils import configure_structlog
 
+    from rasa_extensions import urgent_reminder
+
     configure_structlog(logging.WARNING)
-    return Agent.load(
+    agent = Agent.load(
         str(trained_model), action_endpoint=EndpointConfig(url=action_server)
     )
+    urgent_reminder.install_on(agent)  # as `rasa run` does (rasa_extensions)
+    return agent
 
 
 class Chat:

@@ -245,3 +245,24 @@ def test_an_empty_profile_field_never_makes_a_false_sentence(tmp_path) -> None:
         assert reply is not None and "None" not in reply["text"], topic
         assert "online at the team" not in reply["text"]
         assert "open the team" not in reply["text"]
+
+
+def test_emergency_and_crisis_numbers_come_from_the_clinic_profile() -> None:
+    """No response types a number in: a clinic elsewhere has other ones."""
+    sources = [
+        ROOT / "domain.yml",
+        *sorted((ROOT / "data" / "responses").glob("*.yml")),
+    ]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"\b(911|988|112|999)\b", text), path.name
+    slots = load_profile().slots()
+    assert slots["clinic_emergency_number"] == "911"
+    assert slots["clinic_crisis_line"] == "988"
+
+
+async def test_the_urgent_replies_give_the_profile_s_numbers() -> None:
+    from tests.conftest import rendered
+
+    assert "call 911 now" in await rendered("utter_emergency", "rest")
+    assert "If this is an emergency, call 911." in await rendered("utter_greet", "rest")

@@ -64,6 +64,25 @@ async def test_faq_topic_slot(dispatcher, intent, topic, expected) -> None:
     assert result == {"faq_topic": expected}
 
 
+@pytest.mark.parametrize(
+    "text, intent, slots, expected",
+    [
+        ("I went to the ER, I'm ok now", "affirm", {"red_flag": "cardiac"}, True),
+        ("I've been seen by a doctor", "out_of_scope", {"red_flag": "cardiac"}, True),
+        ("all sorted", "report_safe", {"red_flag": "cardiac"}, True),
+        ("I'm fine", "greet", {}, None),  # no red flag: nothing to end
+        ("what do I do", "out_of_scope", {"red_flag": "cardiac"}, None),
+        ("I'm ok but my chest hurts again", "emergency", {"red_flag": "cardiac"}, None),
+    ],
+)
+async def test_saying_you_are_safe_ends_the_urgent_reminder(
+    dispatcher, text, intent, slots, expected
+) -> None:
+    tracker = make_tracker([user_event(text, intent)], slots=slots)
+    found = await ValidateSlotMappings().extract_red_flag_safe(dispatcher, tracker, {})
+    assert found == ({"red_flag_safe": True} if expected else {})
+
+
 async def test_faq_topic_is_kept_for_the_reply_to_an_faq(dispatcher) -> None:
     events = [
         user_event("am i a candidate", "faq", response_selector=selector("candidate")),

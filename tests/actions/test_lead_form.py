@@ -6,6 +6,7 @@ import re
 
 import pytest
 from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.leads import (
@@ -57,7 +58,7 @@ async def validate(slot, text, dispatcher, **kwargs):
     [
         ("Ana", {"lead_name": "Ana"}),
         ("  Zoë O'Brien  ", {"lead_name": "Zoë O'Brien"}),
-        ("<b>Bob</b> 🙂", {"lead_name": "<b>Bob</b> 🙂"}),
+        ("<b>Bob</b> 🙂", {"lead_name": None}),  # not what a name looks like
         ("Ann\x00e\x07", {"lead_name": "Anne"}),  # control characters stripped
         ("", {"lead_name": None}),
         ("never mind", {"lead_name": None, "lead_cancelled": "user"}),
@@ -293,6 +294,39 @@ async def test_required_slots_for_a_call_back_and_after_cancel(dispatcher):
     assert await FORM.required_slots(all_slots, dispatcher, cancelled, {}) == []
 
 
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Ana Souza", "Ana Souza"),
+        ("my name is Ana Souza", "Ana Souza"),
+        ("I'm Li.", "Li"),
+        ("José María O'Neil", "José María O'Neil"),
+        ("Mary-Jane", "Mary-Jane"),
+        ("Will", "Will"),
+        ("ok I think I'd rather talk to a real person first", None),
+        ("ok I'm going to the ER now. can the clinic call me tomorrow?", None),
+        ("604 555 0123", None),
+        ("hello", None),
+        ("what do you need my name for?", None),
+    ],
+)
+async def test_a_name_must_look_like_a_name(dispatcher, text, name):
+    result = await validate("lead_name", text, dispatcher)
+    assert result == {"lead_name": name}
+    assert responses(dispatcher) == ([] if name else ["utter_invalid_lead_name"])
+
+
+async def test_an_error_says_what_was_wrong_and_leaves_the_question_to_the_form():
+    for response in (
+        "utter_invalid_lead_name",
+        "utter_invalid_lead_contact",
+        "utter_invalid_lead_contact_email",
+        "utter_invalid_lead_concern",
+    ):
+        text = await rendered(response, "rest", reason="no domain")
+        assert "?" not in text, response
+
+
 def test_clean_strips_control_characters_only():
     assert clean(" a\tb\nc\x1b[0m\x7f ") == "a\tb\nc[0m"
 
@@ -320,6 +354,32 @@ async def test_start_sets_the_kind_and_clears_old_answers(dispatcher):
     assert SlotSet("lead_name", None) in events
     assert events[-1] == SlotSet("lead_kind", "callback")
     assert responses(dispatcher) == ["utter_lead_intro_callback"]
+
+
+async def test_after_a_red_flag_no_form_starts_until_the_person_is_safe(dispatcher):
+    red = {"red_flag": "cardiac"}
+    tracker = make_tracker([user_event("book me in", "book_assessment")], slots=red)
+    events = await ActionStartLead().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_lead_after_urgent_care"]
+    assert events[-1] == SlotSet("lead_cancelled", "urgent_first")
+    submit = CollectingDispatcher()
+    cancelled = form_tracker({"lead_cancelled": "urgent_first"})
+    await ActionSubmitLead().run(submit, cancelled, {})
+    assert submit.messages == []  # the urgent advice was the reply
+    safe = make_tracker(
+        [user_event("book me in", "book_assessment")],
+        slots={**red, "red_flag_safe": True},
+    )
+    later = CollectingDispatcher()
+    await ActionStartLead().run(later, safe, {})
+    assert responses(later) == ["utter_lead_intro_assessment"]
+
+
+async def test_no_reply_about_a_lead_begins_with_great():
+    found = read_yaml(ROOT / "data" / "responses" / "lead_form.yml")["responses"]
+    for name, variations in found.items():
+        for variation in variations:
+            assert not variation.get("text", "").startswith("Great"), name
 
 
 @pytest.mark.parametrize("kind", ["assessment", "callback"])
@@ -478,6 +538,52 @@ async def test_the_summary_is_not_repeated_under_the_list_of_what_to_change(
     tracker = make_tracker(events, slots=COMPLETE, sender_id="web-change")
     await ActionAskLeadConfirmed().run(dispatcher, tracker, {})
     assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(
+    "text, changed",
+    [
+        (
+            "oops, the phone number is wrong, it should be 604-555-0129",
+            {"lead_phone": "+16045550129", "lead_email": None},
+        ),
+        (
+            "please change my email to ana@example.org",
+            {"lead_phone": "+16045550123", "lead_email": "ana@example.org"},
+        ),
+    ],
+)
+async def test_a_correction_with_the_new_detail_is_applied_at_once(
+    dispatcher, text, changed
+):
+    tracker = make_tracker(
+        [{**user_event(text, "nlu_fallback"), "input_channel": "rest"}],
+        slots={**COMPLETE, "lead_confirmed": None},
+    )
+    result = await FORM.validate_lead_confirmed(text, dispatcher, tracker, {})
+    assert result["lead_confirmed"] is None  # the summary comes back
+    assert {k: result[k] for k in changed} == changed
+    assert result["lead_contact"] == "given"
+    assert "lead_contact_method" not in result  # "text" still fits
+    assert dispatcher.messages == []
+
+
+async def test_a_new_contact_keeps_the_method_only_while_it_fits(dispatcher):
+    slots = {**COMPLETE, "lead_contact": None, "lead_phone": None}
+    tracker = make_tracker(
+        [{**user_event("604 555 0177", "nlu_fallback"), "input_channel": "rest"}],
+        slots=slots,
+    )
+    result = await FORM.validate_lead_contact("604 555 0177", dispatcher, tracker, {})
+    assert "lead_contact_method" not in result  # text: a phone still fits
+    email_only = make_tracker(
+        [{**user_event("604 555 0177", "nlu_fallback"), "input_channel": "rest"}],
+        slots={**slots, "lead_contact_method": "email"},
+    )
+    result = await FORM.validate_lead_contact(
+        "604 555 0177", dispatcher, email_only, {}
+    )
+    assert result["lead_contact_method"] is None  # no email left: ask again
 
 
 def change_buttons():

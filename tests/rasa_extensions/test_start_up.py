@@ -12,7 +12,13 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.domain import Domain
 
 import rasa_extensions
-from rasa_extensions import action_fallback, history_cache, plugin, response_schema
+from rasa_extensions import (
+    action_fallback,
+    history_cache,
+    plugin,
+    response_schema,
+    urgent_reminder,
+)
 from rasa_extensions.channel_guard import warn_without_start_up_hook
 
 
@@ -37,6 +43,9 @@ def test_rasa_run_gets_the_fallback_listener_and_the_reply_check(monkeypatch):
     arguments = parse("run", "--model", "models")
     assert plugin.configure_commandline(cmdline_arguments=arguments) is None
     assert (action_fallback.install, "after_server_start") in (
+        arguments.server_listeners
+    )
+    assert (urgent_reminder.install, "after_server_start") in (
         arguments.server_listeners
     )
     assert RemoteAction._validate_action_result is (

@@ -118,6 +118,22 @@ async def test_red_flags_get_urgent_care_never_an_answer(agent, message, categor
         assert "988" in reply
 
 
+async def test_after_a_red_flag_every_reply_repeats_the_urgent_advice(agent):
+    chat = Chat(agent)
+    assert "911" in await chat.say("I have chest pain right now")
+    booking = await chat.say("should I still book the IMS assessment?")
+    first = booking.split("\n")[0]
+    assert "911" in first or "urgent care first" in first, booking
+    assert "Great" not in booking and "What's your name?" not in booking
+    assert await chat.active_loop() is None
+    lost = await chat.say("what do I do")
+    assert lost.startswith("If you haven't yet, please call 911")
+    # once safe, the reminder stops and a booking can start
+    safe = await chat.say("I've been seen by a doctor and I'm fine now")
+    assert not safe.startswith("If you haven't yet")
+    assert "What's your name?" in await chat.say("I'd like to book an assessment")
+
+
 @pytest.mark.parametrize(
     "message",
     [
@@ -202,12 +218,37 @@ async def test_an_answer_can_be_corrected_before_saving(agent, conversation_db):
     chat = Chat(agent)
     await fill_assessment(chat)
     assert "phone number or email" in await chat.say("change my phone number")
-    await chat.say("778 555 0199")  # asks how to contact again
-    summary = await chat.say("phone call")
-    assert "Phone: +1 778-555-0199" in summary
+    # a text message still fits the new number: not asked again
+    summary = await chat.say("778 555 0199")
+    assert "Phone: +1 778-555-0199" in summary and "Is this right?" in summary
     await chat.say("yes")
     [lead] = leads_for(conversation_db, chat.sender)
-    assert lead.phone == "+17785550199" and lead.contact_method == "call"
+    assert lead.phone == "+17785550199" and lead.contact_method == "text"
+
+
+async def test_a_correction_in_one_message_brings_the_summary_back(
+    agent, conversation_db
+):
+    chat = Chat(agent)
+    await fill_assessment(chat)
+    summary = await chat.say(
+        "oops, the phone number is wrong, it should be 604-555-0129"
+    )
+    assert "Phone: +1 604-555-0129" in summary and "Is this right?" in summary
+    done = await chat.say("yes that's correct")
+    assert "Your reference is IMS-" in done
+    [lead] = leads_for(conversation_db, chat.sender)
+    assert lead.phone == "+16045550129" and lead.contact_method == "text"
+
+
+async def test_change_something_lists_every_answer_without_the_summary(agent):
+    chat = Chat(agent)
+    await fill_assessment(chat)
+    reply = await chat.say("change something")
+    assert "What would you like to change?" in reply
+    assert "Is this right?" not in reply and "Name: Ana Souza" not in reply
+    assert {"How long", "Safety question", "Name"} <= set(chat.buttons)
+    assert "How long" in await chat.say("change how long")
 
 
 async def test_an_faq_in_the_middle_of_the_form_is_answered(agent, conversation_db):
@@ -282,6 +323,7 @@ async def test_call_back_request_is_a_shorter_form(agent, conversation_db, when,
 async def test_a_red_flag_earlier_marks_the_lead_for_review(agent, conversation_db):
     chat = Chat(agent)
     assert "911" in await chat.say("I have a fever and my back really hurts")
+    await chat.say("I saw my doctor and I'm ok now")  # a booking can start
     await fill_assessment(chat, contact="ana.review@example.org")
     await chat.say("yes")
     [lead] = leads_for(conversation_db, chat.sender)
