@@ -5,6 +5,8 @@
 - `lead_events`: append-only audit trail of what happened to each lead.
 - `outbox`: notifications waiting to be sent (or kept locally) to staff.
 - `sms_contacts`: numbers that text the clinic, with their STOP opt-out.
+- `red_flag_alerts`: chats the red-flag check caught, with their reference,
+  when staff were told and who reviewed them.
 
 Staff accounts and sessions live in the staff app's tables (`webapp`).
 """
@@ -154,3 +156,24 @@ class SmsContact(Base):
     last_seen_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     last_channel = Column(String(16))  # sms / whatsapp
     opted_out_at = Column(DateTime(timezone=True))
+
+
+class RedFlagAlert(Base):
+    """A conversation in which the person was given the urgent-care reply.
+
+    Made by the notification worker (notifications/red_flags.py) when it
+    sees the red flag in the transcript, with a staff email that holds the
+    reference and a link, never what was said. Staff mark it reviewed in
+    the conversation page; that goes into `lead_events` as well. Deleted
+    with the conversation.
+    """
+
+    __tablename__ = "red_flag_alerts"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(16), nullable=False, unique=True)  # RF-XXXXXX
+    sender_id = Column(String(255), nullable=False, unique=True)
+    flagged_at = Column(DateTime(timezone=True), nullable=False)
+    notified_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    reviewed_at = Column(DateTime(timezone=True))
+    reviewed_by = Column(String(120))

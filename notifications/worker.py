@@ -9,11 +9,22 @@ import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from clinic.settings import get_settings
+from clinic.profile import ProfileError, current_profile
+from clinic.settings import Settings, get_settings
 from db.engine import session_factory
 from notifications.outbox import SmtpSettings, deliver_due
+from notifications.red_flags import Recipient, alert_new_red_flags
 
 logger = logging.getLogger("notifications.worker")
+
+
+def recipient(settings: Settings) -> Recipient:
+    """Where staff alerts go: as for leads (STAFF_EMAIL, else the profile's)."""
+    profile = current_profile()
+    return Recipient(
+        email=settings.staff_email or profile.staff_email or profile.email,
+        staff_url=settings.public_base_url.rstrip("/") + "/staff/red-flags/{reference}",
+    )
 
 
 def main() -> None:
@@ -26,7 +37,13 @@ def main() -> None:
     smtp = SmtpSettings.from_settings(settings)
     logger.info("Delivering notifications by %s", "SMTP" if smtp else "local outbox")
     factory = session_factory()
+    seen = 0  # the highest transcript event id read for red flags
     while True:
+        try:
+            with factory() as session:
+                seen = alert_new_red_flags(session, recipient(settings), seen)
+        except (SQLAlchemyError, ProfileError) as error:
+            logger.warning("Red flags not checked: %s", type(error).__name__)
         try:
             report = deliver_due(factory, smtp)
             if report.sent or report.kept_local or report.failed:

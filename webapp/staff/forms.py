@@ -37,5 +37,9 @@ class DeleteForm(FlaskForm):
     confirm = StringField("Type it to confirm", validators=[DataRequired()])
 
 
+class ReviewedForm(FlaskForm):
+    """Marks a red-flagged conversation reviewed (CSRF only: no fields)."""
+
+
 class LogoutForm(FlaskForm):
     pass

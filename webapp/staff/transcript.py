@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from clinic import faq_keys
-from db.models import Lead
+from db.models import Lead, RedFlagAlert
 from db.rasa_events import events
 
 RED_FLAG_INTENT = "emergency"
@@ -170,7 +170,11 @@ def transcript(session: Session, sender_id: str) -> List[Turn]:
 
 def delete_conversation(session: Session, sender_ids: Sequence[str]) -> int:
     """Deletes every event of these senders; returns how many rows went."""
-    if not sender_ids or not has_events_table(session):
+    if not sender_ids:
+        return 0
+    # Its red-flag alert goes too (the audit trail keeps that it was reviewed).
+    session.execute(delete(RedFlagAlert).where(RedFlagAlert.sender_id.in_(sender_ids)))
+    if not has_events_table(session):
         return 0
     result = session.execute(delete(events).where(events.c.sender_id.in_(sender_ids)))
     return result.rowcount or 0

@@ -28,14 +28,16 @@ from werkzeug.wrappers.response import Response as ResponseBase
 
 from clinic.settings import StaffSettings
 from db.engine import session_factory
-from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, utcnow
+from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, RedFlagAlert, utcnow
 from db.staff_models import LeadNote
+from notifications.red_flags import alert_for
 from webapp.staff import auth, charts, dashboard, export, queries
 from webapp.staff.forms import (
     STATUS_LABELS,
     DeleteForm,
     LoginForm,
     LogoutForm,
+    ReviewedForm,
     StatusForm,
 )
 from webapp.staff.privacy import delete_lead
@@ -245,8 +247,14 @@ def leads() -> Any:
         page = parse_or_400(lambda: queries.queue(db(), flt, zone()))
     except LookupError as error:
         abort(404, str(error))
+    to_review = (
+        db()
+        .execute(select(func.count()).where(RedFlagAlert.reviewed_at.is_(None)))
+        .scalar_one()
+    )
     return render_template(
         "staff/leads.html",
+        to_review=to_review,
         page=page,
         flt=flt,
         flag_choices=queries.FLAGS,
@@ -448,8 +456,50 @@ def conversation() -> Any:
         turns=turns,
         leads=linked,
         red_flagged=is_red_flagged(db(), sender),
+        alert=alert_for(db(), sender),
+        reviewed_form=ReviewedForm(formdata=None),
         delete_form=DeleteForm(formdata=None),
     )
+
+
+@bp.get("/red-flags/<reference>")
+def red_flag(reference: str) -> Any:
+    """The link of a red-flag email: the conversation it is about."""
+    found = (
+        db()
+        .scalars(select(RedFlagAlert).where(RedFlagAlert.reference == reference[:16]))
+        .first()
+    )
+    if found is None:
+        abort(
+            404, "There is no red-flag alert with that reference (it may be deleted)."
+        )
+    return redirect(url_for("staff.conversation", sender=found.sender_id))
+
+
+@bp.post("/conversations/reviewed")
+def mark_reviewed() -> Any:
+    sender = _sender_arg(request.form)
+    form = ReviewedForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired. Reload the page and try again.")
+    found = alert_for(db(), sender)
+    if found is None:
+        abort(404, "This conversation has no red-flag alert (yet, or any more).")
+    if found.reviewed_at is None:
+        found.reviewed_at, found.reviewed_by = utcnow(), username()
+        db().add(
+            LeadEvent(
+                lead_id=None,
+                lead_reference=found.reference,
+                kind="red_flag_reviewed",
+                actor=username(),
+                detail="red-flag conversation reviewed",
+            )
+        )
+        db().commit()
+        logger.info("Staff user %s reviewed red flag %s", username(), found.reference)
+    return redirect(url_for("staff.conversation", sender=sender), code=303)
 
 
 @bp.post("/conversations/delete")

@@ -29,11 +29,13 @@ GET_URLS = {
     "staff.conversation": "/staff/conversations/view?sender=web-1",
     "staff.dashboard_page": "/staff/dashboard",
     "staff.outbox": "/staff/outbox",
+    "staff.red_flag": "/staff/red-flags/RF-AAAAAA",
 }
 POST_URLS = {
     "staff.change_status": "/staff/leads/{reference}/status",
     "staff.delete": "/staff/leads/{reference}/delete",
     "staff.delete_conversation_view": "/staff/conversations/delete",
+    "staff.mark_reviewed": "/staff/conversations/reviewed",
 }
 PUBLIC = {"staff.login", "staff.logout"}
 
