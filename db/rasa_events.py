@@ -16,7 +16,18 @@ the event as JSON.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    or_,
+)
 
 # A metadata of its own: never part of `db.models.Base`, so neither
 # Alembic nor a create_all ever builds Rasa's table.
@@ -38,4 +49,14 @@ events = Table(
 REPORTING_INDEXES = (
     Index("ix_events_timestamp", events.c.timestamp),
     Index("ix_events_type_name_timestamp", events.c.type_name, events.c.timestamp),
+)
+
+# A conversation is red-flagged when the person said something the red-flag
+# net caught, or the assistant flagged it (which also sets the `red_flag`
+# slot). Read by the staff app and the notification worker.
+RED_FLAG_INTENT = "emergency"
+RED_FLAG_ACTION = "action_flag_red_flag"
+red_flag_event = or_(
+    and_(events.c.type_name == "user", events.c.intent_name == RED_FLAG_INTENT),
+    and_(events.c.type_name == "action", events.c.action_name == RED_FLAG_ACTION),
 )

@@ -21,18 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import and_, func, inspect, or_, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.leads import REFERENCE_ALPHABET
 from db.models import OutboxMessage, RedFlagAlert
-from db.rasa_events import events
+from db.rasa_events import events, red_flag_event
 
 logger = logging.getLogger(__name__)
-
-RED_FLAG_INTENT = "emergency"
-RED_FLAG_ACTION = "action_flag_red_flag"
 
 
 @dataclass(frozen=True)
@@ -43,13 +40,6 @@ class Recipient:
 
 def new_reference() -> str:
     return "RF-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
-
-
-def _red_flag_events():  # noqa: ANN202 - a SQLAlchemy clause
-    return or_(
-        and_(events.c.type_name == "user", events.c.intent_name == RED_FLAG_INTENT),
-        and_(events.c.type_name == "action", events.c.action_name == RED_FLAG_ACTION),
-    )
 
 
 def alert_new_red_flags(
@@ -67,7 +57,7 @@ def alert_new_red_flags(
             func.max(events.c.id).label("last_id"),
         )
         .where(events.c.id > after_id)
-        .where(_red_flag_events())
+        .where(red_flag_event)
         .group_by(events.c.sender_id)
     ).all()
     if not rows:

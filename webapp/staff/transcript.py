@@ -12,12 +12,10 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from sqlalchemy import (
-    and_,
     case,
     delete,
     func,
     inspect,
-    or_,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -25,19 +23,10 @@ from sqlalchemy.orm import Session
 
 from clinic import faq_keys
 from db.models import Lead, RedFlagAlert
-from db.rasa_events import events
+from db.rasa_events import RED_FLAG_ACTION, events, red_flag_event
 
-RED_FLAG_INTENT = "emergency"
-RED_FLAG_ACTION = "action_flag_red_flag"
 FALLBACK_INTENT = "nlu_fallback"
 LEAD_FORM_START = "action_start_lead"
-
-# A conversation is marked when the person said something the red-flag net
-# caught, or the assistant flagged it (which also sets the `red_flag` slot).
-red_flag_event = or_(
-    and_(events.c.type_name == "user", events.c.intent_name == RED_FLAG_INTENT),
-    and_(events.c.type_name == "action", events.c.action_name == RED_FLAG_ACTION),
-)
 
 
 def has_events_table(bind: Engine | Connection | Session) -> bool:
