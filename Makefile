@@ -25,7 +25,7 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/nul
   $(shell find components -name '*.py' 2>/dev/null)
 
 .PHONY: help install lock lint format validate train test test-fast pytest test-stories \
-        evaluate cross-validate bench bench-staff docs-figures run run-scaled clean
+        evaluate cross-validate bench bench-staff docs-figures readability run run-scaled clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -105,8 +105,11 @@ cross-validate: install ## 5-fold cross-validation on the training data: CV_CONF
 bench: install ## Train and measure: NLU vs baselines, REST latency, memory (BENCH_QUICK=1: short check run)
 	$(PY) -m scripts.bench
 
-docs-figures: install ## Rewrite the figure tables of README.md and docs/ from results/ (make evaluate, make bench)
+docs-figures: install ## Rewrite the figure tables of README.md and docs/ from results/ (make evaluate, make bench, make readability)
 	$(PY) -m scripts.docs_figures
+
+readability: install ## The reading grade of every answer (fails above grade 9); then make docs-figures
+	$(PY) -m scripts.readability --out results/readability.json
 
 bench-staff: install ## Time the staff app's conversation list and dashboard on a year of synthetic chats
 	$(PY) -m scripts.bench.staff

@@ -2,8 +2,9 @@
 
 The tables between `<!-- figures:NAME -->` and `<!-- /figures:NAME -->` are
 generated, never typed: `make docs-figures` rebuilds them from what
-`make evaluate` (results/evaluation.json) and `make bench`
-(results/bench/bench.json) last wrote, and says which results file each
+`make evaluate` (results/evaluation.json), `make bench`
+(results/bench/bench.json) and `make readability` (results/readability.json)
+last wrote, and says which results file each
 came from. A table whose results file is missing is left as it is.
 
     python -m scripts.docs_figures [--check]
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from scripts import readability
 from scripts.bench import report
 from scripts.evaluate import GOALS, ROOT, TARGETS, TEST_SETS
 
@@ -29,6 +31,7 @@ PAGES = [
     ROOT / "README.md",
     ROOT / "docs" / "evaluation.md",
     ROOT / "docs" / "performance.md",
+    ROOT / "docs" / "readability.md",
 ]
 
 SET_NAMES = {"written": "written", "real": "real", "real2": "real, 2nd set"}
@@ -145,6 +148,7 @@ TABLES: Dict[str, tuple] = {
     "bench": (BENCH, "make bench", bench_table),
     "turns": (BENCH, "make bench", report.turns_table),
     "turns_profile": (BENCH, "make bench", report.turns_profile_table),
+    "readability": (readability.OUT, "make readability", readability.results_table),
 }
 
 
