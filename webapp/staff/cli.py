@@ -42,7 +42,8 @@ def _read_password(args: argparse.Namespace) -> str:
         return os.environ["STAFF_PASSWORD"]
     if not sys.stdin.isatty():
         raise auth.AccountError(
-            "no terminal to ask for a password: use --password-stdin"
+            "no terminal to ask for a password: use --password-stdin "
+            "(make staff-user STAFF_ARGS=--password-stdin) or set STAFF_PASSWORD"
         )
     first = getpass.getpass(f"Password (at least {auth.MIN_PASSWORD_LENGTH} chars): ")
     if getpass.getpass("Again: ") != first:

@@ -99,3 +99,36 @@ def test_make_staff_user_runs_the_command(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Created staff user dee." in result.stdout
+
+
+def test_make_staff_user_takes_the_password_from_the_environment(tmp_path):
+    """Without a terminal and without --password-stdin: STAFF_PASSWORD."""
+    database_url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "staff-user", "STAFF_USER=eve"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=300,
+        env={**os.environ, "DATABASE_URL": database_url, "STAFF_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Created staff user eve." in result.stdout
+    assert PASSWORD not in result.stdout + result.stderr  # never echoed
+
+
+def test_without_a_terminal_make_staff_user_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "STAFF_PASSWORD"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "staff-user", "STAFF_USER=fay"],
+        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=300, env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "--password-stdin" in result.stderr and "STAFF_PASSWORD" in result.stderr
+
+
+def test_the_readme_says_how_to_run_it_without_a_terminal():
+    """What the error above points to is written where a newcomer looks."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    start = readme.index("make staff-user")
+    passage = readme[start : start + 400]
+    assert "--password-stdin" in passage and "STAFF_PASSWORD" in passage
