@@ -37,6 +37,14 @@ its Engine.IO session ids begin with '<name>.': the long-polling transport
 sends a session's requests separately, and nginx (deploy/nginx/scaled.conf)
 routes each one by that prefix to the replica that holds the session.
 
+Urgent replies reach the widget marked as such. Rasa's socket.io output
+sends only the text of each paragraph (and the buttons) and drops the rest
+of a response; `WidgetOutput` adds `"metadata": {"urgent": true}` to the
+paragraphs of a response whose domain `metadata` says `urgent: true`, and to
+the first `urgent_parts` paragraphs of a reply that opens with the
+urgent-care reminder (rasa_extensions/urgent_reminder.py). Other channels
+(REST, Twilio) ignore response metadata and keep sending plain text.
+
 Enabled in credentials.yml as `channels.socketio_channel.SocketIOInput`.
 """
 
@@ -45,11 +53,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Any, Callable, Dict, FrozenSet, Optional, Text, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Text, Tuple
 
 import rasa.core.channels.channel
 from rasa.core.channels import socketio
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint
 
 from clinic.settings import get_settings, origin_of
@@ -88,8 +96,59 @@ def named_ids(generate_id: Callable[[], str], replica: str) -> Callable[[], str]
     return generate
 
 
+def urgent_flags(text: Text, metadata: Any) -> List[Tuple[Text, bool]]:
+    """`text`'s paragraphs, as Rasa's socket.io output splits them, each with
+    whether it is urgent-care advice (from the response's `metadata`)."""
+    parts = text.strip().split("\n\n") or [text]
+    metadata = metadata if isinstance(metadata, dict) else {}
+    if metadata.get("urgent") is True:
+        urgent = len(parts)
+    else:
+        count = metadata.get("urgent_parts")
+        urgent = count if isinstance(count, int) and count > 0 else 0
+    return [(part, index < urgent) for index, part in enumerate(parts)]
+
+
+class WidgetOutput(socketio.SocketIOOutput):
+    """Rasa's socket.io output, with urgent paragraphs marked for the widget
+    (see the module docstring). Messages are otherwise Rasa's."""
+
+    async def send_text_message(
+        self, recipient_id: Text, text: Text, **kwargs: Any
+    ) -> None:
+        for part, urgent in urgent_flags(text, kwargs.get("metadata")):
+            await self._send_message(recipient_id, _marked({"text": part}, urgent))
+
+    async def send_text_with_buttons(
+        self,
+        recipient_id: Text,
+        text: Text,
+        buttons: List[Dict[Text, Any]],
+        **kwargs: Any,
+    ) -> None:
+        parts = urgent_flags(text, kwargs.get("metadata"))
+        # As Rasa does: the buttons go with the last paragraph.
+        quick_replies = [
+            {"content_type": "text", "title": b["title"], "payload": b["payload"]}
+            for b in buttons
+        ]
+        for index, (part, urgent) in enumerate(parts):
+            replies = quick_replies if index == len(parts) - 1 else []
+            message = {"text": part, "quick_replies": replies}
+            await self._send_message(recipient_id, _marked(message, urgent))
+
+
+def _marked(message: Dict[Text, Any], urgent: bool) -> Dict[Text, Any]:
+    return {**message, "metadata": {"urgent": True}} if urgent else message
+
+
 class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
     """The socket.io channel with checked events (see the module docstring)."""
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """The output for messages sent through Rasa's HTTP API."""
+        output = super().get_output_channel()
+        return output and WidgetOutput(self.sio, self.bot_message_evt)
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
@@ -99,7 +158,7 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
             # generate_id is python-engineio's own hook for session ids.
             sio.eio.generate_id = named_ids(sio.eio.generate_id, replica)
         handle = guard(on_new_message)
-        output = socketio.SocketIOOutput(sio, self.bot_message_evt)
+        output = WidgetOutput(sio, self.bot_message_evt)
         origins = allowed_origins()
 
         @sio.on("connect", namespace=self.namespace)

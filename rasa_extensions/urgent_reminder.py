@@ -15,8 +15,10 @@ is rendered by the processor's natural language generator. `install()`
 replaces that generator with `UrgentReminderNLG`, a subclass of Rasa's own
 `TemplatedNaturalLanguageGenerator` (so a new model's responses reach it
 as they reach Rasa's), which puts the reminder in front of the first
-message of each turn. The urgent replies themselves (`URGENT`) never get
-it.
+message of each turn. The urgent replies themselves (`URGENT`, whose
+responses say `urgent: true` in their `metadata`) never get it. The joined
+reply's `metadata` says how many of its paragraphs are the reminder
+(`urgent_parts`), so the website widget shows those as urgent.
 
 Not a patch of Rasa: it uses the public generator interface. Installed
 after the server starts by the start-up hook (rasa_extensions/plugin.py),
@@ -83,7 +85,13 @@ class UrgentReminderNLG(TemplatedNaturalLanguageGenerator):
             return message
         text = message.get("text")
         joined = f"{reminder['text']}\n\n{text}" if text else reminder["text"]
-        return {**message, "text": joined}
+        # The reminder's paragraphs are urgent advice; the answer after them
+        # is not (channels/socketio_channel.py marks them for the widget).
+        metadata = message.get("metadata")
+        metadata = dict(metadata) if isinstance(metadata, dict) else {}
+        if not metadata.get("urgent"):
+            metadata["urgent_parts"] = len(reminder["text"].strip().split("\n\n"))
+        return {**message, "text": joined, "metadata": metadata}
 
 
 def install_on(agent: Any) -> None:

@@ -12,6 +12,7 @@ from rasa.shared.core.events import BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from rasa_extensions.urgent_reminder import (
+    URGENT,
     UrgentReminderNLG,
     install_on,
     reminder_due,
@@ -79,3 +80,27 @@ def test_installed_once_on_rasa_s_own_generator_only(domain):
     other = SimpleNamespace(nlg=object(), processor=None)
     install_on(other)
     assert not isinstance(other.nlg, UrgentReminderNLG)
+
+
+def test_the_urgent_replies_are_the_ones_marked_urgent_in_the_domain(domain):
+    marked = {
+        name
+        for name, variations in domain.responses.items()
+        if any((v.get("metadata") or {}).get("urgent") for v in variations)
+    }
+    assert marked == URGENT
+    for name in URGENT:  # every variation, whatever the condition
+        assert all(v["metadata"] == {"urgent": True} for v in domain.responses[name])
+
+
+async def test_the_reply_says_how_many_paragraphs_are_the_reminder(domain):
+    nlg = UrgentReminderNLG(domain.responses)
+    later = tracker(domain, *turn("what do I do"), slots={"red_flag": "cardiac"})
+    message = await nlg.generate("utter_out_of_scope", later, "socketio")
+    assert message["metadata"] == {"urgent_parts": 1}
+    urgent = await nlg.generate("utter_emergency", later, "socketio")
+    assert urgent["metadata"] == {"urgent": True}
+    calm = tracker(domain, *turn("what do I do"))
+    assert not (await nlg.generate("utter_out_of_scope", calm, "socketio")).get(
+        "metadata"
+    )
