@@ -39,7 +39,8 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip check
 	@touch $@
 
-# The website widget's socket.io client, pinned by widget-vendor/package-lock.json.
+# The website widget's socket.io client, and axe-core for the browser tests,
+# pinned by widget-vendor/package-lock.json.
 WIDGET_IO := widget-vendor/node_modules/socket.io-client/dist/socket.io.min.js
 $(WIDGET_IO): widget-vendor/package.json widget-vendor/package-lock.json
 	@command -v npm >/dev/null || \

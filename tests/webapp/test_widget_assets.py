@@ -1,6 +1,7 @@
 """The website widget's files: the socket.io client pinned by npm and served
-beside the widget, the demo page's one-tag embed, and widget code that never
-inserts HTML. (Its behaviour in a browser: tests/system/browser/test_widget.py.)"""
+beside the widget, axe-core pinned for the browser tests and never served,
+the demo page's one-tag embed, and widget code that never inserts HTML. (Its
+behaviour in a browser: tests/system/browser/test_widget.py.)"""
 
 from __future__ import annotations
 
@@ -34,7 +35,6 @@ def pinned_version() -> str:
 def test_the_socket_io_client_is_pinned_exactly_by_the_lockfile():
     package = json.loads((WIDGET / "package.json").read_text())
     assert list(package["dependencies"]) == ["socket.io-client"]
-    assert not package.get("devDependencies")
     version = pinned_version()
     assert re.fullmatch(r"4\.\d+\.\d+", version), "an exact socket.io v4 version"
     lock = json.loads((WIDGET / "package-lock.json").read_text())
@@ -42,6 +42,21 @@ def test_the_socket_io_client_is_pinned_exactly_by_the_lockfile():
     entry = lock["packages"]["node_modules/socket.io-client"]
     assert entry["version"] == version
     assert entry["integrity"].startswith("sha512-")
+
+
+def test_axe_core_is_pinned_exactly_for_the_tests_only():
+    package = json.loads((WIDGET / "package.json").read_text())
+    assert list(package["devDependencies"]) == ["axe-core"]
+    version = package["devDependencies"]["axe-core"]
+    assert re.fullmatch(r"4\.\d+\.\d+", version), "an exact axe-core v4 version"
+    lock = json.loads((WIDGET / "package-lock.json").read_text())
+    assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
+    entry = lock["packages"]["node_modules/axe-core"]
+    assert entry["version"] == version and entry["dev"] is True
+    assert entry["integrity"].startswith("sha512-")
+    installed = WIDGET / "node_modules" / "axe-core" / "package.json"
+    assert installed.is_file(), "run `make install` (npm ci --prefix widget-vendor)"
+    assert json.loads(installed.read_text())["version"] == version
 
 
 def test_the_web_app_serves_the_installed_client_beside_the_widget(client):
@@ -62,6 +77,8 @@ def test_the_web_app_serves_the_installed_client_beside_the_widget(client):
         "/static/widget/socket.io.esm.min.js",
         "/static/widget/..%2F..%2F..%2Fwidget%2Fpackage.json",
         "/static/widget/node_modules/socket.io-client/package.json",
+        "/static/widget/axe.min.js",
+        "/static/widget/node_modules/axe-core/axe.min.js",
     ],
 )
 def test_nothing_else_of_node_modules_is_served(client, path):

@@ -175,6 +175,30 @@ def test_pages_fit_a_tablet_and_a_laptop(page, stack, width, height):
     assert errors == []
 
 
+STAFF_PAGES = (
+    "/staff/leads",
+    "/staff/leads/{reference}",
+    "/staff/conversations",
+    "/staff/conversations/view?sender={sender}",
+    "/staff/dashboard",
+    "/staff/outbox",
+)
+
+
+def test_axe_finds_nothing_on_any_staff_page(page, stack, axe_violations):
+    page.goto(f"{stack.web}/staff/login")
+    found = {"/staff/login": axe_violations(page)}
+    sign_in(page)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    for path in STAFF_PAGES:
+        page.goto(
+            stack.web + path.format(reference=stack.reference, sender=stack.sender)
+        )
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        found[path] = axe_violations(page)
+    assert {path: v for path, v in found.items() if v} == {}
+
+
 def test_the_servers_logged_no_personal_details(stack):
     for log in stack.logs:
         content = log.read_text(errors="replace")
