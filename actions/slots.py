@@ -13,7 +13,7 @@ from rasa_sdk.forms import ValidationAction
 
 from clinic.faq_keys import answer_key, topic_of
 from clinic.profile import ProfileError, current_profile
-from components.condition_answers import answer_condition
+from components.condition_answers import answer_condition, answer_precaution
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,23 @@ class ValidateSlotMappings(ValidationAction):
         """
         return {"condition": answer_condition(latest_entities(tracker, "condition"))}
 
+    async def extract_precaution(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> Dict[Text, Any]:
+        """The precaution *this* message names (pregnancy, blood thinners,
+        ...; components/precautions.py), whose answer leads the
+        contraindications reply; None when it names none or several.
+
+        Reset each turn like `condition`; no event while it stays empty.
+        """
+        value = answer_precaution(latest_entities(tracker, "precaution"))
+        if value is None and tracker.get_slot("precaution") is None:
+            return {}
+        return {"precaution": value}
+
     async def extract_faq_topic(
         self,
         dispatcher: CollectingDispatcher,
@@ -146,6 +163,16 @@ class ValidateSlotMappings(ValidationAction):
     ) -> Dict[Text, Any]:
         """A condition name from the extractor; anything else is dropped."""
         return {"condition": category(slot_value)}
+
+    def validate_precaution(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+    ) -> Dict[Text, Any]:
+        """A precaution name from the extractor; anything else is dropped."""
+        return {"precaution": category(slot_value)}
 
     def validate_faq_topic(
         self,

@@ -1,7 +1,9 @@
-"""Which condition's answer a message gets, from the conditions it names.
+"""Which condition's answer a message gets, from the conditions it names,
+and which precaution's (pregnancy, blood thinners, ...) from those it names.
 
 Kept free of Rasa imports: the action server (actions/slots.py) uses it to
-set the `condition` slot, and the NLU's ConditionExtractor names the values.
+set the `condition` and `precaution` slots, and the NLU's ConditionExtractor
+and PrecautionExtractor name the values.
 """
 
 from __future__ import annotations
@@ -46,3 +48,23 @@ def answer_condition(values: Sequence[str]) -> Optional[str]:
         if value in CATALOGUED:
             return value
     return UNLISTED if values else None
+
+
+# The precautions the contraindications answer has a variation for
+# (components/precautions.py names them).
+PRECAUTIONS = frozenset(
+    {
+        "pregnancy", "blood_thinners", "clotting_disorder", "hiv_hepatitis",
+        "implant", "medication",
+    }
+)  # fmt: skip
+
+
+def answer_precaution(values: Sequence[str]) -> Optional[str]:
+    """The precaution whose answer a message gets: the one it names, or None
+    (the whole list) when it names none or several. A blood thinner is the
+    medicine named, not a second matter."""
+    named = {value for value in values if value in PRECAUTIONS}
+    if "blood_thinners" in named:
+        named.discard("medication")
+    return named.pop() if len(named) == 1 else None

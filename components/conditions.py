@@ -16,11 +16,10 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.text import normalise_with_offsets, within_one_edit, words
+from components.text import entities_added, find_phrases
 
 ENTITY = "condition"
 
@@ -98,35 +97,7 @@ _COMPILED: List[Tuple[str, List[Pattern[str]]]] = [
 def find_conditions(text: str) -> List[Tuple[str, int, int]]:
     """Returns (value, start, end) per condition named, in reading order;
     start and end are positions in `text` itself."""
-    norm, offsets = normalise_with_offsets(text)
-    taken: List[Tuple[int, int]] = []
-    found: List[Tuple[str, int, int]] = []
-
-    def free(start: int, end: int) -> bool:
-        return all(end <= s or start >= e for s, e in taken)
-
-    for value, patterns in _COMPILED:
-        for pattern in patterns:
-            for match in pattern.finditer(norm):
-                if free(match.start(), match.end()):
-                    taken.append((match.start(), match.end()))
-                    found.append((value, match.start(), match.end()))
-    for word, start, end in words(norm):
-        if len(word) < MIN_FUZZY_LENGTH or not free(start, end):
-            continue
-        for keyword, value in FUZZY_WORDS.items():
-            if within_one_edit(word, keyword):
-                taken.append((start, end))
-                found.append((value, start, end))
-                break
-    found.sort(key=lambda item: item[1])
-    seen = set()
-    unique = []
-    for value, start, end in found:  # one entity per condition, where first named
-        if value not in seen:
-            seen.add(value)
-            unique.append((value, offsets[start], offsets[end - 1] + 1))
-    return unique
+    return find_phrases(text, _COMPILED, FUZZY_WORDS, MIN_FUZZY_LENGTH)
 
 
 @DefaultV1Recipe.register(
@@ -152,21 +123,5 @@ class ConditionExtractor(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Adds the entities to each message."""
-        for message in messages:
-            found = find_conditions(message.get(TEXT) or "")
-            if not found:
-                continue
-            entities = list(message.get(ENTITIES, []))
-            for value, start, end in found:
-                entities.append(
-                    {
-                        "entity": ENTITY,
-                        "value": value,
-                        "start": start,
-                        "end": end,
-                        "confidence_entity": 1.0,
-                        "extractor": self.__class__.__name__,
-                    }
-                )
-            message.set(ENTITIES, entities, add_to_output=True)
+        entities_added(messages, ENTITY, find_conditions, self.__class__.__name__)
         return messages

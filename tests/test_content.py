@@ -10,7 +10,7 @@ import pytest
 
 from actions.fallback import TOPIC_BUTTONS
 from clinic.profile import load_profile
-from components.condition_answers import CATALOGUED, UNLISTED
+from components.condition_answers import CATALOGUED, PRECAUTIONS, UNLISTED
 from components.conditions import PATTERNS
 from tests.conftest import ROOT, read_yaml, seed_pages, shared_missing
 
@@ -125,6 +125,41 @@ def test_condition_answers_match_extractor_values(faq_responses) -> None:
         conditioned.add(cond["value"])
     assert conditioned == CATALOGUED | {UNLISTED}
     assert "condition" not in variations[-1], "the general answer must come last"
+
+
+def test_precaution_answers_match_extractor_values(faq_responses) -> None:
+    """The contraindications answer has a variation for each precaution the
+    extractor names, each leading with its own matter, and the whole list
+    last for a message that names none or several."""
+    variations = faq_responses["utter_faq/contraindications"]
+    leads = {
+        "pregnancy": "If you are pregnant",
+        "blood_thinners": "Blood thinners",
+        "clotting_disorder": "A bleeding or clotting disorder",
+        "hiv_hepatitis": "If you have HIV or hepatitis",
+        "implant": "Tell the clinic about a pacemaker",
+        "medication": "Tell your practitioner about every medicine",
+    }
+    conditioned = {}
+    for variation in variations[:-1]:
+        [cond] = variation["condition"]
+        assert cond["name"] == "precaution"
+        conditioned[cond["value"]] = variation["text"]
+    assert set(conditioned) == PRECAUTIONS == set(leads)
+    for value, text in conditioned.items():
+        assert text.startswith(leads[value]), value
+        # Every one still points to the rest and leaves the decision to the
+        # clinic; a medicine is never to be stopped without the prescriber.
+        assert "the clinic decides at an assessment" in text, value
+        assert "implant" in text and "medicine" in text, value
+    for value in ("blood_thinners", "medication"):
+        assert (
+            "never stop or change a prescribed medicine" in conditioned[value].lower()
+        )
+    general = variations[-1]
+    assert "condition" not in general, "the whole list must come last"
+    for fact in ("warfarin", "pregnant", "clotting disorder", "HIV", "pacemaker"):
+        assert fact in general["text"]
 
 
 def test_fallback_suggestions_cover_every_topic(faq_responses) -> None:

@@ -52,6 +52,41 @@ async def test_condition_slot_follows_the_latest_message(
 
 
 @pytest.mark.parametrize(
+    "entities, before, expected",
+    [
+        ([{"entity": "precaution", "value": "pregnancy"}], None, "pregnancy"),
+        # Several named: none is chosen (the whole list answers them all).
+        (
+            [
+                {"entity": "precaution", "value": "pregnancy"},
+                {"entity": "precaution", "value": "blood_thinners"},
+            ],
+            "pregnancy",
+            None,
+        ),
+        # An earlier message's precaution does not colour this one.
+        ([], "pregnancy", None),
+        ([{"entity": "condition", "value": "sciatica"}], "implant", None),
+    ],
+)
+async def test_precaution_slot_follows_the_latest_message(
+    dispatcher, entities, before, expected
+) -> None:
+    tracker = make_tracker(
+        [user_event("x", "faq", entities)], slots={"precaution": before}
+    )
+    result = await ValidateSlotMappings().extract_precaution(dispatcher, tracker, {})
+    assert result == {"precaution": expected}
+
+
+async def test_an_empty_precaution_slot_is_not_set_again(dispatcher) -> None:
+    tracker = make_tracker([user_event("what is ims", "faq")])
+    assert (
+        await ValidateSlotMappings().extract_precaution(dispatcher, tracker, {}) == {}
+    )
+
+
+@pytest.mark.parametrize(
     "intent, topic, expected",
     [
         ("faq", "candidate", "candidate"),
@@ -105,6 +140,8 @@ def domain_dict() -> dict:
         ([{"entity": "condition", "value": "sciatica"}], "faq", "candidate",
          {"condition": "sciatica", "faq_topic": "candidate"}),
         ([], "faq", "frequency", {"condition": None, "faq_topic": None}),
+        ([{"entity": "precaution", "value": "pregnancy"}], "faq", "contraindications",
+         {"condition": None, "precaution": "pregnancy", "faq_topic": None}),
         ([{"entity": "red_flag", "value": "chest_pain"}], "emergency", "what_is_ims",
          {"condition": None, "red_flag": "chest_pain"}),
     ],
@@ -132,6 +169,8 @@ async def test_every_slot_set_on_a_turn_is_validated_without_a_warning(
         ("condition", "frozen_shoulder", "frozen_shoulder"),
         ("condition", "<script>", None),
         ("condition", 42, None),
+        ("precaution", "blood_thinners", "blood_thinners"),
+        ("precaution", "<b>", None),
         ("faq_topic", "cost_coverage", "cost_coverage"),
         ("faq_topic", "needles", None),
         ("red_flag", "cauda_equina", "cauda_equina"),

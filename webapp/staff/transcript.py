@@ -21,9 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from clinic import faq_keys
 from db.models import Lead, RedFlagAlert
 from db.rasa_events import RED_FLAG_ACTION, events, red_flag_event
+from webapp.staff import labels
 
 FALLBACK_INTENT = "nlu_fallback"
 LEAD_FORM_START = "action_start_lead"
@@ -63,14 +63,9 @@ class Turn:
     text: str = ""
     channel: Optional[str] = None
     buttons: List[str] = field(default_factory=list)
-    intent: Optional[str] = None  # what the assistant understood (user turns)
+    medium: Optional[str] = None  # sms / whatsapp, for a Twilio message
     clicked: bool = False  # the person pressed a button (text is its title)
     image: Optional[str] = None
-
-
-def intent_label(parse_data: Dict[str, Any]) -> Optional[str]:
-    """`faq/<topic>` for an FAQ question, else the intent name."""
-    return faq_keys.label(parse_data)
 
 
 def _buttons(data: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -102,7 +97,7 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
                     at=at,
                     text=title if title else text,
                     channel=data.get("input_channel"),
-                    intent=intent_label(data.get("parse_data") or {}),
+                    medium=labels.medium(data),
                     clicked=clicked,
                 )
             )
@@ -133,7 +128,8 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
             and row.action_name == "red_flag"
             and data.get("value")
         ):
-            turns.append(Turn(kind="flag", at=at, text=f"Red flag: {data['value']}"))
+            label = labels.red_flag(str(data["value"]))
+            turns.append(Turn(kind="flag", at=at, text=f"Red flag: {label}"))
     return turns
 
 
@@ -180,6 +176,7 @@ class ConversationRow:
     first_message: str
     references: List[str]
 
+    medium: Optional[str]  # sms / whatsapp, for a Twilio conversation
 
 @dataclass(frozen=True)
 class ConversationPage:
@@ -267,6 +264,7 @@ def conversations(
                 first_message=str(firsts.get(row.sender_id, {}).get("text") or ""),
                 references=references.get(row.sender_id, []),
             )
+                medium=labels.medium(firsts.get(row.sender_id, {})),
             for row in rows
         ],
         total=total,
@@ -276,6 +274,27 @@ def conversations(
 def is_red_flagged(session: Session, sender_id: str) -> bool:
     if not has_events_table(session):
         return False
+def media(session: Session, sender_ids: Sequence[str]) -> Dict[str, str]:
+    """sms or whatsapp, per Twilio conversation of `sender_ids` (from its
+    first message's metadata): a lead stores only Rasa's channel, `twilio`."""
+    if not sender_ids or not has_events_table(session):
+        return {}
+    first_user = (
+        select(func.min(events.c.id))
+        .where(events.c.type_name == "user")
+        .where(events.c.sender_id.in_(sorted(set(sender_ids))))
+        .group_by(events.c.sender_id)
+    )
+    found = {}
+    for sender, raw in session.execute(
+        select(events.c.sender_id, events.c.data).where(events.c.id.in_(first_user))
+    ):
+        medium = labels.medium(_json(raw))
+        if medium:
+            found[sender] = medium
+    return found
+
+
     query = (
         select(events.c.id)
         .where(events.c.sender_id == sender_id)

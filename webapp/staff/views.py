@@ -31,7 +31,7 @@ from db.engine import session_factory
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, RedFlagAlert, utcnow
 from db.staff_models import LeadNote
 from notifications.red_flags import alert_for
-from webapp.staff import auth, charts, dashboard, export, queries
+from webapp.staff import auth, charts, dashboard, export, labels, queries
 from webapp.staff.forms import (
     STATUS_LABELS,
     DeleteForm,
@@ -45,6 +45,7 @@ from webapp.staff.transcript import (
     conversations,
     delete_conversation,
     is_red_flagged,
+    media,
     transcript,
 )
 
@@ -134,6 +135,7 @@ def _context() -> Dict[str, Any]:
         "staff_user": user,
         "logout_form": LogoutForm() if user else None,
         "status_labels": STATUS_LABELS,
+        "labels": labels,
     }
 
 
@@ -256,6 +258,9 @@ def leads() -> Any:
         "staff/leads.html",
         to_review=to_review,
         page=page,
+        media=media(
+            db(), [ld.sender_id for ld in page.leads if ld.channel == "twilio"]
+        ),
         flt=flt,
         flag_choices=queries.FLAGS,
         channels=queries.channels(db()),
@@ -267,7 +272,8 @@ def leads() -> Any:
 def export_csv() -> Response:
     flt = parse_or_400(lambda: queries.QueueFilter.from_args(request.args))
     found = list(parse_or_400(lambda: queries.matching(db(), flt, zone())))
-    body = export.to_csv(export.rows(found, lambda value: _local(value, True)))
+    notes = parse_or_400(lambda: queries.notes(db(), flt, zone()))
+    body = export.to_csv(export.rows(found, notes, lambda value: _local(value, True)))
     if found:
         now = utcnow()
         db().execute(
@@ -319,6 +325,7 @@ def _lead_page(lead: Lead, status_form: StatusForm, code: int = 200) -> Any:
         notes=notes,
         turns=transcript(db(), lead.sender_id),
         red_flagged=is_red_flagged(db(), lead.sender_id),
+        medium=media(db(), [lead.sender_id]).get(lead.sender_id),
         same_conversation=same_conversation,
         status_form=status_form,
         delete_form=DeleteForm(formdata=None),

@@ -131,6 +131,7 @@ def user(
     channel: str = "rest",
     topic: Optional[str] = None,
     entities: Optional[List[Dict[str, Any]]] = None,
+    metadata: Optional[Dict[str, Any]] = None,
 ):
     from rasa.shared.core.events import UserUttered
 
@@ -160,6 +161,7 @@ def user(
         parse_data=parse_data,
         timestamp=at,
         input_channel=channel,
+        metadata=metadata,
     )
 
 
