@@ -53,4 +53,3 @@ TOPICS: Dict[str, Tuple[str, str]] = {
     "needle_fear": ("Afraid of needles", "I am scared of needles. Can I have IMS?"),
     "children": ("Children and teens", "Can children have IMS?"),
 }
-

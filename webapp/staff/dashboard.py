@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from clinic import faq_keys
 from db.models import Lead, LeadEvent, LeadStatus
+from webapp.staff import labels
 from webapp.staff.transcript import (
     FALLBACK_INTENT,
     LEAD_FORM_START,
@@ -121,7 +122,7 @@ def build(session: Session, start: date, end: date, zone: ZoneInfo) -> Dashboard
 
     key = json_text(session, *faq_keys.ANSWER_KEY_PATH)
     board.topics = [
-        (topic or "faq (topic unknown)", count)
+        (labels.topic(topic), count)
         for topic, count in session.execute(
             select(key, func.count().label("n"))
             .where(user, events.c.intent_name == "faq")
@@ -136,15 +137,16 @@ def build(session: Session, start: date, end: date, zone: ZoneInfo) -> Dashboard
         select(func.count(distinct(events.c.sender_id))).where(flagged)
     ).scalar_one()
     value = json_text(session, "value")
-    board.red_flag_categories = list(
-        session.execute(
+    board.red_flag_categories = [
+        (labels.red_flag(category), count)
+        for category, count in session.execute(
             select(value, func.count(distinct(events.c.sender_id)))
             .where(events.c.type_name == "slot", events.c.action_name == "red_flag")
             .where(period, value.is_not(None))
             .group_by(value)
             .order_by(func.count(distinct(events.c.sender_id)).desc(), value)
-        ).all()
-    )
+        )
+    ]
     board.red_flag_senders = [
         (sender, to_datetime(last))
         for sender, last in session.execute(
@@ -157,15 +159,15 @@ def build(session: Session, start: date, end: date, zone: ZoneInfo) -> Dashboard
     ]
 
     channel = json_text(session, "input_channel")
-    board.conversation_channels = [
-        (name or "unknown", count)
-        for name, count in session.execute(
-            select(channel, func.count(distinct(events.c.sender_id)))
-            .where(user)
-            .group_by(channel)
-            .order_by(func.count(distinct(events.c.sender_id)).desc(), channel)
-        )
-    ]
+    medium = json_text(session, "metadata", labels.MEDIUM_KEY)
+    senders = func.count(distinct(events.c.sender_id))
+    per_channel: Dict[str, int] = {}
+    for name, medium_, count in session.execute(
+        select(channel, medium, senders).where(user).group_by(channel, medium)
+    ):
+        label = labels.channel(name or "unknown", medium_)
+        per_channel[label] = per_channel.get(label, 0) + count
+    board.conversation_channels = _by_count(per_channel)
 
     started = session.execute(
         select(func.count(distinct(events.c.sender_id))).where(
@@ -179,6 +181,11 @@ def build(session: Session, start: date, end: date, zone: ZoneInfo) -> Dashboard
         ("Lead form started", started),
     ] + board.funnel
     return board
+
+
+def _by_count(counts: Dict[str, int]) -> List[Tuple[str, int]]:
+    """Most first, then by name."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _span(start: date, end: date) -> int:
@@ -201,14 +208,13 @@ def _lead_figures(
     session: Session, board: Dashboard, since: datetime, until: datetime
 ) -> None:
     period = and_(Lead.created_at >= since, Lead.created_at < until)
-    board.lead_channels = list(
-        session.execute(
-            select(Lead.channel, func.count(Lead.id))
-            .where(period)
-            .group_by(Lead.channel)
-            .order_by(func.count(Lead.id).desc(), Lead.channel)
-        ).all()
-    )
+    per_channel: Dict[str, int] = {}
+    for name, count in session.execute(
+        select(Lead.channel, func.count(Lead.id)).where(period).group_by(Lead.channel)
+    ):
+        label = labels.channel(name)
+        per_channel[label] = per_channel.get(label, 0) + count
+    board.lead_channels = _by_count(per_channel)
     saved = session.execute(select(func.count(Lead.id)).where(period)).scalar_one()
     contacted = session.execute(
         select(func.count(Lead.id)).where(

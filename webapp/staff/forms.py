@@ -6,15 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from db.models import LeadStatus
+from webapp.staff.labels import STATUS_LABELS
 
-STATUS_LABELS = {
-    LeadStatus.NEW.value: "New",
-    LeadStatus.CONTACTED.value: "Contacted",
-    LeadStatus.BOOKED.value: "Booked",
-    LeadStatus.NOT_A_FIT.value: "Not a fit",
-    LeadStatus.CLOSED.value: "Closed",
-}
 NOTE_LENGTH = 2000
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from db.models import Lead, LeadStatus
+from db.staff_models import LeadNote
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -236,6 +237,22 @@ def matching(session: Session, flt: QueueFilter, zone: ZoneInfo):  # noqa: ANN20
         .order_by(pinned, Lead.created_at.desc(), Lead.id.desc())
         .execution_options(yield_per=500)
     )
+
+
+def notes(
+    session: Session, flt: QueueFilter, zone: ZoneInfo
+) -> Dict[int, List[LeadNote]]:
+    """The staff notes of every lead of the filter, oldest first, per lead id."""
+    leads = select(Lead.id).where(*_conditions(flt, zone))
+    found: Dict[int, List[LeadNote]] = {}
+    for note in session.scalars(
+        select(LeadNote)
+        .where(LeadNote.lead_id.in_(leads))
+        .order_by(LeadNote.at, LeadNote.id)
+        .execution_options(yield_per=500)
+    ):
+        found.setdefault(note.lead_id, []).append(note)
+    return found
 
 
 def channels(session: Session) -> List[str]:

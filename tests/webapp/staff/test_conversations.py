@@ -68,7 +68,7 @@ def test_all_conversations_latest_first(signed_in, chats):
 def test_red_flagged_conversations(signed_in, chats):
     html = signed_in.get("/staff/conversations?show=red_flag").get_data(as_text=True)
     assert rows(html) == 1 and "sender=red-1" in html
-    assert "socketio" in html
+    assert "<td>Website chat</td>" in html and "socketio" not in html
 
 
 def test_conversations_without_a_lead(signed_in, chats):
@@ -103,7 +103,7 @@ def test_a_red_flagged_conversation(signed_in, chats):
         as_text=True
     )
     assert "I have crushing chest pain" in html
-    assert "Red flag: chest_pain" in html and "Marked as a red flag" in html
+    assert "Red flag: Chest pain" in html and "Marked as a red flag" in html
     assert "No lead was left" in html and "Delete conversation" in html
 
 

@@ -23,6 +23,7 @@ from tests.webapp.staff.conftest import (
 from webapp.staff import dashboard
 
 UTC = ZoneInfo("UTC")
+SMS = {"twilio_medium": "sms"}
 DAY1 = datetime(2026, 1, 10, 9, tzinfo=timezone.utc)
 DAY2 = datetime(2026, 1, 11, 9, tzinfo=timezone.utc)
 LATER = datetime(2026, 2, 20, 9, tzinfo=timezone.utc)
@@ -61,11 +62,19 @@ def history(database_url, db_session, signed_in):
         DAY2,
         "twilio",
         [
-            user("weekly?", "faq", ts(DAY2, 1), "twilio", "frequency"),
-            user("/request_human", "request_human", ts(DAY2, 2), "twilio"),
+            user("weekly?", "faq", ts(DAY2, 1), "twilio", "frequency", metadata=SMS),
+            user(
+                "/request_human", "request_human", ts(DAY2, 2), "twilio", metadata=SMS
+            ),
             action("action_start_lead", ts(DAY2, 2)),
-            user("can I bring my dog", "nlu_fallback", ts(DAY2, 3), "twilio"),
-            user("parking?", "nlu_fallback", ts(DAY2, 4), "twilio"),
+            user(
+                "can I bring my dog",
+                "nlu_fallback",
+                ts(DAY2, 3),
+                "twilio",
+                metadata=SMS,
+            ),
+            user("parking?", "nlu_fallback", ts(DAY2, 4), "twilio", metadata=SMS),
         ],
     )
     chat(
@@ -106,12 +115,16 @@ def test_figures_over_a_period(history):
     assert (board.conversations, board.user_messages, board.fallbacks) == (3, 10, 3)
     assert board.fallback_rate == pytest.approx(0.3)
     assert board.fallback_messages == [("can I bring my dog", 2), ("parking?", 1)]
-    assert board.topics == [("faq/frequency", 3), ("faq/does_it_hurt", 1)]
+    assert board.topics == [("How often to come", 3), ("Does it hurt?", 1)]
     assert board.red_flag_conversations == 1
-    assert board.red_flag_categories == [("chest_pain", 1)]
+    assert board.red_flag_categories == [("Chest pain", 1)]
     assert [sender for sender, _ in board.red_flag_senders] == ["b"]
-    assert board.conversation_channels == [("rest", 1), ("socketio", 1), ("twilio", 1)]
-    assert board.lead_channels == [("rest", 2), ("twilio", 1)]
+    assert board.conversation_channels == [
+        ("Chat API", 1),
+        ("SMS", 1),  # Twilio, on SMS
+        ("Website chat", 1),
+    ]
+    assert board.lead_channels == [("Chat API", 2), ("SMS or WhatsApp", 1)]
     assert board.funnel == [
         ("Conversations", 3),
         ("Lead form started", 1),
@@ -145,9 +158,10 @@ def test_the_page_draws_the_charts(signed_in, history):
     assert html.count("<svg") == 6
     for text in (
         "30.0%",
-        "faq/frequency",
+        "<title>How often to come: 3</title>",
         "can I bring my dog",
-        "chest_pain",
+        "<title>Chest pain: 1</title>",
+        "<title>SMS: 1</title>",
         "Lead form started",
         "<title>2026-01-10: 2</title>",
         'href="/staff/conversations/view?sender=b"',

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from sqlalchemy import select
 
 from db.models import LeadEvent
-from tests.webapp.staff.conftest import add_lead
+from tests.webapp.staff.conftest import add_lead, post_form
 from webapp.staff.export import neutralise
 
 
@@ -17,8 +18,18 @@ from webapp.staff.export import neutralise
     "value, expected",
     [
         ("=1+2", "'=1+2"),
-        ("+16045550111", "'+16045550111"),
+        ("+SUM(A1)", "'+SUM(A1)"),
+        ("+1+2", "'+1+2"),
+        ("+12", "'+12"),  # too short for a phone number
+        ("+1 604 555 0129 x", "'+1 604 555 0129 x"),
         ("-2+3", "'-2+3"),
+        ("-604-555-0129", "'-604-555-0129"),
+        # Phone numbers stay as written.
+        ("+1 604-555-0129", "+1 604-555-0129"),
+        ("+16045550111", "+16045550111"),
+        ("+1 (604) 555-0129", "+1 (604) 555-0129"),
+        ("+44 20 7946 0958", "+44 20 7946 0958"),
+        ("604-555-0129", "604-555-0129"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=1", "'\t=1"),
         ("\r=1", "'\r=1"),
@@ -60,12 +71,13 @@ def test_export_of_the_filtered_queue(signed_in, database_url, db_session):
     )
     assert response.headers["Cache-Control"] == "no-store"
     [row] = read_csv(response)
-    assert row["reference"] == evil
-    assert row["name"] == '\'=HYPERLINK("http://evil.example","click")'
-    assert row["concern"].startswith("'@SUM")
-    assert row["phone"] == "'+16045550100"
-    assert row["status"] == "new" and row["needs_review"] == "no"
-    assert row["consent_version"] == "2026-01"
+    assert row["Reference"] == evil
+    assert row["Name"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert row["Concern"].startswith("'@SUM")
+    assert row["Phone"] == "+1 604-555-0100"  # readable, and not a formula
+    assert row["Status"] == "New" and row["Needs review"] == "no"
+    assert row["Consent version"] == "2026-01"
+    assert row["Email"] == row["Notes"] == ""
 
     exported = db_session.scalars(
         select(LeadEvent).where(LeadEvent.kind == "exported")
@@ -84,14 +96,15 @@ def test_export_of_everything_crosses_pages(signed_in, database_url):
         )
     rows = read_csv(signed_in.get("/staff/leads/export.csv"))
     assert len(rows) == 60
-    assert {row["name"] for row in rows} == {f"Person {n}" for n in range(60)}
+    assert {row["Name"] for row in rows} == {f"Person {n}" for n in range(60)}
 
 
 def test_an_empty_export_has_the_header(signed_in):
     response = signed_in.get("/staff/leads/export.csv?status=booked")
     assert response.status_code == 200
     assert read_csv(response) == []
-    assert "reference,created_at,status" in response.get_data(as_text=True)
+    assert "Reference,Received,Status,Request," in response.get_data(as_text=True)
+    assert response.get_data(as_text=True).rstrip().endswith(",Notes")
 
 
 @pytest.mark.parametrize("query", ["status=x", "from=bad", "flag=?"])
@@ -103,3 +116,32 @@ def test_the_export_link_carries_the_filters(signed_in, database_url):
     add_lead(database_url)
     html = signed_in.get("/staff/leads?status=new&q=ana").get_data(as_text=True)
     assert 'href="/staff/leads/export.csv?status=new&amp;q=ana"' in html
+
+
+def test_the_export_includes_the_staff_notes(signed_in, database_url):
+    reference = add_lead(database_url, sender_id="noted")
+    other = add_lead(
+        database_url, sender_id="quiet", submission_key="quiet", phone="+16045550102"
+    )
+    page = f"/staff/leads/{reference}"
+    post_form(signed_in, page, f"{page}/status", {"status": "contacted",
+              "note": "Left a voicemail"})  # fmt: skip
+    post_form(signed_in, page, f"{page}/status", {"status": "contacted",
+              "note": "=Called back, booked Monday"})  # fmt: skip
+    exported = read_csv(signed_in.get("/staff/leads/export.csv"))
+    rows = {row["Reference"]: row for row in exported}
+    first, second = rows[reference]["Notes"].split("\n")
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d ana: Left a voicemail", first)
+    assert second.endswith(" ana: =Called back, booked Monday")  # not at the start
+    assert rows[other]["Notes"] == ""
+
+
+def test_notes_of_leads_outside_the_filter_are_left_out(signed_in, database_url):
+    reference = add_lead(database_url, sender_id="noted", channel="rest")
+    page = f"/staff/leads/{reference}"
+    post_form(signed_in, page, f"{page}/status", {"status": "new", "note": "private"})
+    add_lead(database_url, sender_id="web", submission_key="web", channel="socketio",
+             phone="+16045550103")  # fmt: skip
+    response = signed_in.get("/staff/leads/export.csv?channel=socketio")
+    [row] = read_csv(response)
+    assert row["Notes"] == "" and "private" not in response.get_data(as_text=True)

@@ -221,3 +221,32 @@ def test_an_empty_queue(signed_in):
     response = signed_in.get("/staff/leads")
     assert response.status_code == 200
     assert "No leads match" in response.get_data(as_text=True)
+
+
+def test_each_row_shows_the_request_and_the_concern(signed_in, database_url):
+    add_lead(database_url, sender_id="a", kind="callback", concern="sore neck",
+             phone="+16045550121")  # fmt: skip
+    long = "my lower back has hurt since a fall on the ice last winter " * 3
+    add_lead(database_url, sender_id="b", kind="assessment", concern=long,
+             phone="+16045550122")  # fmt: skip
+    html = signed_in.get("/staff/leads").get_data(as_text=True)
+    assert "<th>Request</th>" in html
+    cells = re.findall(r'<td class="request">(.*?)</td>', html)
+    assert cells[0] == (
+        '<span class="kind">Booking</span><span class="concern">'
+        + long[:79]
+        + "…</span>"
+    )
+    assert cells[1] == (
+        '<span class="kind">Call back</span><span class="concern">sore neck</span>'
+    )
+
+
+def test_phone_numbers_and_emails_are_tap_links(signed_in, queue):
+    html = signed_in.get("/staff/leads").get_data(as_text=True)
+    [sam] = [row for row in html.split("<tr") if "Sam Sms" in row]
+    assert '<a class="tap nowrap" href="tel:+16045550199">+1 604-555-0199</a>' in sam
+    assert 'href="sms:+16045550199">Text<span class="visually-hidden">' in sam
+    assert '<a class="tap" href="mailto:sam%40example.org">sam@example.org</a>' in sam
+    [nina] = [row for row in html.split("<tr") if "Nina New" in row]
+    assert "tel:" not in nina and "mailto:nina%40example.org" in nina
