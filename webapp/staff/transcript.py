@@ -62,8 +62,8 @@ class Turn:
     at: Optional[datetime]
     text: str = ""
     channel: Optional[str] = None
-    buttons: List[str] = field(default_factory=list)
     medium: Optional[str] = None  # sms / whatsapp, for a Twilio message
+    buttons: List[str] = field(default_factory=list)
     clicked: bool = False  # the person pressed a button (text is its title)
     image: Optional[str] = None
 
@@ -173,10 +173,10 @@ class ConversationRow:
     messages: int
     red_flag: bool
     channel: Optional[str]
+    medium: Optional[str]  # sms / whatsapp, for a Twilio conversation
     first_message: str
     references: List[str]
 
-    medium: Optional[str]  # sms / whatsapp, for a Twilio conversation
 
 @dataclass(frozen=True)
 class ConversationPage:
@@ -261,19 +261,16 @@ def conversations(
                 messages=int(row.messages or 0),
                 red_flag=bool(row.red_flag),
                 channel=firsts.get(row.sender_id, {}).get("input_channel"),
+                medium=labels.medium(firsts.get(row.sender_id, {})),
                 first_message=str(firsts.get(row.sender_id, {}).get("text") or ""),
                 references=references.get(row.sender_id, []),
             )
-                medium=labels.medium(firsts.get(row.sender_id, {})),
             for row in rows
         ],
         total=total,
     )
 
 
-def is_red_flagged(session: Session, sender_id: str) -> bool:
-    if not has_events_table(session):
-        return False
 def media(session: Session, sender_ids: Sequence[str]) -> Dict[str, str]:
     """sms or whatsapp, per Twilio conversation of `sender_ids` (from its
     first message's metadata): a lead stores only Rasa's channel, `twilio`."""
@@ -295,6 +292,9 @@ def media(session: Session, sender_ids: Sequence[str]) -> Dict[str, str]:
     return found
 
 
+def is_red_flagged(session: Session, sender_id: str) -> bool:
+    if not has_events_table(session):
+        return False
     query = (
         select(events.c.id)
         .where(events.c.sender_id == sender_id)
