@@ -20,9 +20,11 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from db.engine import session_factory
+from db.leads import save_lead
 from db.migrate import upgrade
 from db.models import Lead, LeadEvent
 from tests.conversation import booking_messages
+from tests.factories import NOTIFY, lead_input
 from tests.servers import assistant_env, assistant_with_web_app, free_port
 from tests.stack import say, texts
 from webapp.staff import auth
@@ -89,7 +91,7 @@ def test_a_receptionist_works_a_lead_from_a_real_conversation(page, stack, tmp_p
     expect(page.get_by_role("heading", level=1)).to_contain_text(stack.reference)
     details = page.locator("dl.fields")
     expect(details).to_contain_text(NAME)
-    expect(details).to_contain_text("+16045550177")
+    expect(details).to_contain_text("+1 604-555-0177")
     expect(details).to_contain_text(CONCERN)
     expect(page.get_by_text("Consent (wording version")).to_be_visible()
 
@@ -101,7 +103,7 @@ def test_a_receptionist_works_a_lead_from_a_real_conversation(page, stack, tmp_p
     expect(people.last).to_have_text("yes, send it")
     expect(people).to_have_count(len(BOOKING))
     first_user = transcript.locator("li.turn.user .meta").first
-    expect(first_user).to_contain_text("rest")
+    expect(first_user).to_contain_text("Chat API")  # Rasa's REST channel
     expect(transcript.locator("li.turn.bot .bubble").nth(1)).to_contain_text("week")
     expect(transcript.get_by_text("Lead form started")).to_be_visible()
     saved = transcript.locator("li.turn.bot", has_text=stack.reference)
@@ -113,7 +115,7 @@ def test_a_receptionist_works_a_lead_from_a_real_conversation(page, stack, tmp_p
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_contain_text("is now contacted")
     trail = page.locator("table.trail")
-    expect(trail).to_contain_text("from=new; to=contacted")
+    expect(trail).to_contain_text("New to Contacted")
     expect(trail).to_contain_text("Called back; assessment on Monday 9am")
     expect(trail).to_contain_text(USERNAME)
 
@@ -128,9 +130,12 @@ def test_a_receptionist_works_a_lead_from_a_real_conversation(page, stack, tmp_p
     assert csv_file.name.startswith("leads-") and csv_file.suffix == ".csv"
     text = csv_file.read_text(encoding="utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
-    [exported] = [r for r in rows if r["reference"] == stack.reference]
-    assert exported["name"] == NAME and exported["status"] == "contacted"
-    assert exported["phone"] == "'+16045550177"  # no formula in a spreadsheet
+    [exported] = [r for r in rows if r["Reference"] == stack.reference]
+    assert exported["Name"] == NAME and exported["Status"] == "Contacted"
+    assert exported["Phone"] == "+1 604-555-0177"  # readable, not a formula
+    assert exported["Notes"].endswith(
+        f"{USERNAME}: Called back; assessment on Monday 9am"
+    )
 
     # Signing out ends the session: the queue asks for a sign-in again.
     page.get_by_role("button", name="Sign out").click()
@@ -197,6 +202,67 @@ def test_axe_finds_nothing_on_any_staff_page(page, stack, axe_violations):
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         found[path] = axe_violations(page)
     assert {path: v for path, v in found.items() if v} == {}
+
+
+TAP_TARGETS = "a, button, input:not([type=hidden]), select, textarea, summary"
+SMALL_TARGETS = """(selector) => Array.from(document.querySelectorAll(selector))
+  .filter((el) => el.getClientRects().length > 0)
+  .map((el) => {
+    const box = el.getBoundingClientRect();
+    return {target: el.outerHTML.slice(0, 100), width: box.width, height: box.height};
+  })
+  .filter((found) => found.width < 44 || found.height < 44)"""
+TABLE_FIT = """() => {
+  const frame = document.querySelector('.table-wrap');
+  return {table: frame.scrollWidth, frame: frame.clientWidth,
+          page: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+def test_on_a_tablet_the_queue_fits_and_every_tap_target_is_44_px(page, stack):
+    """A tablet in portrait (820 CSS px wide): the queue's columns fit in its
+    frame, with a lead whose email and concern are long, and each link,
+    button and form field is at least 44 x 44 CSS px on every staff page."""
+    long = lead_input(
+        submission_key="browser-long",
+        sender_id="browser-long",
+        kind="callback",
+        name="Maximiliana Papadopoulou-Vandenberghe",
+        phone="+16045550178",
+        email="maximiliana.papadopoulou.vandenberghe@example.org",
+        concern="pain in my right hip and down the outside of my thigh " * 4,
+    )
+    saved = save_lead(session_factory(stack.database_url), long, NOTIFY)
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto(f"{stack.web}/staff/login")
+    small = {"/staff/login": page.evaluate(SMALL_TARGETS, TAP_TARGETS)}
+    sign_in(page)
+    expect(page.get_by_role("heading", name="Leads")).to_be_visible()
+
+    row = page.locator("table.queue tbody tr", has_text=stack.reference)
+    expect(row.locator("td.request")).to_contain_text("Booking")
+    expect(row.locator("td.request")).to_contain_text(CONCERN)
+    expect(
+        row.get_by_role("link", name="+1 604-555-0177", exact=True)
+    ).to_have_attribute("href", "tel:+16045550177")
+    expect(row.get_by_role("link", name="Text +1 604-555-0177")).to_have_attribute(
+        "href", "sms:+16045550177"
+    )
+    other = page.locator("table.queue tbody tr", has_text=saved.reference)
+    expect(other.locator("td.request")).to_contain_text("Call back")
+    expect(other.get_by_role("link", name=long.email)).to_have_attribute(
+        "href", "mailto:maximiliana.papadopoulou.vandenberghe%40example.org"
+    )
+    fit = page.evaluate(TABLE_FIT)
+    assert fit["table"] <= fit["frame"] and fit["page"] <= 0, fit
+
+    for path in STAFF_PAGES:
+        page.goto(
+            stack.web + path.format(reference=stack.reference, sender=stack.sender)
+        )
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        small[path] = page.evaluate(SMALL_TARGETS, TAP_TARGETS)
+    assert {path: found for path, found in small.items() if found} == {}
 
 
 def test_the_servers_logged_no_personal_details(stack):
