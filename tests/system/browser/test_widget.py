@@ -216,6 +216,10 @@ def user_messages(page: Page):
     return log(page).locator("li.user .bubble")
 
 
+def urgent_messages(page: Page):
+    return log(page).locator("li.bot.urgent")
+
+
 def last_bot_text(page: Page) -> str:
     return bot_messages(page).last.inner_text()
 
@@ -445,6 +449,98 @@ def test_no_html_from_any_message_reaches_the_page(page, stack):
     hrefs = widget.locator("a").evaluate_all("links => links.map(a => a.href)")
     assert hrefs and all(re.match(r"(https?|tel|mailto):", h) for h in hrefs), hrefs
     assert page.evaluate("window.pwned") is None
+
+
+# ---- urgent replies and tap-to-call -------------------------------------------
+
+
+def tel(number: str) -> str:
+    return "tel:" + re.sub(r"[^\d+]", "", number)
+
+
+def test_an_urgent_reply_is_labelled_and_its_numbers_are_tap_to_call(page, stack):
+    page.goto(stack.web)
+    open_widget(page)
+    wait_online(page)
+    ask(page, "I have chest pain right now")
+    urgent = urgent_messages(page)
+    expect(urgent.first).to_be_visible()
+    first = urgent.first
+    # A word and a sign, not only a colour: "Urgent" is read out first.
+    expect(first.locator(".urgent-label")).to_be_visible()
+    expect(first.locator(".urgent-label svg")).to_have_attribute("aria-hidden", "true")
+    read_out = first.evaluate("li => li.textContent")
+    assert read_out.startswith("Assistant: Urgent: "), read_out
+    border = first.locator(".bubble").evaluate(
+        "b => getComputedStyle(b).borderTopWidth"
+    )
+    assert border == "2px"
+    emergency = first.get_by_role("link", name=PROFILE.emergency_number, exact=True)
+    expect(emergency).to_have_attribute("href", tel(PROFILE.emergency_number))
+    # Every message of the turn is urgent advice; the answer to a later
+    # question is not, but the reminder before it is.
+    expect(log(page).locator("li.bot").last).to_contain_text("marked this")
+    assert urgent.count() == log(page).locator("li.bot").count() >= 2
+    ask(page, "what is your phone number?")
+    contact = bot_messages(page).filter(has_text="by phone at")
+    expect(contact).to_have_count(1)
+    expect(log(page).locator("li.bot").last).not_to_have_class(re.compile("urgent"))
+    reminder = urgent.last
+    expect(reminder).to_contain_text("If you haven't yet")
+    expect(reminder.get_by_role("link", name=PROFILE.emergency_number)).to_have_count(1)
+    phone = contact.get_by_role("link", name=PROFILE.phone)
+    expect(phone).to_have_attribute("href", tel(PROFILE.phone))
+    count = urgent.count()
+
+    # After a reload the history keeps which messages were urgent.
+    page.reload()
+    expect(urgent_messages(page)).to_have_count(count)
+    expect(urgent_messages(page).first.locator(".urgent-label")).to_be_visible()
+
+
+def test_the_crisis_line_is_tap_to_call_too(page, stack):
+    page.goto(stack.web)
+    open_widget(page)
+    wait_online(page)
+    ask(page, "I want to end my life")
+    urgent = urgent_messages(page).first
+    expect(urgent).to_contain_text(PROFILE.crisis_line)
+    for number in (PROFILE.crisis_line, PROFILE.emergency_number):
+        link = urgent.get_by_role("link", name=number, exact=True)
+        expect(link).to_have_attribute("href", tel(number))
+
+
+def test_short_numbers_are_linked_only_after_call_text_or_dial(page, stack):
+    key = f"ims-chat:{stack.rasa}:history"
+    now = int(time.time() * 1000)
+    texts = [
+        "Call 811 or text 686868, or dial 112.",
+        "At 20 weeks, 3 to 12 months, 911 times, call 3 times, IMS-AB123.",
+        "Call 604 555 0199 or 604-555-0100.",
+    ]
+    history = [
+        {"who": "bot", "n": i + 1, "time": now + i, "text": t}
+        for i, t in enumerate(texts)
+    ]
+    page.goto(stack.web)
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)", [key, json.dumps(history)]
+    )
+    page.reload()
+    open_widget(page)
+    bubbles = bot_messages(page)
+    expect(bubbles).to_have_count(3)
+    hrefs = "links => links.map(a => [a.textContent, a.getAttribute('href')])"
+    assert bubbles.nth(0).get_by_role("link").evaluate_all(hrefs) == [
+        ["811", "tel:811"],
+        ["686868", "tel:686868"],
+        ["112", "tel:112"],
+    ]
+    expect(bubbles.nth(1).get_by_role("link")).to_have_count(0)
+    assert bubbles.nth(2).get_by_role("link").evaluate_all(hrefs) == [
+        ["604 555 0199", "tel:6045550199"],
+        ["604-555-0100", "tel:6045550100"],
+    ]
 
 
 # ---- accessibility ---------------------------------------------------------

@@ -9,7 +9,9 @@
  * It loads the socket.io client and its stylesheet from beside itself and
  * talks to Rasa's socket.io channel. Every message is built from DOM nodes
  * and textContent, never parsed as HTML; links are only http(s), tel and
- * mailto.
+ * mailto. Phone numbers in messages are tap-to-call links, and urgent-care
+ * replies (marked `metadata.urgent` by channels/socketio_channel.py) are
+ * shown and labelled as urgent.
  */
 (function () {
   "use strict";
@@ -200,13 +202,17 @@
     return digits.replace(/\+/g, "").length >= 3 ? "tel:" + digits : null;
   }
 
-  // Markdown links [text](url), bare URLs, email addresses, phone numbers.
+  // Markdown links [text](url), bare URLs, email addresses, phone numbers
+  // (10 to 15 digits), and short numbers to call or text ("call 911", "call
+  // or text 988", "text 686868"): the clinic profile's numbers, whatever
+  // they are, reach the widget only inside the replies' text.
   var LINKS = new RegExp([
     "\\[([^\\]\\n]{1,200})\\]\\(([^)\\s]{1,2000})\\)",
     "(https?:\\/\\/[^\\s<>\"']+)",
     "([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,})",
-    "(\\+?\\d[\\d ().-]{7,18}\\d)"
-  ].join("|"), "g");
+    "(\\+?\\d[\\d ().-]{7,18}\\d)",
+    "\\b((?:call|text|dial)(?: or (?:call|text))? )(\\d{3,6})(?!\\d|[ .-]\\d)"
+  ].join("|"), "gi");
 
   // Appends `text` to `parent` as text nodes and safe anchors only.
   function appendRichText(parent, text) {
@@ -215,6 +221,7 @@
     LINKS.lastIndex = 0;
     while ((match = LINKS.exec(text)) !== null) {
       var whole = match[0];
+      var start = match.index; // where the link begins
       var label = whole;
       var href = null;
       if (match[1] !== undefined) {
@@ -232,13 +239,17 @@
         href = safeHref(whole);
       } else if (match[4] !== undefined) {
         href = "mailto:" + whole;
+      } else if (match[7] !== undefined) {
+        start += match[6].length; // "call ": text; the number: the link
+        whole = label = match[7];
+        href = "tel:" + whole;
       } else {
         var digits = whole.replace(/\D/g, "").length;
         href = digits >= 10 && digits <= 15 ? telHref(whole) : null;
       }
-      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      parent.appendChild(document.createTextNode(text.slice(last, start)));
       parent.appendChild(href ? link(label, href) : document.createTextNode(whole));
-      last = match.index + whole.length;
+      last = start + whole.length;
       LINKS.lastIndex = last;
     }
     parent.appendChild(document.createTextNode(text.slice(last)));
@@ -295,18 +306,27 @@
       contrast(rgb, white) >= 4.5 ? colour : "#11181c");
   }
 
-  function chatIcon() {
+  function svgIcon(className, d) {
     var ns = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
     svg.setAttribute("aria-hidden", "true");
     svg.setAttribute("focusable", "false");
-    svg.setAttribute("class", "launcher-icon");
+    svg.setAttribute("class", className);
     var path = document.createElementNS(ns, "path");
-    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 " +
-      "0 1-2-2V6a2 2 0 0 1 2-2z");
+    path.setAttribute("d", d);
     svg.appendChild(path);
     return svg;
+  }
+
+  // A warning sign: a triangle with an exclamation mark cut out.
+  function urgentIcon() {
+    return svgIcon("urgent-icon", "M12 2 1 21h22L12 2zm-1 7h2v6h-2V9zm0 8h2v2h-2v-2z");
+  }
+
+  function chatIcon() {
+    return svgIcon("launcher-icon", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 " +
+      "2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
   }
 
   // ---- The widget --------------------------------------------------------
@@ -421,8 +441,16 @@
   // ---- Rendering -----------------------------------------------------------
 
   function renderEntry(entry, showButtons) {
-    var item = el("li", "msg " + entry.who);
+    var urgent = entry.who === "bot" && entry.urgent === true;
+    var item = el("li", "msg " + entry.who + (urgent ? " urgent" : ""));
     item.appendChild(el("span", "sr-only", entry.who === "user" ? "You: " : "Assistant: "));
+    if (urgent) {
+      // Said in words and shown by a sign, not by colour alone.
+      var tag = item.appendChild(el("strong", "urgent-label"));
+      tag.appendChild(urgentIcon());
+      tag.appendChild(el("span", "", "Urgent"));
+      tag.appendChild(el("span", "sr-only", ": "));
+    }
     var bubble = item.appendChild(el("div", "bubble"));
     appendRichText(bubble, entry.text);
     var image = entry.image && safeHref(entry.image);
@@ -538,7 +566,7 @@
     } else {
       p.appendChild(document.createTextNode("Please try again later. "));
     }
-    p.appendChild(document.createTextNode("In an emergency, call " + config.emergency + "."));
+    appendRichText(p, "In an emergency, call " + config.emergency + ".");
     alertBox.appendChild(p);
   }
 
@@ -661,6 +689,9 @@
       }
     }
     var entry = { who: "bot", text: text, time: Date.now() };
+    if (message.metadata && message.metadata.urgent === true) {
+      entry.urgent = true;
+    }
     if (buttons.length) {
       entry.buttons = buttons;
     }
