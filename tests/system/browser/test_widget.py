@@ -543,6 +543,45 @@ def test_short_numbers_are_linked_only_after_call_text_or_dial(page, stack):
     ]
 
 
+# ---- reopening ------------------------------------------------------------------
+
+
+def test_a_reload_reopens_the_chat_at_the_latest_message(page, stack):
+    # The stylesheet arrives late, as on a slow network: the widget is
+    # hidden until then, so it cannot scroll before it is shown.
+    def slow_stylesheet(route) -> None:
+        time.sleep(0.6)
+        route.continue_()
+
+    page.route("**/widget/ims-chat.css", slow_stylesheet)
+    page.goto(stack.web)
+    open_widget(page)
+    key = f"ims-chat:{stack.rasa}:history"
+    now = int(time.time() * 1000)
+    history = [
+        {
+            "who": "user" if i % 2 else "bot",
+            "n": i + 1,
+            "time": now + i,
+            "text": f"Message number {i + 1}, long enough to take a line or two.",
+        }
+        for i in range(40)
+    ]
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, value)", [key, json.dumps(history)]
+    )
+    page.reload()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    last = log(page).locator("li").last
+    expect(last).to_contain_text("Message number 40")
+    expect(last).to_be_in_viewport()
+    scroller = page.locator("#ims-chat-widget .scroller")
+    gap = "s => [s.scrollHeight - s.clientHeight, s.scrollTop]"
+    height, top = scroller.evaluate(gap)
+    assert height > 1000  # the log really overflows
+    assert top >= height - 2, (top, height)
+
+
 # ---- accessibility ---------------------------------------------------------
 
 

@@ -340,6 +340,7 @@
   sheet.href = config.stylesheet;
   sheet.onload = sheet.onerror = function () {
     host.style.display = "";
+    scrollToEnd(); // the log had no size while the widget was hidden
   };
   root.appendChild(sheet);
 
