@@ -183,7 +183,8 @@ def clinic_page(page: Page, stack: Stack, server_url: str, **attributes: str) ->
     )
     html = (
         "<!doctype html><html lang=en><head><title>Harbour Physio</title></head>"
-        "<body><h1>Harbour Physio</h1><a href='#top'>A link on the page</a>"
+        "<body><main><h1>Harbour Physio</h1><a href='#top'>A link on the page</a>"
+        "</main>"
         f'<script src="{stack.web}/static/widget/ims-chat.js" {tag}></script>'
         "</body></html>"
     )
@@ -583,6 +584,36 @@ def test_a_reload_reopens_the_chat_at_the_latest_message(page, stack):
 
 
 # ---- accessibility ---------------------------------------------------------
+
+
+def test_axe_finds_nothing_with_the_chat_open(page, stack, axe_violations):
+    page.goto(stack.web)
+    assert axe_violations(page) == []
+    open_widget(page)
+    wait_online(page)
+    ask(page, "how often do I need IMS")
+    expect(log(page).get_by_role("button", name="How many sessions?")).to_be_visible()
+    ask(page, "I have chest pain right now")
+    expect(urgent_messages(page).first).to_be_visible()
+    ask(page, "what is IMS?")  # the reminder, then an answer with buttons
+    expect(log(page).locator("li.bot").last.get_by_role("button").first).to_be_visible()
+    expect(page.locator("#ims-chat-widget .typing")).to_be_hidden()
+    assert axe_violations(page) == []
+
+
+def test_axe_finds_nothing_on_a_phone_or_offline(chromium, stack, axe_violations):
+    context = chromium.new_context(viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    try:
+        clinic_page(page, stack, f"http://127.0.0.1:{free_port()}")  # Rasa down
+        open_widget(page)
+        alert = page.get_by_role("dialog").get_by_role("alert")
+        expect(alert).to_contain_text("can't connect right now")
+        link = alert.get_by_role("link", name=PROFILE.emergency_number, exact=True)
+        expect(link).to_have_attribute("href", tel(PROFILE.emergency_number))
+        assert axe_violations(page) == []
+    finally:
+        context.close()
 
 
 def test_keyboard_only(page, stack):

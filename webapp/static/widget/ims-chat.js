@@ -357,7 +357,7 @@
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-labelledby", "ims-title");
 
-  var header = el("header", "header");
+  var header = el("div", "header"); // not <header>: no second banner landmark
   var title = el("h2", "title", config.title);
   title.id = "ims-title";
   var newChat = button("text-button new-chat", "New chat",
@@ -389,10 +389,13 @@
   var greeting = el("div", "msg bot greeting");
   appendRichText(greeting.appendChild(el("div", "bubble")), config.greeting);
 
-  var log = el("ol", "log");
-  log.setAttribute("role", "log");
-  log.setAttribute("aria-live", "polite");
-  log.setAttribute("aria-label", "Conversation");
+  // The live region holds the list of messages: an <ol> given role=log
+  // would no longer be a list, and its <li> items would be orphans.
+  var logRegion = el("div", "log-region");
+  logRegion.setAttribute("role", "log");
+  logRegion.setAttribute("aria-live", "polite");
+  logRegion.setAttribute("aria-label", "Conversation");
+  var log = logRegion.appendChild(el("ol", "log"));
 
   var typing = el("div", "typing");
   typing.hidden = true;
@@ -407,7 +410,7 @@
 
   scroller.appendChild(notice);
   scroller.appendChild(greeting);
-  scroller.appendChild(log);
+  scroller.appendChild(logRegion);
   scroller.appendChild(typing);
 
   var actions = el("div", "actions");
