@@ -253,6 +253,11 @@ def test_on_a_tablet_the_queue_fits_and_every_tap_target_is_44_px(page, stack):
     expect(other.get_by_role("link", name=long.email)).to_have_attribute(
         "href", "mailto:maximiliana.papadopoulou.vandenberghe%40example.org"
     )
+    lines = other.locator('a[href^="tel:"]').evaluate(
+        "(a) => { const r = document.createRange(); r.selectNodeContents(a);"
+        " return new Set([...r.getClientRects()].map((b) => b.top)).size; }"
+    )
+    assert lines == 1  # a phone number on one line, not split in two
     fit = page.evaluate(TABLE_FIT)
     assert fit["table"] <= fit["frame"] and fit["page"] <= 0, fit
 
