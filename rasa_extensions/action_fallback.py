@@ -11,7 +11,8 @@ dialogue model:
 
 - the actions the FAQ and safety paths need, which read nothing but the
   conversation and the clinic profile (`LOCAL_ACTIONS`: session start, the
-  slot mappings, red-flag marking, the "did you mean" fallback), always run
+  slot mappings, red-flag marking, the "did you mean" fallback, the
+  "did that answer your question?" step), always run
   in Rasa's own process, through the same rasa_sdk executor the action
   server uses: an FAQ or red-flag turn never waits for the action server
   (nor pays for an HTTP round trip);
@@ -56,6 +57,8 @@ LOCAL_ACTIONS = (
     "actions.slots.ValidateSlotMappings",
     "actions.safety.ActionFlagRedFlag",
     "actions.fallback.ActionFaqFallback",
+    "actions.feedback.ActionAskFeedback",
+    "actions.feedback.ActionFeedbackUnhelpful",
 )
 MESSAGE_START = (
     "Sorry, I can't do that right now: part of our system is not responding."

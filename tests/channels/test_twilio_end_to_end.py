@@ -295,3 +295,14 @@ def test_the_simulator_texts_the_assistant_and_prints_its_reply(stack):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "--- sms to +16045550136" in result.stdout and "week" in result.stdout
+
+
+def test_sms_does_not_ask_whether_a_plain_answer_helped(stack):
+    """Only an answer picked from "Did you mean ...?" is followed by the
+    question on SMS (tests/system/test_feedback.py, which can send the
+    fallback intent itself)."""
+    phone = Phone(stack, "+16045550177")
+    answer = phone.ask("how often do I need IMS?", "week")
+    time.sleep(1)  # the question would come right after the answer
+    replies = "\n".join(r["body"] for r in phone.replies())
+    assert "week" in answer and "answer your question" not in replies
