@@ -124,12 +124,17 @@ SCALED_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/ims_scaled?connect_t
 run-scaled: $(MODEL) $(WIDGET_IO) ## Two Rasa replicas, two action servers, nginx on :8080; PostgreSQL + Redis
 	@DATABASE_URL="$(SCALED_DATABASE_URL)" scripts/run_scaled.sh
 
-.PHONY: staff-user retention
+.PHONY: staff-user retention export-reviewed
 staff-user: install ## Add a staff account: make staff-user STAFF_USER=ana (no terminal: STAFF_PASSWORD, or STAFF_ARGS=--password-stdin)
 	$(PY) -m webapp.staff.cli create-user $(STAFF_USER) $(STAFF_ARGS)
 
 retention: install ## Delete closed leads and lead-less chats idle over RETENTION_DAYS (365)
 	$(PY) -m webapp.staff.cli retention $(RETENTION_ARGS)
+
+# The file holds what patients wrote: name it outside data/ (refused there).
+export-reviewed: install ## Write the answers staff checked as NLU examples to review: make export-reviewed OUT=reviewed.yml
+	@test -n "$(OUT)" || { echo "name the file: make export-reviewed OUT=reviewed.yml"; exit 2; }
+	$(PY) -m webapp.staff.cli export-reviewed --out "$(OUT)" $(EXPORT_ARGS)
 
 clean: ## Remove trained models and test results (keeps .venv and var/)
 	rm -rf models/*.tar.gz results .pytest_cache .ruff_cache

@@ -31,6 +31,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///var/clinic.db"
 DEFAULT_PUBLIC_BASE_URL = "http://localhost:8000"
 DEFAULT_RETENTION_DAYS = 365
+# FAQ answers given with a lower probability are listed for staff to check.
+DEFAULT_REVIEW_CONFIDENCE = 0.5
 TWILIO_API = "https://api.twilio.com"
 
 # Every variable read here: the cache below is keyed on their values.
@@ -55,6 +57,7 @@ VARIABLES = (
     "STAFF_TIMEZONE",
     "STAFF_COOKIE_SECURE",
     "RETENTION_DAYS",
+    "REVIEW_CONFIDENCE",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
     "TWILIO_NUMBER",
@@ -118,6 +121,20 @@ def _seconds(name: str, default: float, minimum: float = 0.5) -> float:
     return value
 
 
+def _fraction(name: str, default: float) -> float:
+    """A number between 0 and 1 (exclusive)."""
+    raw = environment_value(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from error
+    if not 0 < value < 1:  # also refuses nan
+        raise SettingsError(f"{name} must be between 0 and 1")
+    return value
+
+
 def _path(name: str, default: Path) -> Path:
     path = Path(environment_value(name) or default).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
@@ -152,7 +169,8 @@ def _chat_origins(public_base_url: str) -> FrozenSet[str]:
 
 @dataclass(frozen=True)
 class StaffSettings:
-    """The staff app: STAFF_* and RETENTION_DAYS (docs/staff-app.md).
+    """The staff app: STAFF_*, RETENTION_DAYS and REVIEW_CONFIDENCE
+    (docs/staff-app.md).
 
     None is a secret in the repo: without STAFF_SECRET_KEY each process draws
     a random key (sign-ins then end when the web app restarts, and several
@@ -165,6 +183,8 @@ class StaffSettings:
     timezone: str = "UTC"  # how times are shown and days are counted
     cookie_secure: Optional[bool] = None  # None: on when PUBLIC_BASE_URL is https
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # FAQ answers below this probability are listed on the dashboard to check.
+    review_confidence: float = DEFAULT_REVIEW_CONFIDENCE
 
     @classmethod
     def from_env(cls) -> StaffSettings:
@@ -181,6 +201,7 @@ class StaffSettings:
             timezone=timezone,
             cookie_secure=_flag("STAFF_COOKIE_SECURE", None),
             retention_days=_int("RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+            review_confidence=_fraction("REVIEW_CONFIDENCE", DEFAULT_REVIEW_CONFIDENCE),
         )
 
 

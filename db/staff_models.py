@@ -9,6 +9,8 @@ as the leads (db/models.py).
 - `lead_notes`: what staff wrote when changing a lead's status. Kept apart
   from the audit trail because a note may hold personal data: deleting a lead
   deletes its notes, while its LeadEvent rows stay.
+- `answer_reviews`: staff's verdict on answers that were marked unhelpful or
+  given with low confidence, for new training examples.
 """
 
 from __future__ import annotations
@@ -75,3 +77,22 @@ class LeadNote(Base):
     at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     author = Column(String(120), nullable=False)
     text = Column(Text, nullable=False)
+
+
+class AnswerReview(Base):
+    """Staff's verdict on one answer the assistant gave: a message whose
+    answer the person marked unhelpful, or one answered with low confidence
+    (webapp/staff/reviews.py). The message itself stays in Rasa's `events`
+    table (`event_id` is its row); this row holds only the verdict, so
+    deleting the conversation deletes it too (transcript.delete_conversation).
+    """
+
+    __tablename__ = "answer_reviews"
+
+    id = Column(Integer, primary_key=True)
+    event_id = Column(Integer, nullable=False, unique=True)  # events.id (user)
+    sender_id = Column(String(255), nullable=False, index=True)
+    verdict = Column(String(16), nullable=False)  # right / wrong / not_ours
+    topic = Column(String(64))  # for "wrong": the FAQ topic it should have been
+    reviewed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    reviewed_by = Column(String(120), nullable=False)

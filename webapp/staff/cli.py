@@ -7,6 +7,13 @@
     python -m webapp.staff.cli unlock ana             # clears a sign-in lockout
     python -m webapp.staff.cli list-users
     python -m webapp.staff.cli retention [--days N] [--dry-run]
+    python -m webapp.staff.cli export-reviewed --out reviewed.yml [--force]
+
+export-reviewed writes the messages staff checked on the dashboard as Rasa
+NLU training data, by the topic staff chose, for the maintainer to write new
+examples from. They are what patients wrote: the file is made readable by
+its owner only, is never written into data/ (nothing trains on it), and
+nothing of it goes to the output or the logs.
 
 Uses DATABASE_URL (default sqlite:///var/clinic.db), migrated first. There
 is no default account and no default password: `make staff-user` runs
@@ -20,16 +27,17 @@ import getpass
 import os
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import List, Optional
 
 from sqlalchemy import select
 
-from clinic.settings import get_settings
+from clinic.settings import PROJECT_ROOT, get_settings
 from db.engine import session_factory
 from db.migrate import upgrade
 from db.models import utcnow
 from db.staff_models import StaffUser
-from webapp.staff import auth
+from webapp.staff import auth, reviews
 from webapp.staff.privacy import purge
 
 
@@ -81,6 +89,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     retention.add_argument("--days", type=int, default=None)
     retention.add_argument("--dry-run", action="store_true")
+    exported = commands.add_parser(
+        "export-reviewed",
+        help="write the checked answers' messages as NLU training data (YAML)",
+    )
+    exported.add_argument("--out", required=True, type=Path, help="the file to write")
+    exported.add_argument(
+        "--force", action="store_true", help="replace the file if it exists"
+    )
     args = parser.parse_args(argv)
 
     url = get_settings().database_url
@@ -88,7 +104,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     session = session_factory(url)()
     try:
         return _run(args, session)
-    except (auth.AccountError, ValueError) as error:
+    except (auth.AccountError, ValueError, OSError) as error:
         session.rollback()
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -143,7 +159,34 @@ def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001 - a Session
             ended = auth.purge_expired(session, timedelta(minutes=staff.idle_minutes))
             session.commit()
             print(f"Removed {ended} ended sessions and stale sign-in records.")
+    elif args.command == "export-reviewed":
+        out = export_target(args.out, args.force)
+        examples = reviews.reviewed_examples(session)
+        write_private(out, reviews.export_yaml(examples))
+        count = sum(len(texts) for texts in examples.values())
+        print(f"Wrote {count} checked messages under {len(examples)} labels to {out}.")
     return 0
+
+
+def export_target(path: Path, force: bool) -> Path:
+    """Where the export may go: not into data/ (which Rasa trains on), and
+    not over an existing file unless `force`."""
+    out = path.expanduser().resolve()
+    if out.is_relative_to((PROJECT_ROOT / "data").resolve()):
+        raise ValueError("the export may not go into data/: nothing trains on it")
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder: name a file")
+    if out.exists() and not force:
+        raise ValueError(f"{out} exists: use --force to replace it")
+    return out
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes `text` to `path`, readable and writable by its owner only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)  # also when it existed with wider permissions
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 if __name__ == "__main__":

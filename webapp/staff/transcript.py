@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Lead, RedFlagAlert
 from db.rasa_events import RED_FLAG_ACTION, events, red_flag_event
+from db.staff_models import AnswerReview
 from webapp.staff import labels
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -159,6 +160,8 @@ def delete_conversation(session: Session, sender_ids: Sequence[str]) -> int:
         return 0
     # Its red-flag alert goes too (the audit trail keeps that it was reviewed).
     session.execute(delete(RedFlagAlert).where(RedFlagAlert.sender_id.in_(sender_ids)))
+    # And staff's checks of its answers (they point at its events).
+    session.execute(delete(AnswerReview).where(AnswerReview.sender_id.in_(sender_ids)))
     if not has_events_table(session):
         return 0
     result = session.execute(delete(events).where(events.c.sender_id.in_(sender_ids)))

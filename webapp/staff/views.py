@@ -4,6 +4,7 @@ sign-in page itself; every POST carries a CSRF token (CSRFProtect)."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, Optional
 from urllib.parse import urlsplit
@@ -31,7 +32,7 @@ from db.engine import session_factory
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, RedFlagAlert, utcnow
 from db.staff_models import LeadNote
 from notifications.red_flags import alert_for
-from webapp.staff import auth, charts, dashboard, export, labels, queries
+from webapp.staff import auth, charts, dashboard, export, labels, queries, reviews
 from webapp.staff.forms import (
     STATUS_LABELS,
     DeleteForm,
@@ -542,9 +543,15 @@ def dashboard_page() -> Any:
     if (end - start).days + 1 > dashboard.MAX_DAYS:
         abort(400, f"choose a period of at most {dashboard.MAX_DAYS} days")
     board = dashboard.build(db(), start, end, zone())
+    answers = reviews.answers_for_days(
+        db(), start, end, zone(), settings().review_confidence
+    )
     return render_template(
         "staff/dashboard.html",
         board=board,
+        answers=answers,
+        review_form=reviews.form_for,
+        verdict_text=reviews.verdict_text,
         per_day=charts.columns(board.days, "Conversations per day"),
         topics=charts.rows(board.topics, "Most asked topics"),
         funnel=charts.rows(board.funnel, "From conversation to booking"),
@@ -554,6 +561,33 @@ def dashboard_page() -> Any:
         lead_channels=charts.rows(board.lead_channels, "Leads per channel"),
         red_flags=charts.rows(board.red_flag_categories, "Red flags by kind"),
     )
+
+
+@bp.post("/answers/review")
+def review_answer() -> Any:
+    """Staff's verdict on one answer of the dashboard's "Answers to check"."""
+    form = reviews.AnswerReviewForm()
+    back = safe_next(form.next.data) or url_for("staff.dashboard_page")
+    if not form.validate_on_submit():
+        flash("Not saved: choose what the answer was.", "error")
+        return redirect(back, code=303)
+    event_id = form.event_id.data or ""
+    if not re.fullmatch(r"[0-9]{1,10}", event_id) or not 0 < int(event_id) < 2**31:
+        abort(400, "Which answer? The form lacks a valid message id.")
+    answer = reviews.faq_message(db(), int(event_id))
+    if answer is None:
+        abort(404, "There is no such answer (its conversation may have been deleted).")
+    try:
+        reviews.save_review(
+            db(), answer, form.verdict.data, form.topic.data or None, username()
+        )
+    except reviews.ReviewError as error:
+        flash(f"Not saved: {error}", "error")
+        return redirect(back, code=303)
+    db().commit()
+    logger.info("Staff user %s checked an answer", username())
+    flash("Saved.")
+    return redirect(back, code=303)
 
 
 @bp.get("/outbox")

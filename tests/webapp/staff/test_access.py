@@ -36,6 +36,7 @@ POST_URLS = {
     "staff.delete": "/staff/leads/{reference}/delete",
     "staff.delete_conversation_view": "/staff/conversations/delete",
     "staff.mark_reviewed": "/staff/conversations/reviewed",
+    "staff.review_answer": "/staff/answers/review",
 }
 PUBLIC = {"staff.login", "staff.logout"}
 
