@@ -225,6 +225,15 @@ def last_bot_text(page: Page) -> str:
     return bot_messages(page).last.inner_text()
 
 
+FEEDBACK = "Did that answer your question?"
+
+
+def answers(page: Page):
+    """The bot's messages but "Did that answer your question?", which
+    follows every FAQ answer on the website (actions/feedback.py)."""
+    return bot_messages(page).filter(has_not_text=FEEDBACK)
+
+
 def answer(key: str) -> str:
     return ANSWERS[key][-1]["text"]
 
@@ -251,28 +260,37 @@ def test_ask_and_get_the_weekly_answer_then_a_quick_reply(page, stack):
 
     ask(page, "how often do I need IMS")
     expect(user_messages(page).last).to_contain_text("how often do I need IMS")
-    expect(bot_messages(page).last).to_have_text(answer("utter_faq/frequency"))
-    assert "once a week" in last_bot_text(page)
+    expect(answers(page).last).to_have_text(answer("utter_faq/frequency"))
+    assert "once a week" in answers(page).last.inner_text()
+    # Then "Did that answer your question?", with Yes and No.
+    expect(bot_messages(page).last).to_have_text(FEEDBACK)
+    expect(log(page).get_by_role("button", name="Yes", exact=True)).to_be_visible()
+    expect(log(page).get_by_role("button", name="No", exact=True)).to_be_visible()
     stamp = log(page).locator("li.bot time").last
     expect(stamp).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
 
     log(page).get_by_role("button", name="How many sessions?").click()
     expect(user_messages(page).last).to_have_text(re.compile("How many sessions?"))
-    expect(bot_messages(page).last).to_have_text(answer("utter_faq/number_of_sessions"))
+    expect(answers(page).last).to_have_text(answer("utter_faq/number_of_sessions"))
     # Only the latest answer's quick replies remain.
     expect(log(page).get_by_role("button", name="How many sessions?")).to_have_count(0)
+    # A tap on No: ask in other words, other topics, or a person.
+    expect(bot_messages(page).last).to_have_text(FEEDBACK)
+    log(page).get_by_role("button", name="No", exact=True).click()
+    expect(bot_messages(page).last).to_contain_text("other words")
+    expect(log(page).get_by_role("button", name="Talk to the clinic")).to_be_visible()
 
 
 def test_the_conversation_survives_a_reload_and_reaches_other_tabs(page, stack):
     page.goto(stack.web)
     open_widget(page)
     ask(page, "how often do I need IMS")
-    expect(bot_messages(page).last).to_contain_text("once a week")
+    expect(answers(page).last).to_contain_text("once a week")
     page.reload()
     # The panel opens again by itself, with the conversation.
     expect(page.get_by_role("dialog")).to_be_visible()
     expect(user_messages(page)).to_have_text(["how often do I need IMS"])
-    expect(bot_messages(page).last).to_contain_text("once a week")
+    expect(answers(page).last).to_contain_text("once a week")
     expect(log(page).get_by_role("button", name="How many sessions?")).to_be_visible()
 
     # A second tab shows the same conversation and can carry it on.
@@ -283,8 +301,8 @@ def test_the_conversation_survives_a_reload_and_reaches_other_tabs(page, stack):
     ask(other, "does IMS hurt?")
     for tab in (page, other):
         expect(user_messages(tab).last).to_have_text(re.compile("does IMS hurt"))
-        expect(bot_messages(tab).last).to_have_text(answer("utter_faq/does_it_hurt"))
-        expect(log(tab).locator("li.bot")).to_have_count(2)
+        expect(answers(tab).last).to_have_text(answer("utter_faq/does_it_hurt"))
+        expect(answers(tab)).to_have_count(2)
     assert session_id(page, stack.rasa) == session_id(other, stack.rasa)
 
 
@@ -368,7 +386,7 @@ def test_typing_dots_then_offline_when_the_connection_drops_and_back(page, stack
         expect(typing).to_be_visible()
         expect(typing).to_contain_text("The assistant is typing")
         relay.flowing.set()
-        expect(bot_messages(page).last).to_contain_text("once a week")
+        expect(answers(page).last).to_contain_text("once a week")
         expect(typing).to_be_hidden()
 
         relay.stop()  # Rasa is gone
@@ -379,7 +397,7 @@ def test_typing_dots_then_offline_when_the_connection_drops_and_back(page, stack
         wait_online(page)
         expect(alert).to_have_count(0)
         ask(page, "does IMS hurt?")
-        expect(bot_messages(page).last).to_have_text(answer("utter_faq/does_it_hurt"))
+        expect(answers(page).last).to_have_text(answer("utter_faq/does_it_hurt"))
     finally:
         relay.stop()
 
@@ -633,7 +651,7 @@ def test_keyboard_only(page, stack):
     wait_online(page)
     page.keyboard.type("how often do I need IMS")
     page.keyboard.press("Enter")
-    expect(bot_messages(page).last).to_contain_text("once a week")
+    expect(answers(page).last).to_contain_text("once a week")
 
     # Shift+Tab back from the input to the answer's last quick reply.
     quick = log(page).get_by_role("button", name="How long is a session?")
@@ -673,7 +691,8 @@ def test_usable_on_a_360_px_phone(chromium, stack):
         expect(launcher).to_be_hidden()
         wait_online(page)
         ask(page, "how often do I need IMS " + "and what about this long word " * 3)
-        expect(log(page).locator("li.bot")).to_have_count(1)
+        # The answer and "Did that answer your question?"
+        expect(log(page).locator("li.bot")).to_have_count(2)
         for control in (
             page.get_by_label("Your message"),
             page.get_by_role("button", name="Send"),
@@ -730,7 +749,7 @@ def test_text_has_aa_contrast(page, stack, colour):
     open_widget(page)
     wait_online(page)
     ask(page, "how often do I need IMS")
-    expect(bot_messages(page).last).to_contain_text("once a week")
+    expect(answers(page).last).to_contain_text("once a week")
     widget = page.locator("#ims-chat-widget")
     selectors = (
         ".launcher, .title, .new-chat, .notice, .notice a, .bubble, .time,"
