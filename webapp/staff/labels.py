@@ -66,6 +66,8 @@ EVENTS = {
 }
 # Words for the `key=value` details the trail stores.
 TRANSPORTS = {"smtp": "by email", "local": "kept in the outbox"}
+# How the outbox delivered a message (notifications/outbox.py).
+DELIVERIES = {"smtp": "Emailed", "local": "Kept here (no email server set up)"}
 FIELDS = {
     "contact_method": "contact by",
     "contact_time": "best time",
@@ -151,6 +153,11 @@ def topic(key: Optional[str]) -> str:
 def phone(e164: Optional[str]) -> str:
     """+16045550123 -> "+1 604-555-0123", as people write it."""
     return display_phone(e164) if e164 else NONE
+
+
+def delivery(transport: Optional[str]) -> str:
+    """How the outbox delivered a message, in words ("Sent" when unsaid)."""
+    return _named(DELIVERIES, transport) if transport else "Sent"
 
 
 def event(kind_: str) -> str:

@@ -10,9 +10,11 @@ import re
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import update
 
 from clinic.faq_topics import TOPICS
 from components.red_flags import COMPOUND_FLAGS, RED_FLAGS
+from db.models import OutboxMessage, utcnow
 from tests.webapp.staff.conftest import (
     add_lead,
     bot,
@@ -211,3 +213,13 @@ def test_the_export_is_in_words(signed_in, whatsapp_lead):
     assert (row["Request"], row["Contact by"]) == ("Call back", "Text message")
     assert (row["Red flag"], row["Condition"]) == ("Chest pain", "Frozen shoulder")
     assert row["Status"] == "New"
+
+
+def test_the_outbox_says_how_each_message_went(signed_in, whatsapp_lead, db_session):
+    db_session.execute(
+        update(OutboxMessage).values(sent_at=utcnow(), transport="local")
+    )
+    db_session.commit()
+    html = signed_in.get("/staff/outbox").get_data(as_text=True)
+    assert "Kept here (no email server set up) · " in html
+    assert ">local" not in html
