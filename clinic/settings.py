@@ -32,6 +32,8 @@ DEFAULT_DATABASE_URL = "sqlite:///var/clinic.db"
 DEFAULT_PUBLIC_BASE_URL = "http://localhost:8000"
 DEFAULT_RETENTION_DAYS = 365
 # FAQ answers given with a lower probability are listed for staff to check.
+# On the real-question test sets (2026-12-02 model) 11 of 275 FAQ answers fell
+# below 0.5 and 6 of those were wrong; below 0.6, 24 with 9 wrong.
 DEFAULT_REVIEW_CONFIDENCE = 0.5
 TWILIO_API = "https://api.twilio.com"
 
