@@ -1,10 +1,10 @@
 """Lead capture: the `lead_form`, its questions, validation and submission.
 
 Entry points (see data/rules/leads.yml) run `action_start_lead`, then the
-form asks for name, contact, contact method and time, concern, duration, a
-yes/no screening question and consent, shows a summary, and ends in
-`action_submit_lead`, which stores the lead (with consent) or says why
-nothing was stored.
+form asks for name, contact, contact method and time, consent (before any
+health detail), concern, duration and a yes/no screening question, shows a
+summary, and ends in `action_submit_lead`, which stores the lead (with consent)
+or says why nothing was stored.
 
 Everything the form says is a response in data/responses/lead_form.yml:
 Rasa's form asks `utter_ask_<slot>` itself, and the three questions that
@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,7 +39,7 @@ from db.leads import ANSWERS, LeadInput, Notification, answer_slot, save_lead
 logger = logging.getLogger(__name__)
 
 FORM = "lead_form"
-CONSENT_VERSION = "2026-11-v1"  # change whenever the consent question changes
+CONSENT_VERSION = "2026-12-v2"  # change whenever the consent question changes
 MAX_CONTACT_FAILURES = 3
 SKIPPED = "skipped"
 PHONE_CHANNELS = ("twilio", "sms", "whatsapp")
@@ -61,6 +61,18 @@ LEAD_SLOTS = (
     "lead_consent",
     "lead_confirmed",
     "lead_cancelled",
+    "lead_paused",
+)
+# What the person has answered (kept when a red flag pauses the form).
+ANSWER_SLOTS = (
+    "lead_name",
+    "lead_contact",
+    "lead_contact_method",
+    "lead_contact_time",
+    "lead_consent",
+    "lead_concern",
+    "lead_duration",
+    "lead_screening",
 )
 CALLBACK_SLOTS = (
     "lead_name",
@@ -69,6 +81,19 @@ CALLBACK_SLOTS = (
     "lead_consent",
     "lead_confirmed",
 )
+
+# A message at one of the form's questions that is not an answer but a
+# request of its own gets that request's own reply (data/rules/general.yml),
+# and then the form asks its question again.
+INTERRUPTIONS = {
+    "bot_challenge": "utter_bot_challenge",
+    "out_of_scope": "utter_out_of_scope",
+    "privacy_request": "utter_privacy",
+}
+# How sure the classifier must be; free text (what it's about, how long, a
+# good time) is taken as the answer unless it is surely a request for a person.
+INTERRUPTION_CONFIDENCE = 0.5
+FREE_TEXT_INTERRUPTION_CONFIDENCE = 0.8
 
 _CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
 _CANCEL = re.compile(
@@ -234,6 +259,42 @@ def latest_intent(tracker: Tracker) -> Optional[Text]:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
+def latest_confidence(tracker: Tracker) -> float:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return float(intent.get("confidence") or 0.0)
+
+
+def interruption(
+    slot: Text,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    free_text: bool = False,
+) -> Optional[Dict[Text, Any]]:
+    """The slots to set when the message at `slot`'s question is a request
+    of its own (a person, "are you a bot?", a question out of scope), after
+    its reply is sent; None when the message is to be read as an answer.
+
+    Asking for a person during an assessment request turns it into a call
+    back and keeps what was given; the form then asks its next question."""
+    intent, confidence = latest_intent(tracker), latest_confidence(tracker)
+    callback = tracker.get_slot("lead_kind") == "callback"
+    if free_text and (callback or intent != "request_human"):
+        return None
+    needed = FREE_TEXT_INTERRUPTION_CONFIDENCE if free_text else INTERRUPTION_CONFIDENCE
+    if confidence < needed:
+        return None
+    if intent == "request_human":
+        if callback:
+            say(dispatcher, "utter_lead_is_callback")
+            return {slot: None}
+        say(dispatcher, "utter_lead_switch_to_callback")
+        return {slot: None, "lead_kind": "callback"}
+    if intent in INTERRUPTIONS:
+        say(dispatcher, INTERRUPTIONS[intent])
+        return {slot: None}
+    return None
+
+
 def is_cancel(text: str) -> bool:
     return bool(_CANCEL.match(text))
 
@@ -352,13 +413,37 @@ class ActionStartLead(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         kind = "callback" if latest_intent(tracker) == "request_human" else "assessment"
+        paused = bool(tracker.get_slot("lead_paused"))
         if tracker.get_slot("red_flag") and not tracker.get_slot("red_flag_safe"):
-            # Urgent care first: the form ends before its first question.
+            # Urgent care first: the form ends before its first question, and
+            # a paused request keeps its answers for later.
             say(dispatcher, "utter_lead_after_urgent_care")
-            return [*reset_lead_slots(), SlotSet("lead_cancelled", "urgent_first")]
+            kept = [] if paused else reset_lead_slots()
+            return [*kept, SlotSet("lead_cancelled", "urgent_first")]
+        if paused:
+            say(dispatcher, "utter_lead_resume")
+            return [SlotSet("lead_paused", False), SlotSet("lead_cancelled", None)]
         # Its `channel: twilio` variation names the other phrase for cancelling.
         say(dispatcher, f"utter_lead_intro_{kind}")
         return [*reset_lead_slots(), SlotSet("lead_kind", kind)]
+
+
+class ActionPauseLead(Action):
+    """A red flag in the middle of the form: the form stops, and what the
+    person already answered is kept so that the request can be finished
+    once they are safe (data/rules/leads.yml)."""
+
+    def name(self) -> Text:
+        return "action_pause_lead"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        stopped: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if not any(tracker.get_slot(slot) for slot in ANSWER_SLOTS):
+            return [*stopped, *reset_lead_slots()]  # nothing to keep
+        say(dispatcher, "utter_lead_paused")
+        return [*stopped, SlotSet("lead_paused", True)]
 
 
 class ActionCancelLead(Action):
@@ -486,6 +571,9 @@ class ValidateLeadForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         name = name_in(text) if not text.startswith("/") else None
         if not name:
+            other = interruption("lead_name", dispatcher, tracker)
+            if other is not None:
+                return other
             say(dispatcher, "utter_invalid_lead_name")
             return {"lead_name": None}
         return {"lead_name": name}
@@ -510,6 +598,9 @@ class ValidateLeadForm(FormValidationAction):
             return self._contact_found(
                 phone, email, tracker.get_slot("lead_contact_method")
             )
+        other = interruption("lead_contact", dispatcher, tracker)
+        if other is not None:
+            return other
         failures = int(tracker.get_slot("lead_contact_failures") or 0) + 1
         if failures >= MAX_CONTACT_FAILURES:
             say(dispatcher, "utter_lead_contact_give_up")
@@ -547,6 +638,9 @@ class ValidateLeadForm(FormValidationAction):
                 needs = "lead_email" if method == "email" else "lead_phone"
                 if tracker.get_slot(needs):
                     return {"lead_contact_method": method}
+        other = interruption("lead_contact_method", dispatcher, tracker)
+        if other is not None:
+            return other
         say(dispatcher, "utter_invalid_lead_contact_method")
         return {"lead_contact_method": None}
 
@@ -554,12 +648,16 @@ class ValidateLeadForm(FormValidationAction):
     async def validate_lead_contact_time(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        return optional_text("lead_contact_time", text)
+        other = interruption("lead_contact_time", dispatcher, tracker, free_text=True)
+        return other if other is not None else optional_text("lead_contact_time", text)
 
     @answer("lead_concern")
     async def validate_lead_concern(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
+        other = interruption("lead_concern", dispatcher, tracker, free_text=True)
+        if other is not None:
+            return other
         if not text or text.startswith("/"):
             say(dispatcher, "utter_invalid_lead_concern")
             return {"lead_concern": None}
@@ -572,7 +670,8 @@ class ValidateLeadForm(FormValidationAction):
     async def validate_lead_duration(
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
-        return optional_text("lead_duration", text)
+        other = interruption("lead_duration", dispatcher, tracker, free_text=True)
+        return other if other is not None else optional_text("lead_duration", text)
 
     @answer("lead_screening")
     async def validate_lead_screening(
@@ -583,6 +682,9 @@ class ValidateLeadForm(FormValidationAction):
         answer = yes_no(text, latest_intent(tracker))
         if answer:
             return {"lead_screening": answer}
+        other = interruption("lead_screening", dispatcher, tracker)
+        if other is not None:
+            return other
         say(dispatcher, "utter_invalid_choice")
         return {"lead_screening": None}
 
@@ -595,6 +697,9 @@ class ValidateLeadForm(FormValidationAction):
             return {"lead_consent": "yes"}
         if answer == "no":
             return {"lead_consent": "no", "lead_cancelled": "no_consent"}
+        other = interruption("lead_consent", dispatcher, tracker)
+        if other is not None:
+            return other
         say(dispatcher, "utter_invalid_choice")
         return {"lead_consent": None}
 
@@ -635,6 +740,9 @@ class ValidateLeadForm(FormValidationAction):
         if answer == "no":
             say(dispatcher, "utter_ask_lead_what_to_change")
             return {"lead_confirmed": None}
+        other = interruption("lead_confirmed", dispatcher, tracker)
+        if other is not None:
+            return other
         say(dispatcher, "utter_invalid_choice")
         return {"lead_confirmed": None}
 
@@ -682,6 +790,11 @@ class ActionSubmitLead(Action):
                 say(dispatcher, "utter_lead_no_consent")
             elif cancelled not in ("contact_failed", "urgent_first"):  # explained
                 say(dispatcher, "utter_lead_cancelled")
+            if cancelled == "urgent_first":  # a paused request keeps its answers
+                return [
+                    SlotSet("lead_cancelled", None),
+                    SlotSet("lead_save_failed", False),
+                ]
             return [*reset_lead_slots(), SlotSet("lead_save_failed", False)]
 
         settings = get_settings()

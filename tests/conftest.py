@@ -70,11 +70,12 @@ def user_event(
     intent: str,
     entities: Optional[List[Dict[str, Any]]] = None,
     response_selector: Optional[Dict[str, Any]] = None,
+    confidence: float = 0.9,
 ) -> Dict[str, Any]:
     """A `user` event as Rasa sends it to the action server."""
     parse_data = {
         "text": text,
-        "intent": {"name": intent, "confidence": 0.9},
+        "intent": {"name": intent, "confidence": confidence},
         "entities": entities or [],
     }
     if response_selector is not None:

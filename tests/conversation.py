@@ -33,10 +33,10 @@ def booking_messages(name: str, phone: str, concern: str) -> List[str]:
         phone,
         "phone call",
         "Mornings",
+        "yes",  # consent, before any health detail
         concern,
         "3 to 12 months",
         "no",
-        "yes",
         "yes, send it",
     ]
 

@@ -36,8 +36,9 @@ def tracker_for(
     entities=None,
     channel="rest",
     sender="web-abc",
+    confidence=0.9,
 ):
-    event = user_event(text, intent, entities)
+    event = user_event(text, intent, entities, confidence=confidence)
     event["input_channel"] = channel
     return make_tracker([event], slots=slots or {}, sender_id=sender)
 
@@ -276,10 +277,10 @@ async def test_required_slots_for_a_call_back_and_after_cancel(dispatcher):
         "lead_contact",
         "lead_contact_method",
         "lead_contact_time",
+        "lead_consent",
         "lead_concern",
         "lead_duration",
         "lead_screening",
-        "lead_consent",
         "lead_confirmed",
     ]
     callback = tracker_for("x", slots={"lead_kind": "callback"})
@@ -638,7 +639,8 @@ def test_every_response_an_action_sends_exists():
     sent |= {f"utter_lead_{k}" for k in ("intro_assessment", "intro_callback")}
     sent |= {f"utter_lead_saved_{k}" for k in ("assessment", "callback")}
     sent |= {"utter_lead_cancelled", "utter_lead_save_abandoned"}
-    assert sent <= set(LEAD_RESPONSES)
+    domain = read_yaml(ROOT / "domain.yml")["responses"]
+    assert sent <= set(LEAD_RESPONSES) | set(domain)
 
 
 def test_the_form_asks_each_question_by_a_response_or_an_action(domain):
@@ -680,3 +682,81 @@ async def test_a_summary_with_rasas_own_marker_is_still_shown(dispatcher):
     )
     assert "{summary}" not in text
     assert "pain 10\u2060[out of 10]" in text
+
+
+@pytest.mark.parametrize(
+    "slot, text",
+    [
+        ("lead_name", "ok I think I'd rather talk to a real person first"),
+        ("lead_contact", "can I just speak to someone instead"),
+        ("lead_screening", "actually can a person phone me"),
+        ("lead_concern", "I'd rather talk to a person"),
+    ],
+)
+async def test_asking_for_a_person_mid_form_turns_it_into_a_call_back(
+    dispatcher, slot, text
+):
+    result = await validate(
+        slot, text, dispatcher, intent="request_human", slots={"lead_kind": "x"}
+    )
+    assert result == {slot: None, "lead_kind": "callback"}
+    assert responses(dispatcher) == ["utter_lead_switch_to_callback"]
+
+
+async def test_asking_for_a_person_in_a_call_back_says_that_is_what_this_is(
+    dispatcher,
+):
+    result = await validate(
+        "lead_name",
+        "can I talk to a human",
+        dispatcher,
+        intent="request_human",
+        slots={"lead_kind": "callback"},
+    )
+    assert result == {"lead_name": None}
+    assert responses(dispatcher) == ["utter_lead_is_callback"]
+
+
+@pytest.mark.parametrize(
+    "intent, response",
+    [
+        ("bot_challenge", "utter_bot_challenge"),
+        ("out_of_scope", "utter_out_of_scope"),
+        ("privacy_request", "utter_privacy"),
+    ],
+)
+async def test_a_request_at_a_question_gets_its_own_reply(dispatcher, intent, response):
+    result = await validate("lead_name", "what is this for?", dispatcher, intent=intent)
+    assert result == {"lead_name": None}  # so the form asks its question again
+    assert responses(dispatcher) == [response]
+
+
+@pytest.mark.parametrize(
+    "slot, text, intent, confidence",
+    [
+        # an answer that fits is an answer, whatever the classifier says
+        ("lead_name", "Ana Souza", "request_human", 0.95),
+        ("lead_contact", "604 555 0123", "out_of_scope", 0.95),
+        ("lead_screening", "no", "out_of_scope", 0.95),
+        # free text is only interrupted by a sure request for a person
+        ("lead_contact_time", "call me after 5pm", "request_human", 0.6),
+        ("lead_concern", "what is this pain in my neck", "out_of_scope", 0.99),
+        ("lead_duration", "since I saw a doctor", "request_human", 0.7),
+    ],
+)
+async def test_an_answer_is_not_taken_for_a_request(
+    dispatcher, slot, text, intent, confidence
+):
+    result = await validate(
+        slot, text, dispatcher, intent=intent, confidence=confidence
+    )
+    assert result.get(slot) is not None, result
+    assert "lead_kind" not in result
+
+
+async def test_a_shaky_guess_is_not_an_interruption(dispatcher):
+    result = await validate(
+        "lead_name", "whatever", dispatcher, intent="out_of_scope", confidence=0.3
+    )
+    assert result == {"lead_name": None}
+    assert responses(dispatcher) == ["utter_invalid_lead_name"]

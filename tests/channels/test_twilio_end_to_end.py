@@ -214,11 +214,11 @@ def test_an_sms_conversation_ends_in_a_lead_with_the_senders_number(stack):
     assert "+1 604-555-0166" in offer and "\n1. Yes\n2. No" in offer
     assert "1. Phone call\n2. Text message" in phone.ask("1", "How would you like")
     assert "1. Mornings" in phone.ask("2", "good time")
+    phone.ask("1", "Privacy notice")
     phone.ask("1", "what would you like help with")
     assert "3. 3 to 12 months" in phone.ask(CONCERN, "How long")
     phone.ask("3", "safety question")
-    phone.ask("2", "store these details")
-    summary = phone.ask("1", "Is this right?")
+    summary = phone.ask("2", "Is this right?")
     assert "Phone: +1 604-555-0166" in summary
     assert "Contact by: Text message" in summary
     assert "Best time: Mornings" in summary
@@ -234,7 +234,7 @@ def test_an_sms_conversation_ends_in_a_lead_with_the_senders_number(stack):
     assert (lead.duration, lead.screening) == ("3 to 12 months", "no")
     assert lead.channel == "twilio"
     # the numbers reached Rasa as the buttons' payloads
-    last = ["yes", "yes, send it"]
+    last = ["no", "yes, send it"]
     assert said_by_now(stack["db"], number, last)[-2:] == last
 
 

@@ -177,11 +177,13 @@ async def fill_assessment(chat: Chat, contact: str = "604 555 0123") -> str:
     else:
         assert "contact you" in await chat.say(contact)
         assert "good time" in await chat.say("text message")
-    assert "what would you like help with" in await chat.say("Evenings")
+    consent = await chat.say("Evenings")
+    assert "Before you tell me about your health" in consent
+    assert "Privacy notice" in consent
+    assert "what would you like help with" in await chat.say("yes")
     assert "How long" in await chat.say("my neck has been stiff and sore")
     assert "safety question" in await chat.say("Over a year")
-    assert "store these details" in await chat.say("no")
-    return await chat.say("yes")
+    return await chat.say("no")
 
 
 async def assert_form_ended_cleanly(chat: Chat, last_reply: str) -> None:
@@ -278,13 +280,10 @@ async def test_no_consent_stores_nothing(agent, conversation_db):
         "Ana",
         "ana@example.org",
         "Mornings",
-        "tight shoulders",
-        "skip",
-        "prefer not to say",
     ):
         await chat.say(answer)
-    reply = await chat.say("no")
-    assert "haven't saved" in reply
+    reply = await chat.say("no")  # asked before any health detail
+    assert "haven't saved" in reply and "help with" not in reply
     assert leads_for(conversation_db, chat.sender) == []
     await assert_form_ended_cleanly(chat, reply)
 
@@ -312,7 +311,8 @@ async def test_call_back_request_is_a_shorter_form(agent, conversation_db, when,
     assert "call you back" in await chat.say("can someone call me back?")
     await chat.say("Sam Lee")
     assert "good time" in await chat.say(f"604-555-{phone}")  # one lead each
-    assert "store these details" in await chat.say(when)
+    consent = await chat.say(when)
+    assert "keep these details to call you back" in consent
     summary = await chat.say("yes")
     assert f"Best time: {when}" in summary
     assert "call-back request" in await chat.say("yes")
@@ -344,3 +344,70 @@ async def test_sms_offers_the_senders_number(agent, conversation_db):
     assert "+1 416-555-0177" in await chat.say("Jo")
     assert "contact you" in await chat.say("yes")
     assert await chat.slot("lead_phone") == "+14165550177"
+
+
+async def test_a_red_flag_mid_form_keeps_the_answers_for_later(agent, conversation_db):
+    chat = Chat(agent)
+    await chat.say("I'd like to book an assessment")
+    await chat.say("Ana Souza")
+    urgent = await chat.say("my left arm just went numb and I can't lift it")
+    assert "911" in urgent.split("\n")[0]
+    assert "kept what you told me" in urgent and "What's your name?" not in urgent
+    assert await chat.active_loop() is None
+    assert await chat.slot("lead_name") == "Ana Souza"
+    offer = await chat.say("I went to the ER and I'm fine now")
+    assert "still have the details" in offer and "Yes, carry on" in chat.buttons
+    resumed = await chat.say("/affirm")
+    assert "carry on where we stopped" in resumed
+    assert "phone number or email" in resumed  # the name is not asked again
+    assert await chat.active_loop() == "lead_form"
+
+
+async def test_a_paused_request_can_wait(agent):
+    chat = Chat(agent)
+    await chat.say("can someone call me back?")
+    await chat.say("Sam Lee")
+    await chat.say("I have crushing chest pain right now")
+    await chat.say("I've been seen by a doctor, all good")
+    assert "anything else" in await chat.say("/deny")
+    assert await chat.slot("lead_name") == "Sam Lee"
+    # asking again later carries on with what was given
+    assert "phone number or email" in await chat.say("please call me back")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ok I think I'd rather talk to a real person first",
+        "actually can someone just phone me",
+    ],
+)
+async def test_asking_for_a_person_at_the_name_is_not_taken_as_a_name(agent, message):
+    chat = Chat(agent)
+    await chat.say("I'd like to book an assessment")
+    reply = await chat.say(message)
+    assert "call you back instead" in reply and "What's your name?" in reply
+    assert await chat.slot("lead_name") is None
+    assert await chat.slot("lead_kind") == "callback"
+
+
+async def test_a_question_at_a_question_gets_its_answer_then_the_question(agent):
+    chat = Chat(agent)
+    await chat.say("can someone call me back?")
+    reply = await chat.say("wait, am I talking to a bot?")
+    assert "automated" in reply.lower() and "What's your name?" in reply
+    assert await chat.slot("lead_name") is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "can I bring someone with me to hold my hand?",
+        "is it ok if my husband comes in with me for the appointment",
+    ],
+)
+async def test_bringing_someone_along_does_not_start_a_call_back(agent, message):
+    chat = Chat(agent)
+    reply = await chat.say(message)
+    assert await chat.active_loop() is None
+    assert "What's your name?" not in reply and "call you back" not in reply

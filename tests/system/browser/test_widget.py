@@ -333,7 +333,7 @@ def test_a_call_back_request_runs_to_the_end_and_is_stored(page, stack):
     ask(page, "604-555-0142")
     expect(bot_messages(page).last).to_contain_text("good time")
     log(page).get_by_role("button", name="Afternoons").click()
-    expect(bot_messages(page).last).to_contain_text("store these details")
+    expect(bot_messages(page).last).to_contain_text("keep these details")
     privacy = bot_messages(page).last.get_by_role("link", name=PROFILE.privacy_url)
     expect(privacy).to_have_attribute("href", PROFILE.privacy_url)
     log(page).get_by_role("button", name="Yes, I agree").click()
