@@ -6,13 +6,20 @@ through `asyncio.to_thread` so the event loop never waits on the database.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import NamedTuple, Optional, Tuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import session_factory
 from db.models import SmsContact, utcnow
+
+
+class Seen(NamedTuple):
+    """What `ContactStore.touch` learnt about a number."""
+
+    opted_out: bool
+    first: bool  # the number had never texted the clinic before
 
 
 class ContactStore:
@@ -28,8 +35,12 @@ class ContactStore:
             self._factory = session_factory(self.url)
         return self._factory()
 
-    def _upsert(self, session: Session, phone: str, medium: str) -> SmsContact:
-        """The contact for `phone`, created if new, marked as seen now."""
+    def _upsert(
+        self, session: Session, phone: str, medium: str
+    ) -> Tuple[SmsContact, bool]:
+        """The contact for `phone`, created if new, marked as seen now; and
+        whether this call created it (exactly one caller does, even with
+        several replicas)."""
         now = utcnow()
         contact = session.get(SmsContact, phone)
         if contact is None:
@@ -39,26 +50,27 @@ class ContactStore:
             session.add(contact)
             try:
                 session.flush()
-                return contact
+                return contact, True
             except IntegrityError:  # another replica added it just now
                 session.rollback()
                 contact = session.get(SmsContact, phone)
         contact.last_seen_at = now
         contact.last_channel = medium
-        return contact
+        return contact, False
 
-    def touch(self, phone: str, medium: str) -> bool:
-        """Records a message from `phone` on `medium`; True if opted out."""
+    def touch(self, phone: str, medium: str) -> Seen:
+        """Records a message from `phone` on `medium`: whether the number has
+        opted out, and whether it is the number's first message."""
         with self._session() as session:
-            contact = self._upsert(session, phone, medium)
+            contact, created = self._upsert(session, phone, medium)
             opted_out = contact.opted_out_at is not None
             session.commit()
-            return opted_out
+            return Seen(opted_out=opted_out, first=created)
 
     def opt_out(self, phone: str, medium: str) -> None:
         """STOP: nothing more is sent to `phone` until it opts in again."""
         with self._session() as session:
-            contact = self._upsert(session, phone, medium)
+            contact, _ = self._upsert(session, phone, medium)
             if contact.opted_out_at is None:
                 contact.opted_out_at = utcnow()
             session.commit()
@@ -66,7 +78,7 @@ class ContactStore:
     def opt_in(self, phone: str, medium: str) -> bool:
         """START: clears the opt-out; True if there was one."""
         with self._session() as session:
-            contact = self._upsert(session, phone, medium)
+            contact, _ = self._upsert(session, phone, medium)
             was_out = contact.opted_out_at is not None
             contact.opted_out_at = None
             session.commit()

@@ -195,6 +195,16 @@ def help_text(profile: ClinicProfile) -> str:
     return " ".join(parts)
 
 
+def first_contact_text(profile: ClinicProfile) -> str:
+    """Sent once, before the answer to a number's first message."""
+    return (
+        f"This is the {profile.name} automated assistant. It shares general "
+        "information about IMS and is not medical advice. In an emergency call "
+        f"{profile.emergency_number}. Reply HELP for the clinic's details, "
+        "STOP to stop messages."
+    )
+
+
 def stopped_text(profile: ClinicProfile) -> str:
     return (
         f"You won't get any more messages from the {profile.name} assistant. "

@@ -15,6 +15,8 @@ Twilio posts to `/webhooks/twilio/webhook`. Unlike Rasa's built-in
   across replicas);
 - answers STOP / START / HELP itself, stores opt-outs, and sends nothing to
   an opted-out number (checked again before every message);
+- tells a number's first message, once, that this is an automated assistant
+  and not medical advice, with HELP and STOP (`sms_text.first_contact_text`);
 - acknowledges at once with empty TwiML and answers in the background, one
   message at a time per sender, through Twilio's REST API with retries, or,
   in local mode (no TWILIO_ACCOUNT_SID), records the replies in a file.
@@ -593,7 +595,8 @@ class TwilioChannel(InputChannel):
         phone, medium = incoming.phone, incoming.medium
         masked = sms_text.mask_phone(phone)
         logger.info("twilio: %s message from %s", medium, masked)
-        opted_out = await asyncio.to_thread(self.store.touch, phone, medium)
+        seen = await asyncio.to_thread(self.store.touch, phone, medium)
+        opted_out = seen.opted_out
         profile = current_profile()
         output = TwilioOutput(
             self, medium, self.settings.number_for(medium) or incoming.to
@@ -612,6 +615,8 @@ class TwilioChannel(InputChannel):
         if opted_out:
             logger.info("twilio: %s has opted out; message not processed", masked)
             return
+        if seen.first:  # once per number: what this is, HELP and STOP
+            await output.deliver(phone, sms_text.first_contact_text(profile))
         text = sms_text.clean_incoming(incoming.text)
         if not text:
             await output.deliver(phone, sms_text.media_text(profile))

@@ -34,6 +34,7 @@ TOKEN = "test-auth-token"
 PUBLIC = "https://assistant.clinic.example.org"  # the proxy's host, not ours
 PATH = "/webhooks/twilio/webhook"
 PHONE = "+16045550123"
+NEW_PHONE = "+16045550188"
 CLINIC_SMS, CLINIC_WHATSAPP = "+16045550100", "+16045550199"
 MENU = [
     {"title": "How often?", "payload": "How often do I need IMS?"},
@@ -168,6 +169,14 @@ async def shut(server) -> None:
     await server.wait_closed()
 
 
+def known_store(database_url: str) -> ContactStore:
+    """The contacts, where PHONE has texted the clinic before: these tests
+    are about what follows; the first-contact notice has its own (NEW_PHONE)."""
+    store = ContactStore(database_url)
+    store.touch(PHONE, "sms")
+    return store
+
+
 @pytest.fixture
 async def webhook(database_url, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -178,7 +187,7 @@ async def webhook(database_url, tmp_path, monkeypatch):
         whatsapp_number=CLINIC_WHATSAPP,
         local_dir=tmp_path,
     )
-    channel = TwilioChannel(settings, store=ContactStore(database_url))
+    channel = TwilioChannel(settings, store=known_store(database_url))
     agent = ScriptedAgent()
     server, base = await serve(channel, agent)
     try:
@@ -215,6 +224,7 @@ async def test_a_signed_message_is_answered(webhook):
     ],
 )
 async def test_a_missing_or_wrong_signature_is_refused_untouched(webhook, case):
+    contacts = webhook.contacts()
     form = webhook.form("book me in")
     signature: Optional[str] = sign(PUBLIC + PATH, form)
     signed_url = PUBLIC + PATH
@@ -237,7 +247,7 @@ async def test_a_missing_or_wrong_signature_is_refused_untouched(webhook, case):
     assert status == 403
     assert webhook.agent.received == [] and webhook.sent() == []
     assert await webhook.agent.tracker_store.retrieve(PHONE) is None
-    assert webhook.contacts() == []
+    assert webhook.contacts() == contacts  # not even marked as seen
 
 
 async def test_the_query_string_is_part_of_what_twilio_signs(webhook):
@@ -476,7 +486,7 @@ async def live_webhook(database_url, tmp_path, monkeypatch, fake_twilio):
         api_base=base_api,
         local_dir=tmp_path,
     )
-    channel = TwilioChannel(settings, store=ContactStore(database_url))
+    channel = TwilioChannel(settings, store=known_store(database_url))
     agent = ScriptedAgent()
     server, base = await serve(channel, agent)
     try:
@@ -508,3 +518,21 @@ async def test_a_number_twilio_reports_unsubscribed_is_marked_opted_out(live_web
     await webhook.channel.idle()
     (contact,) = webhook.contacts()
     assert contact.opted_out_at is not None
+
+
+async def test_a_new_numbers_first_message_gets_the_notice_once(webhook):
+    notice, answer = await webhook.say("hi, what is IMS?", sender=NEW_PHONE)
+    assert "automated assistant" in notice and "not medical advice" in notice
+    assert "HELP" in notice and "STOP" in notice
+    assert current_profile().emergency_number in notice
+    assert answer == "You said: hi, what is IMS?"
+    # the same number again, even on WhatsApp: no notice
+    again = await webhook.say("and the cost?", sender=NEW_PHONE)
+    assert again == ["You said: and the cost?"]
+    whatsapp = await webhook.say("hello", sender=NEW_PHONE, medium="whatsapp")
+    assert whatsapp == ["You said: hello"]
+
+
+async def test_a_first_message_of_stop_gets_no_notice(webhook):
+    (reply,) = await webhook.say("STOP", sender=NEW_PHONE)
+    assert "automated assistant" not in reply
