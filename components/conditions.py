@@ -10,16 +10,12 @@ body part (`knee`, `hip`, ...) gets the general answer.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Pattern, Sequence, Text, Tuple
+from typing import Dict, List, Pattern, Sequence, Tuple
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.text import entities_added, find_phrases
+from components.phrase_extractor import PhraseExtractor
+from components.text import find_phrases
 
 ENTITY = "condition"
 
@@ -103,25 +99,8 @@ def find_conditions(text: str) -> List[Tuple[str, int, int]]:
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
 )
-class ConditionExtractor(GraphComponent):
+class ConditionExtractor(PhraseExtractor):
     """Adds a `condition` entity for each condition or body part mentioned."""
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ConditionExtractor:
-        """Creates the component (it has nothing to train or load)."""
-        return cls()
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Training data is left as it is: the patterns are not learned."""
-        return training_data
-
-    def process(self, messages: List[Message]) -> List[Message]:
-        """Adds the entities to each message."""
-        entities_added(messages, ENTITY, find_conditions, self.__class__.__name__)
-        return messages
+    entity = ENTITY
+    find = staticmethod(find_conditions)
