@@ -7,9 +7,10 @@ summary, and ends in `action_submit_lead`, which stores the lead (with consent)
 or says why nothing was stored.
 
 Everything the form says is a response in data/responses/lead_form.yml:
-Rasa's form asks `utter_ask_<slot>` itself, and the three questions that
-depend on the conversation (contact, contact method, the summary) have an
-`action_ask_<slot>` here that sends the same responses with values.
+Rasa's form asks `utter_ask_<slot>` itself, and the questions that depend on
+the conversation (contact, contact method, concern and duration, which offer
+what the person already said, and the summary) have an `action_ask_<slot>`
+here that sends the same responses with values.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import re
 import unicodedata
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -62,6 +63,8 @@ LEAD_SLOTS = (
     "lead_confirmed",
     "lead_cancelled",
     "lead_paused",
+    "lead_concern_offered",
+    "lead_duration_offered",
 )
 # What the person has answered (kept when a red flag pauses the form).
 ANSWER_SLOTS = (
@@ -338,6 +341,56 @@ def sender_phone(tracker: Tracker) -> Optional[str]:
     return parse_phone(tracker.sender_id, current_profile().phone_region)
 
 
+_DURATION = re.compile(
+    r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve|several|a few|a couple of)\s+(?:day|week|month|year)s?\b",
+    re.IGNORECASE,
+)
+DECLINED = "declined"
+
+
+def earlier_messages(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The person's messages in this session before the lead form started
+    (the request itself included), newest first."""
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "active_loop" and event.get("name") == FORM:
+            events = events[:index]
+            break
+    messages: List[Dict[Text, Any]] = []
+    for event in reversed(events):
+        if event.get("event") == "session_started":
+            break
+        if event.get("event") == "user" and not str(event.get("text")).startswith("/"):
+            messages.append(event)
+    return messages
+
+
+def earlier_condition(tracker: Tracker) -> Optional[Tuple[str, Optional[str]]]:
+    """(the words, the condition) of the latest condition the person named
+    before the form ("does IMS help sciatica?" -> ("sciatica", "sciatica"))."""
+    for event in earlier_messages(tracker):
+        text = str(event.get("text") or "")
+        for entity in (event.get("parse_data") or {}).get("entities") or []:
+            start, end = entity.get("start"), entity.get("end")
+            if entity.get("entity") == "condition" and start is not None and end:
+                words = clean(text[start:end])
+                if words:
+                    return words, entity.get("value")
+    return None
+
+
+def earlier_duration(tracker: Tracker) -> Optional[str]:
+    """How long, as the person put it before the form ("for 8 months" ->
+    "8 months")."""
+    for event in earlier_messages(tracker):
+        match = _DURATION.search(str(event.get("text") or ""))
+        if match:
+            return clean(match.group(0))
+    return None
+
+
 def form_started_at(tracker: Tracker) -> float:
     """Timestamp of the latest activation of the lead form."""
     for event in reversed(tracker.events):
@@ -500,6 +553,58 @@ class ActionAskLeadContactMethod(Action):
         return []
 
 
+class ActionAskLeadConcern(Action):
+    """Offers the condition the person already named for confirmation
+    ("You mentioned sciatica. Is that what you'd like help with?"), or asks."""
+
+    def name(self) -> Text:
+        return "action_ask_lead_concern"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        found = earlier_condition(tracker)
+        if found and tracker.get_slot("lead_concern_offered") != DECLINED:
+            say(dispatcher, "utter_ask_lead_concern_offer", concern=found[0])
+            return [SlotSet("lead_concern_offered", found[0])]
+        say(dispatcher, "utter_ask_lead_concern")
+        return []
+
+
+class ActionAskLeadDuration(Action):
+    """Offers how long the person already said it has been going on, or asks."""
+
+    def name(self) -> Text:
+        return "action_ask_lead_duration"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        found = earlier_duration(tracker)
+        if found and tracker.get_slot("lead_duration_offered") != DECLINED:
+            say(dispatcher, "utter_ask_lead_duration_offer", duration=found)
+            return [SlotSet("lead_duration_offered", found)]
+        say(dispatcher, "utter_ask_lead_duration")
+        return []
+
+
+def offered_answer(
+    slot: Text, text: str, tracker: Tracker
+) -> Optional[Dict[Text, Any]]:
+    """The answer to "You said <x>. Is that right?": the offered value on a
+    yes, the plain question again on a no; None when the person typed an
+    answer of their own instead."""
+    offered = tracker.get_slot(f"{slot}_offered")
+    if not offered or offered == DECLINED:
+        return None
+    answer = yes_no(text, latest_intent(tracker))
+    if answer == "yes":
+        return {slot: offered}
+    if answer == "no":
+        return {slot: None, f"{slot}_offered": DECLINED}
+    return None
+
+
 def summary(slots: Dict[Text, Any]) -> str:
     """The answers as the person will confirm them (long ones shortened)."""
 
@@ -658,6 +763,12 @@ class ValidateLeadForm(FormValidationAction):
         other = interruption("lead_concern", dispatcher, tracker, free_text=True)
         if other is not None:
             return other
+        offered = offered_answer("lead_concern", text, tracker)
+        if offered is not None:
+            found = earlier_condition(tracker)
+            if offered.get("lead_concern") and found:
+                offered["lead_condition"] = found[1]
+            return offered
         if not text or text.startswith("/"):
             say(dispatcher, "utter_invalid_lead_concern")
             return {"lead_concern": None}
@@ -671,7 +782,10 @@ class ValidateLeadForm(FormValidationAction):
         self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Dict[Text, Any]:
         other = interruption("lead_duration", dispatcher, tracker, free_text=True)
-        return other if other is not None else optional_text("lead_duration", text)
+        if other is not None:
+            return other
+        offered = offered_answer("lead_duration", text, tracker)
+        return offered if offered is not None else optional_text("lead_duration", text)
 
     @answer("lead_screening")
     async def validate_lead_screening(

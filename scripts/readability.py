@@ -127,6 +127,8 @@ def fill_values() -> Dict[str, str]:
         reason="the domain name gmial.com does not exist",
         reference="IMS-7K3Q9P",
         summary=summary(SAMPLE_LEAD),
+        concern="sciatica",
+        duration="8 months",
     )
     return values
 

@@ -10,9 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.leads import (
+    ActionAskLeadConcern,
     ActionAskLeadConfirmed,
     ActionAskLeadContact,
     ActionAskLeadContactMethod,
+    ActionAskLeadDuration,
     ActionCancelLead,
     ActionStartLead,
     ActionSubmitLead,
@@ -616,6 +618,8 @@ def test_the_change_list_names_every_answer_the_summary_shows():
 ACTION_VALUES = {
     "utter_ask_lead_contact_sender": {"phone": "+1 416-555-0188"},
     "utter_ask_lead_confirmed": {"summary": "Name: Ana"},
+    "utter_ask_lead_concern_offer": {"concern": "sciatica"},
+    "utter_ask_lead_duration_offer": {"duration": "8 months"},
     "utter_invalid_lead_contact_email": {"reason": "no domain"},
     "utter_lead_saved_assessment": {"reference": "IMS-A455BC"},
     "utter_lead_saved_callback": {"reference": "IMS-A455BC"},
@@ -756,7 +760,93 @@ async def test_an_answer_is_not_taken_for_a_request(
 
 async def test_a_shaky_guess_is_not_an_interruption(dispatcher):
     result = await validate(
-        "lead_name", "whatever", dispatcher, intent="out_of_scope", confidence=0.3
+        "lead_name", "what is this", dispatcher, intent="out_of_scope", confidence=0.3
     )
     assert result == {"lead_name": None}
     assert responses(dispatcher) == ["utter_invalid_lead_name"]
+
+
+def earlier_tracker(messages, slots=None):
+    """A tracker where the person said `messages` (text, entities), then the
+    lead form started."""
+    events = [{"event": "session_started"}]
+    for text, entities in messages:
+        events.append(user_event(text, "faq", entities))
+    events.append({"event": "active_loop", "name": "lead_form"})
+    events.append(user_event("Ana Souza", "out_of_scope"))
+    return make_tracker(events, slots=slots or {})
+
+
+SCIATICA = [
+    {"entity": "condition", "value": "sciatica", "start": 14, "end": 22},
+]
+
+
+async def test_a_condition_named_before_the_form_is_offered(dispatcher):
+    tracker = earlier_tracker(
+        [("does IMS help sciatica?", SCIATICA), ("book me in", [])]
+    )
+    events = await ActionAskLeadConcern().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_ask_lead_concern_offer"]
+    assert dispatcher.messages[0]["concern"] == "sciatica"
+    assert events == [SlotSet("lead_concern_offered", "sciatica")]
+
+
+async def test_without_an_earlier_condition_the_question_is_asked(dispatcher):
+    tracker = earlier_tracker([("book me in", [])])
+    assert await ActionAskLeadConcern().run(dispatcher, tracker, {}) == []
+    assert responses(dispatcher) == ["utter_ask_lead_concern"]
+    declined = earlier_tracker(
+        [("does IMS help sciatica?", SCIATICA)],
+        slots={"lead_concern_offered": "declined"},
+    )
+    dispatcher.messages.clear()
+    await ActionAskLeadConcern().run(dispatcher, declined, {})
+    assert responses(dispatcher) == ["utter_ask_lead_concern"]
+
+
+async def test_only_this_sessions_messages_are_offered(dispatcher):
+    tracker = earlier_tracker([("does IMS help sciatica?", SCIATICA)])
+    tracker.events.insert(2, {"event": "session_started"})  # after that message
+    await ActionAskLeadConcern().run(dispatcher, tracker, {})
+    assert responses(dispatcher) == ["utter_ask_lead_concern"]
+
+
+@pytest.mark.parametrize(
+    "said, offered",
+    [
+        ("my knee has hurt for 8 months", "8 months"),
+        ("it's been about two years now", "two years"),
+        ("a few weeks ago my back went", "a few weeks"),
+        ("how many sessions will I need?", None),
+    ],
+)
+async def test_how_long_said_before_the_form_is_offered(dispatcher, said, offered):
+    tracker = earlier_tracker([(said, [])])
+    events = await ActionAskLeadDuration().run(dispatcher, tracker, {})
+    if offered:
+        assert dispatcher.messages[0]["duration"] == offered
+        assert events == [SlotSet("lead_duration_offered", offered)]
+    else:
+        assert responses(dispatcher) == ["utter_ask_lead_duration"]
+
+
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("yes", "affirm", {"lead_duration": "8 months"}),
+        ("no", "deny", {"lead_duration": None, "lead_duration_offered": "declined"}),
+        ("more like a year", "out_of_scope", {"lead_duration": "more like a year"}),
+    ],
+)
+async def test_an_offered_duration_is_confirmed_declined_or_replaced(
+    dispatcher, text, intent, expected
+):
+    result = await validate(
+        "lead_duration",
+        text,
+        dispatcher,
+        intent=intent,
+        slots={"lead_duration_offered": "8 months"},
+    )
+    assert result == expected

@@ -411,3 +411,26 @@ async def test_bringing_someone_along_does_not_start_a_call_back(agent, message)
     reply = await chat.say(message)
     assert await chat.active_loop() is None
     assert "What's your name?" not in reply and "call you back" not in reply
+
+
+async def test_what_was_said_before_the_form_is_offered_not_asked_again(
+    agent, conversation_db
+):
+    chat = Chat(agent)
+    await chat.say("does IMS help sciatica? I've had it for 8 months")
+    await chat.say("I'd like to book an assessment")
+    for answer in ("Ana Souza", "ana.before@example.org", "Evenings"):
+        await chat.say(answer)
+    offer = await chat.say("yes")  # consent
+    assert "You mentioned sciatica" in offer
+    assert "going on for 8 months" in await chat.say("yes")
+    assert "safety question" in await chat.say("yes")
+    summary = await chat.say("no")
+    assert "About: sciatica" in summary and "For how long: 8 months" in summary
+    await chat.say("yes, send it")
+    [lead] = leads_for(conversation_db, chat.sender)
+    assert (lead.concern, lead.duration, lead.condition) == (
+        "sciatica",
+        "8 months",
+        "sciatica",
+    )
