@@ -168,7 +168,7 @@ def render(name: str, results: Dict[str, Any], source: Path) -> List[str]:
 
 
 _BLOCK = re.compile(
-    r"(<!-- figures:(?P<name>[a-z]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)",
+    r"(<!-- figures:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /figures:(?P=name) -->)",
     re.DOTALL,
 )
 

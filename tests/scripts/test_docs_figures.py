@@ -147,3 +147,12 @@ def test_results_of_another_shape_leave_the_table_as_it_was(capsys) -> None:
     }
     assert fill(PAGE, loader(odd)) == PAGE
     assert "not understood" in capsys.readouterr().err
+
+
+def test_every_table_name_is_read_as_a_block() -> None:
+    """A name the block pattern cannot read (turns_profile, once) is never
+    filled, silently."""
+    for name in docs_figures.TABLES:
+        block = f"<!-- figures:{name} -->\nold\n<!-- /figures:{name} -->"
+        match = docs_figures._BLOCK.search(block)
+        assert match and match.group("name") == name, name
