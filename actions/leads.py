@@ -351,7 +351,8 @@ DECLINED = "declined"
 
 def earlier_messages(tracker: Tracker) -> List[Dict[Text, Any]]:
     """The person's messages in this session before the lead form started
-    (the request itself included), newest first."""
+    (the request itself included), newest first; not a red flag's message,
+    which tells of urgent symptoms, not of what IMS should help with."""
     events = list(tracker.events)
     for index in range(len(events) - 1, -1, -1):
         event = events[index]
@@ -362,7 +363,12 @@ def earlier_messages(tracker: Tracker) -> List[Dict[Text, Any]]:
     for event in reversed(events):
         if event.get("event") == "session_started":
             break
-        if event.get("event") == "user" and not str(event.get("text")).startswith("/"):
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if (
+            event.get("event") == "user"
+            and intent != "emergency"
+            and not str(event.get("text")).startswith("/")
+        ):
             messages.append(event)
     return messages
 
@@ -703,7 +709,10 @@ class ValidateLeadForm(FormValidationAction):
             return self._contact_found(
                 phone, email, tracker.get_slot("lead_contact_method")
             )
-        other = interruption("lead_contact", dispatcher, tracker)
+        # A try at a number or an address ("555 12") is an answer, however
+        # the classifier reads it (bare contact details train as out of scope).
+        attempt = re.search(r"\d{3,}|@", text)
+        other = None if attempt else interruption("lead_contact", dispatcher, tracker)
         if other is not None:
             return other
         failures = int(tracker.get_slot("lead_contact_failures") or 0) + 1

@@ -850,3 +850,25 @@ async def test_an_offered_duration_is_confirmed_declined_or_replaced(
         slots={"lead_duration_offered": "8 months"},
     )
     assert result == expected
+
+
+async def test_a_red_flag_message_is_not_offered_as_the_concern(dispatcher):
+    events = [{"event": "session_started"}]
+    events.append(
+        user_event(
+            "I have a fever and my back really hurts",
+            "emergency",
+            [{"entity": "condition", "value": "back_pain", "start": 23, "end": 30}],
+        )
+    )
+    events.append({"event": "active_loop", "name": "lead_form"})
+    await ActionAskLeadConcern().run(dispatcher, make_tracker(events, slots={}), {})
+    assert responses(dispatcher) == ["utter_ask_lead_concern"]
+
+
+async def test_a_short_number_is_told_why_whatever_the_classifier_says(dispatcher):
+    result = await validate(
+        "lead_contact", "555 12", dispatcher, intent="out_of_scope", confidence=0.95
+    )
+    assert result["lead_contact"] is None
+    assert responses(dispatcher) == ["utter_invalid_lead_contact_phone"]
