@@ -46,10 +46,10 @@ BOOKING = [
     "604 555 0142",
     "phone call",
     "Afternoons",
+    "yes",  # consent, before any health detail
     "tight calves from running",
     "about 2 months",
     "no",
-    "yes",
 ]
 
 
