@@ -16,6 +16,9 @@ the event as JSON.
 
 from __future__ import annotations
 
+import json
+from typing import Any, Dict, Optional
+
 from sqlalchemy import (
     Column,
     Float,
@@ -60,3 +63,13 @@ red_flag_event = or_(
     and_(events.c.type_name == "user", events.c.intent_name == RED_FLAG_INTENT),
     and_(events.c.type_name == "action", events.c.action_name == RED_FLAG_ACTION),
 )
+
+
+def event_data(raw: Optional[str]) -> Dict[str, Any]:
+    """An event's `data` column as a dict; {} when it is missing or not a
+    JSON object (a row this project did not write)."""
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -16,7 +16,6 @@ operator says (webapp/staff/cli.py), never into data/.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,7 +31,7 @@ from wtforms.validators import DataRequired
 from clinic import faq_keys
 from clinic.faq_topics import TOPICS
 from db.models import utcnow
-from db.rasa_events import events
+from db.rasa_events import event_data, events
 from db.staff_models import AnswerReview
 from webapp.staff.dashboard import json_text
 from webapp.staff.transcript import epoch, has_events_table, to_datetime
@@ -63,14 +62,6 @@ def topic_choices() -> List[Tuple[str, str]]:
     return sorted(
         ((key, name) for key, (name, _) in TOPICS.items()), key=lambda c: c[1]
     )
-
-
-def _json(raw: Optional[str]) -> Dict[str, Any]:
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -139,7 +130,7 @@ def _unsure(
         .limit(MAX_FEEDBACK)
     )
     for row in rows:
-        item = _answer(row, _json(row.data))
+        item = _answer(row, event_data(row.data))
         if item.topic:
             item.low_confidence = True
             yield item
@@ -186,7 +177,7 @@ def _unhelpful(
     for action in feedback:
         row = _judged(session, action.sender_id, action.id)
         if row is not None:
-            item = _answer(row, _json(row.data))
+            item = _answer(row, event_data(row.data))
             if item.topic:
                 item.unhelpful = True
                 yield item
@@ -247,7 +238,7 @@ def faq_message(session: Session, event_id: int) -> Optional[AnswerToCheck]:
     ).first()
     if row is None:
         return None
-    item = _answer(row, _json(row.data))
+    item = _answer(row, event_data(row.data))
     return item if item.topic else None
 
 
@@ -352,7 +343,7 @@ def reviewed_examples(session: Session) -> Dict[str, List[str]]:
     ).all()
     grouped: Dict[str, List[str]] = {}
     for review, raw in rows:
-        data = _json(raw)
+        data = event_data(raw)
         answered = faq_keys.topic_of(faq_keys.answer_key(data.get("parse_data") or {}))
         label, text = (
             label_for(review, answered),

@@ -6,7 +6,6 @@ reads it, and deletes a person's rows on request or by retention.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence
@@ -22,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from db.models import Lead, RedFlagAlert
-from db.rasa_events import RED_FLAG_ACTION, events, red_flag_event
+from db.rasa_events import RED_FLAG_ACTION, event_data, events, red_flag_event
 from db.staff_models import AnswerReview
 from webapp.staff import labels
 
@@ -45,14 +44,6 @@ def to_datetime(timestamp: Optional[float]) -> Optional[datetime]:
 
 def epoch(value: datetime) -> float:
     return value.timestamp()
-
-
-def _json(raw: Optional[str]) -> Dict[str, Any]:
-    try:
-        data = json.loads(raw or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -83,7 +74,7 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
     turns: List[Turn] = []
     titles: Dict[str, str] = {}  # button payload -> title, as last offered
     for row in rows:
-        data = _json(row.data)
+        data = event_data(row.data)
         at = to_datetime(row.timestamp)
         if row.type_name == "user":
             text = str(data.get("text") or "")
@@ -243,7 +234,7 @@ def conversations(
         .group_by(events.c.sender_id)
     )
     firsts = {
-        row.sender_id: _json(row.data)
+        row.sender_id: event_data(row.data)
         for row in session.execute(
             select(events.c.sender_id, events.c.data).where(events.c.id.in_(first_user))
         )
@@ -289,7 +280,7 @@ def media(session: Session, sender_ids: Sequence[str]) -> Dict[str, str]:
     for sender, raw in session.execute(
         select(events.c.sender_id, events.c.data).where(events.c.id.in_(first_user))
     ):
-        medium = labels.medium(_json(raw))
+        medium = labels.medium(event_data(raw))
         if medium:
             found[sender] = medium
     return found
