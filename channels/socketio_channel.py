@@ -15,11 +15,18 @@ changed under them:
 Upstream: https://github.com/RasaHQ/rasa/issues/13027 (the missing
 `await`; fix proposed in https://github.com/RasaHQ/rasa/pull/13148).
 
-This channel replaces those two handlers with checked ones (the session id
-follows the sender-id rules of rasa_extensions/channel_guard.py; a bad one
-is replaced by a fresh id; a message is taken only for a session its
-socket has joined, else it gets a "could not read" reply) and guards the
-message handler like every project channel.
+This channel replaces those two handlers with checked ones and guards the
+message handler like every project channel. Session ids are the server's
+(#14): Rasa takes any id a client sends, so a browser could name another
+person's conversation (an SMS number, say). Here `session_confirm` gives
+the browser a token `<key>.<signature>`, signed with CHAT_SESSION_SECRET
+(unset: a secret made once in var/chat-session-secret, mode 0600), and the
+conversation is `web:<key>` (channels/conversation_ids.py). A
+session_request with a token this server signed rejoins its conversation
+(the widget's reconnect); any other id, a guess or another channel's id,
+gets a new token and an empty conversation. A message is taken only for a
+session its socket has joined, else it gets a "could not read" reply.
+Replicas share one secret (the environment, or the same var/).
 
 It also checks where a browser connects from. Rasa creates its socket.io
 server with `cors_allowed_origins=[]`, which turns python-socketio's origin
@@ -52,7 +59,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Text, Tuple
 
 import rasa.core.channels.channel
@@ -60,8 +66,10 @@ from rasa.core.channels import socketio
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint
 
-from clinic.settings import get_settings, origin_of
-from rasa_extensions.channel_guard import GuardedChannel, Handler, guard, valid_sender
+from channels.conversation_ids import issue_web_token, web_conversation_of
+from channels.twilio_channel import local_token  # its safe, 0600 secret file
+from clinic.settings import PROJECT_ROOT, get_settings, origin_of
+from rasa_extensions.channel_guard import GuardedChannel, Handler, guard
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +88,15 @@ def _metadata(value: Any) -> Dict[Text, Any]:
 def allowed_origins() -> FrozenSet[Text]:
     """The browser origins the chat accepts (clinic/settings.py)."""
     return get_settings().chat_allowed_origins
+
+
+SECRET_FILE = PROJECT_ROOT / "var" / "chat-session-secret"
+
+
+def session_secret() -> Text:
+    """The key that signs widget session tokens: CHAT_SESSION_SECRET, or one
+    made once in var/chat-session-secret (mode 0600) for local use."""
+    return get_settings().chat_session_secret or local_token(SECRET_FILE)
 
 
 def _payload(args: Tuple[Any, ...]) -> Any:
@@ -160,6 +177,7 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
         handle = guard(on_new_message)
         output = WidgetOutput(sio, self.bot_message_evt)
         origins = allowed_origins()
+        self.secret = session_secret()
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:
@@ -180,13 +198,14 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, *args: Any) -> None:
             data = _payload(args)
-            requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = valid_sender(requested) or uuid.uuid4().hex
+            token = data.get("session_id") if isinstance(data, dict) else None
+            conversation = web_conversation_of(token, self.secret)
+            if conversation is None:  # not ours: a new conversation
+                token = issue_web_token(self.secret)
+                conversation = web_conversation_of(token, self.secret)
             if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
-            await sio.emit(
-                "session_confirm", session_id, room=sid, namespace=self.namespace
-            )
+                await sio.enter_room(sid, conversation, namespace=self.namespace)
+            await sio.emit("session_confirm", token, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def user_uttered(sid: Text, *args: Any) -> None:
@@ -212,11 +231,12 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
         return blueprint
 
     def _sender(self, sid: Text, data: Any) -> Optional[Text]:
-        """Who the message is from: the session id, or the socket's own id."""
+        """Who the message is from: the conversation of the session token,
+        or the socket's own id."""
         if not self.session_persistence:
             return sid
-        session_id = data.get("session_id") if isinstance(data, dict) else None
-        sender = valid_sender(session_id)
+        token = data.get("session_id") if isinstance(data, dict) else None
+        sender = web_conversation_of(token, self.secret)
         if sender is None or sender not in self.sio.rooms(sid, self.namespace):
             logger.warning("socket.io message for a session it did not join ignored")
             return None

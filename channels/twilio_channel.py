@@ -7,9 +7,10 @@ Twilio posts to `/webhooks/twilio/webhook`. Unlike Rasa's built-in
 - verifies `X-Twilio-Signature` against the public URL the clinic
   configured (not the URL this server sees behind a proxy): a missing or
   wrong signature gets 403 and never reaches the conversation;
-- makes the sender's E.164 number the conversation id, so SMS and WhatsApp
-  from one phone are one conversation and one `sms_contacts` row, and the
-  lead form can offer that number;
+- makes `tel:<the sender's E.164 number>` the conversation id
+  (channels/conversation_ids.py), so SMS and WhatsApp from one phone are one
+  conversation and one `sms_contacts` row, the lead form can offer that
+  number, and no other channel can address it;
 - shows buttons as numbered options and reads a reply of "2" as the second
   button's payload (from the last bot turn in the tracker store, so it works
   across replicas);
@@ -57,6 +58,7 @@ from twilio.request_validator import RequestValidator
 
 from channels import sms_text
 from channels.contacts import ContactStore
+from channels.conversation_ids import number_of, twilio_conversation_id
 from channels.senders import (
     OPTED_OUT_AT_TWILIO,
     TWILIO_API,
@@ -393,6 +395,9 @@ class TwilioOutput(OutputChannel):
         messages sent. Only `force` sends to an opted-out number (the STOP
         confirmation and HELP)."""
         store = self.channel.store
+        # Rasa names the conversation (tel:+1...); the channel's own replies
+        # name the number.
+        recipient_id = number_of(recipient_id) or recipient_id
         masked = sms_text.mask_phone(recipient_id)
         try:
             medium = self.medium or (
@@ -624,13 +629,14 @@ class TwilioChannel(InputChannel):
         if len(text) > MAX_MESSAGE_CHARS:
             await output.deliver(phone, sms_text.too_long_text(profile))
             return
+        conversation = twilio_conversation_id(phone, medium == sms_text.WHATSAPP)
         if sms_text.chosen_number(text) is not None:
-            payload = sms_text.chosen_payload(text, await last_buttons(agent, phone))
-            text = payload or text
+            buttons = await last_buttons(agent, conversation)
+            text = sms_text.chosen_payload(text, buttons) or text
         message = UserMessage(
             text,
             output,
-            phone,
+            conversation,
             input_channel=self.name(),
             message_id=incoming.sid or None,
             metadata={"twilio_medium": medium},

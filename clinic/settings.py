@@ -45,7 +45,11 @@ VARIABLES = (
     "ACTION_TIMEOUT_SECONDS",
     "REPLICA_NAME",
     "PUBLIC_BASE_URL",
+    "WEB_TRUSTED_PROXIES",
     "CHAT_ALLOWED_ORIGINS",
+    "CHAT_SESSION_SECRET",
+    "REST_CHANNEL",
+    "REST_CHANNEL_TOKEN",
     "SMTP_HOST",
     "SMTP_PORT",
     "SMTP_USERNAME",
@@ -169,6 +173,13 @@ def _chat_origins(public_base_url: str) -> FrozenSet[str]:
     return frozenset(o for o in map(origin_of, candidates) if o)
 
 
+def _rest_channel_open() -> bool:
+    value = _text("REST_CHANNEL").lower()
+    if value not in ("", "off", "open"):
+        raise SettingsError("REST_CHANNEL must be 'open' or 'off'")
+    return value == "open"
+
+
 @dataclass(frozen=True)
 class StaffSettings:
     """The staff app: STAFF_*, RETENTION_DAYS and REVIEW_CONFIDENCE
@@ -250,10 +261,23 @@ class Settings:
     # (deploy/nginx/scaled.conf). Empty for a single process.
     replica_name: str = ""
     public_base_url: str = DEFAULT_PUBLIC_BASE_URL
+    # How many reverse proxies in front of the web app append to
+    # X-Forwarded-For (WEB_TRUSTED_PROXIES). 0, the default: the web app is
+    # reached directly and the header is ignored, as a client can write it.
+    web_trusted_proxies: int = 0
     # The browser origins the chat (socket.io) accepts: CHAT_ALLOWED_ORIGINS,
     # space- or comma-separated; default the web app's own origin and its
     # 127.0.0.1 twin.
     chat_allowed_origins: FrozenSet[str] = frozenset()
+    # The key that signs the widget's session tokens (CHAT_SESSION_SECRET;
+    # unset: one made in var/chat-session-secret, mode 0600). Every replica
+    # must have the same one (channels/socketio_channel.py).
+    chat_session_secret: str = ""
+    # The REST channel (channels/rest_channel.py): with REST_CHANNEL_TOKEN a
+    # bearer token is required; without it the channel is off unless
+    # REST_CHANNEL=open (local development: `make run` and the tests).
+    rest_channel_token: str = ""
+    rest_channel_open: bool = False
     # Staff notifications: SMTP is used only when SMTP_HOST is set; without
     # it notifications stay in the local outbox shown by the staff app.
     smtp_host: str = ""
@@ -289,7 +313,11 @@ class Settings:
             action_timeout_seconds=_seconds("ACTION_TIMEOUT_SECONDS", 8.0),
             replica_name=_replica_name(),
             public_base_url=public_base_url,
+            web_trusted_proxies=_int("WEB_TRUSTED_PROXIES", 0, minimum=0),
             chat_allowed_origins=_chat_origins(public_base_url),
+            chat_session_secret=_text("CHAT_SESSION_SECRET"),
+            rest_channel_token=_text("REST_CHANNEL_TOKEN"),
+            rest_channel_open=_rest_channel_open(),
             smtp_host=_text("SMTP_HOST"),
             smtp_port=_int("SMTP_PORT", 587),
             smtp_username=_text("SMTP_USERNAME"),

@@ -13,6 +13,9 @@ RASA_PORT="${RASA_PORT:-5005}" ACTION_PORT="${ACTION_PORT:-5055}" WEB_PORT="${WE
 export DATABASE_URL="${DATABASE_URL:-$("$BIN/python" -m clinic.settings database_url)}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"
 export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
+# Local development: the REST channel is open (off by default elsewhere;
+# REST_CHANNEL_TOKEN requires a bearer token instead; README, Security).
+export REST_CHANNEL="${REST_CHANNEL:-open}"
 set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
 mkdir -p var
 

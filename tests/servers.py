@@ -57,6 +57,8 @@ def server_env(database_url: str) -> Dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
+        # The tests talk to Rasa over REST (off by default; README, Security).
+        "REST_CHANNEL": "open",
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "CUDA_VISIBLE_DEVICES": "",

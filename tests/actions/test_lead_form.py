@@ -124,7 +124,7 @@ async def test_third_bad_contact_offers_the_clinic_phone(dispatcher):
 
 
 async def test_sms_sender_number_is_offered_and_accepted(dispatcher):
-    tracker = tracker_for("x", channel="twilio", sender="+14165550188")
+    tracker = tracker_for("x", channel="twilio", sender="tel:+14165550188")
     events = await ActionAskLeadContact().run(dispatcher, tracker, {})
     assert events == [SlotSet("lead_phone_offered", "+14165550188")]
     assert dispatcher.messages[0]["response"] == "utter_ask_lead_contact_sender"
@@ -135,7 +135,7 @@ async def test_sms_sender_number_is_offered_and_accepted(dispatcher):
         dispatcher,
         intent="affirm",
         channel="twilio",
-        sender="+14165550188",
+        sender="tel:+14165550188",
         slots={"lead_phone_offered": "+14165550188"},
     )
     assert result["lead_phone"] == "+14165550188"
@@ -153,11 +153,24 @@ async def test_declining_the_sender_number_asks_for_another(dispatcher):
     tracker = tracker_for(
         "no",
         channel="twilio",
-        sender="+14165550188",
+        sender="tel:+14165550188",
         slots={"lead_phone_offered": "declined"},
     )
     await ActionAskLeadContact().run(dispatcher, tracker, {})
     assert responses(dispatcher)[-1] == "utter_ask_lead_contact"
+
+
+@pytest.mark.parametrize(
+    "channel, sender",
+    [("rest", "+14165550188"), ("twilio", "+14165550188"), ("rest", "rest:tel:+1416")],
+)
+async def test_only_a_twilio_conversation_id_offers_a_number(
+    dispatcher, channel, sender
+):
+    """A conversation id a client chose ('+1416...') proves no number (#14)."""
+    tracker = tracker_for("x", channel=channel, sender=sender)
+    events = await ActionAskLeadContact().run(dispatcher, tracker, {})
+    assert events == [] and responses(dispatcher) == ["utter_ask_lead_contact"]
 
 
 async def test_web_visitors_are_asked_for_contact_details(dispatcher):

@@ -20,6 +20,7 @@ import yaml
 from sqlalchemy import create_engine, select
 from twilio.request_validator import RequestValidator
 
+from channels.conversation_ids import twilio_conversation_id
 from channels.senders import read_outbox
 from db.migrate import upgrade
 from db.models import Lead, SmsContact
@@ -151,17 +152,18 @@ class Phone:
         return "\n".join(r["body"] for r in replies)
 
 
-def said(database: str, sender: str) -> List[str]:
-    events = tracker_events(database, sender)
+def said(database: str, number: str) -> List[str]:
+    """What the number said, from its conversation `tel:<number>`."""
+    events = tracker_events(database, twilio_conversation_id(number))
     return [data["text"] for kind, data in events if kind == "user"]
 
 
-def said_by_now(database: str, sender: str, expected: List[str]) -> List[str]:
+def said_by_now(database: str, number: str, expected: List[str]) -> List[str]:
     """`said`, once it matches `expected` or after 20 s: Rasa stores a turn
     just after sending its replies, so the reply can arrive first."""
     deadline = time.monotonic() + 20
     while True:
-        texts = said(database, sender)
+        texts = said(database, number)
         if texts[-len(expected) :] == expected or time.monotonic() > deadline:
             return texts
         time.sleep(0.2)
@@ -226,7 +228,9 @@ def test_an_sms_conversation_ends_in_a_lead_with_the_senders_number(stack):
 
     engine = create_engine(stack["db"], future=True)
     with engine.connect() as conn:
-        lead = conn.execute(select(Lead).where(Lead.sender_id == number)).one()
+        lead = conn.execute(
+            select(Lead).where(Lead.sender_id == twilio_conversation_id(number))
+        ).one()
     engine.dispose()
     assert lead.reference in final
     assert (lead.name, lead.phone, lead.concern) == (NAME, number, CONCERN)

@@ -35,6 +35,7 @@ PUBLIC = "https://assistant.clinic.example.org"  # the proxy's host, not ours
 PATH = "/webhooks/twilio/webhook"
 PHONE = "+16045550123"
 NEW_PHONE = "+16045550188"
+CONVERSATION = "tel:" + PHONE  # channels/conversation_ids.py
 CLINIC_SMS, CLINIC_WHATSAPP = "+16045550100", "+16045550199"
 MENU = [
     {"title": "How often?", "payload": "How often do I need IMS?"},
@@ -200,7 +201,7 @@ async def webhook(database_url, tmp_path, monkeypatch):
 async def test_a_signed_message_is_answered(webhook):
     assert await webhook.say("hello there") == ["You said: hello there"]
     (message,) = webhook.agent.received
-    assert (message.sender_id, message.input_channel) == (PHONE, "twilio")
+    assert (message.sender_id, message.input_channel) == (CONVERSATION, "twilio")
     assert message.metadata == {"twilio_medium": "sms"}
     (record,) = webhook.sent()
     assert (record["to"], record["from"], record["medium"]) == (
@@ -246,7 +247,7 @@ async def test_a_missing_or_wrong_signature_is_refused_untouched(webhook, case):
     await webhook.channel.idle()
     assert status == 403
     assert webhook.agent.received == [] and webhook.sent() == []
-    assert await webhook.agent.tracker_store.retrieve(PHONE) is None
+    assert await webhook.agent.tracker_store.retrieve(CONVERSATION) is None
     assert webhook.contacts() == contacts  # not even marked as seen
 
 
@@ -394,7 +395,7 @@ async def test_whatsapp_cancel_is_an_answer_but_sms_cancel_opts_out(webhook):
 async def test_sms_and_whatsapp_from_one_number_are_one_contact(webhook):
     await webhook.say("hello by sms")
     await webhook.say("hello by whatsapp", sender="+1 604 555 0123", medium="whatsapp")
-    assert {m.sender_id for m in webhook.agent.received} == {PHONE}
+    assert {m.sender_id for m in webhook.agent.received} == {CONVERSATION}
     assert [m.metadata["twilio_medium"] for m in webhook.agent.received] == [
         "sms",
         "whatsapp",
@@ -407,7 +408,7 @@ async def test_sms_and_whatsapp_from_one_number_are_one_contact(webhook):
         f"whatsapp:{PHONE}",
         f"whatsapp:{CLINIC_WHATSAPP}",
     )
-    tracker = await webhook.agent.tracker_store.retrieve(PHONE)
+    tracker = await webhook.agent.tracker_store.retrieve(CONVERSATION)
     said = [e.text for e in tracker.events if isinstance(e, UserUttered)]
     assert said == ["hello by sms", "hello by whatsapp"]
 
