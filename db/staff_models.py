@@ -4,8 +4,9 @@ as the leads (db/models.py).
 - `staff_users`: accounts, created from the command line (no default user).
 - `staff_sessions`: one row per signed-in browser; the cookie holds a random
   token whose hash is the key, so logging out or an expiry ends it for good.
-- `staff_login_throttle`: failed sign-ins per (hashed) user name, and the
-  lockout they lead to; in the database so every process sees it.
+- `staff_login_throttle`: failed sign-ins per (hashed) user name and per
+  (hashed) client address, and the wait they lead to; in the database so
+  every process sees it.
 - `lead_notes`: what staff wrote when changing a lead's status. Kept apart
   from the audit trail because a note may hold personal data: deleting a lead
   deletes its notes, while its LeadEvent rows stay.
@@ -54,14 +55,15 @@ class StaffSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins for one user name (known or not), by its hash."""
+    """Failed sign-ins in a row for one user name (known or not) or one
+    client address, by its hash (webapp/staff/auth.py's backoff)."""
 
     __tablename__ = "staff_login_throttle"
 
-    key = Column(String(64), primary_key=True)  # sha256 of the lower-cased name
+    key = Column(String(64), primary_key=True)  # sha256 of account:/address:...
     failures = Column(Integer, nullable=False, default=0)
-    window_started_at = Column(DateTime(timezone=True))
-    locked_until = Column(DateTime(timezone=True))
+    window_started_at = Column(DateTime(timezone=True))  # the last failure
+    locked_until = Column(DateTime(timezone=True))  # no attempt before this
 
 
 class LeadNote(Base):

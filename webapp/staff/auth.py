@@ -1,10 +1,17 @@
 """Staff accounts: password hashing, sign-in throttling and sessions.
 
 - Passwords are hashed with argon2id (argon2-cffi's defaults), never stored.
-- Every sign-in attempt for a user name (known or not, by its hash) is
-  counted *before* the password is checked, so parallel requests cannot
-  exceed the limit: MAX_FAILURES failures within FAILURE_WINDOW lock the name
-  for LOCKOUT. A locked name stays locked whatever password is given.
+- Sign-in is throttled twice, by client address and by user name (known or
+  not, by its hash), with an exponential backoff instead of a lock: after
+  `free` failures in a row each failure makes the next attempt wait longer,
+  up to a cap (ADDRESS, ACCOUNT below; docs/security.md gives the policy).
+  The account's cap is short, so that an attacker guessing one name cannot
+  keep its real user out for long; an address trying many names waits up
+  to 15 minutes. An attempt during a wait is refused unchecked and is not
+  counted, so it does not extend the wait. Every attempt is counted *before*
+  the password is checked (forgiven on success), so parallel requests share
+  the budget. The counters are rows of the database, shared by every
+  web-app process; failures are forgotten after FORGET_AFTER without one.
 - A session is a random token in the (signed, HttpOnly) cookie; the database
   keeps its hash with an absolute expiry and the time it was last used.
 """
@@ -12,10 +19,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional, overload
+from typing import Callable, List, Optional, Tuple, overload
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,13 +34,34 @@ from sqlalchemy.orm import Session
 from db.models import utcnow
 from db.staff_models import LoginThrottle, StaffSession, StaffUser
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
-LOCKOUT = timedelta(minutes=15)
+
+@dataclass(frozen=True)
+class Backoff:
+    """`free` failures in a row cost nothing; from then on each failure makes
+    the next attempt wait `first`, doubled per further failure, at most `cap`."""
+
+    free: int
+    first: timedelta
+    cap: timedelta
+
+    def wait(self, failures: int) -> timedelta:
+        if failures < self.free:
+            return timedelta(0)
+        return min(self.cap, self.first * 2 ** min(failures - self.free, 20))
+
+
+# A user name (from any address): 5 free, then 1 s, 2 s, ... at most 60 s.
+ACCOUNT = Backoff(free=5, first=timedelta(seconds=1), cap=timedelta(seconds=60))
+# A client address (across user names; a clinic's staff may share one):
+# 10 free, then 1 s, 2 s, ... at most 15 minutes.
+ADDRESS = Backoff(free=10, first=timedelta(seconds=1), cap=timedelta(minutes=15))
+FORGET_AFTER = timedelta(hours=1)  # a quiet hour forgets the failures
 MIN_PASSWORD_LENGTH = 12
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)
 
+# The time sign-in throttling reads (tests set it).
+clock: Callable[[], datetime] = utcnow
 _hasher = PasswordHasher()
 # Verified against when the user name is unknown, so that the answer takes
 # as long as for a known one (no telling which names exist).
@@ -109,12 +138,21 @@ def find_user(session: Session, username: str) -> Optional[StaffUser]:
 
 
 def throttle_key(username: str) -> str:
-    return hashlib.sha256(normalise_username(username).encode()).hexdigest()
+    """The throttle row of a user name (known or not), by its hash."""
+    return hashlib.sha256(
+        f"account:{normalise_username(username)}".encode()
+    ).hexdigest()
+
+
+def address_key(address: str) -> str:
+    """The throttle row of a client address (webapp/staff/client.py)."""
+    return hashlib.sha256(f"address:{address}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """The outcome of a sign-in attempt."""
+    """The outcome of a sign-in attempt. `locked_until`: refused without
+    checking the password, because of earlier failures; try again then."""
 
     user: Optional[StaffUser] = None
     locked_until: Optional[datetime] = None
@@ -124,46 +162,70 @@ class SignIn:
         return self.user is not None
 
 
-def _claim_attempt(session: Session, key: str, now: datetime) -> Optional[datetime]:
-    """Counts one attempt; returns the lock's end when the name is locked."""
-    query = select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
-    row = session.execute(query).scalar_one_or_none()
-    if row is None:
-        session.add(LoginThrottle(key=key, failures=0, window_started_at=now))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()  # another process added it at the same time
-        row = session.execute(query).scalar_one()
+def _throttle_rows(
+    session: Session, keys: Tuple[str, ...], now: datetime
+) -> List[LoginThrottle]:
+    """The rows of `keys`, created if missing and locked for this
+    transaction, in this order; failures older than FORGET_AFTER forgotten."""
+    for key in keys:
+        if session.get(LoginThrottle, key) is None:
+            session.add(LoginThrottle(key=key, failures=0))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another process added it at the same time
+    rows = []
+    for key in keys:  # always address, then account: no deadlock
+        query = select(LoginThrottle).where(LoginThrottle.key == key)
+        row = session.execute(query.with_for_update()).scalar_one()
+        session.refresh(row)
+        last = aware(row.window_started_at)
+        if last is None or now - last > FORGET_AFTER:
+            row.failures, row.window_started_at, row.locked_until = 0, None, None
+        rows.append(row)
+    return rows
 
-    locked_until = aware(row.locked_until)
-    if locked_until is not None and locked_until > now:
-        return locked_until
-    window = aware(row.window_started_at)
-    if locked_until is not None or window is None or now - window > FAILURE_WINDOW:
-        row.failures, row.window_started_at, row.locked_until = 0, now, None
-        session.flush()
-    # Counted now, forgiven on success: concurrent guesses share the budget.
+
+def _count_failure(
+    session: Session, row: LoginThrottle, backoff: Backoff, now: datetime
+) -> None:
+    """Counts one failure now (forgiven on success), so that concurrent
+    guesses share the budget, and sets the wait it leads to."""
+    session.flush()
     session.execute(
         update(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .values(failures=LoginThrottle.failures + 1)
+        .where(LoginThrottle.key == row.key)
+        .values(failures=LoginThrottle.failures + 1, window_started_at=now)
     )
     session.refresh(row)
-    if row.failures > MAX_FAILURES:
-        row.locked_until = now + LOCKOUT
-        return aware(row.locked_until)
-    return None
+    wait = backoff.wait(row.failures)
+    row.locked_until = now + wait if wait else None
 
 
-def sign_in(session: Session, username: str, password: str) -> SignIn:
-    """Checks a user name and password, throttled; commits what it records."""
-    now = utcnow()
-    key = throttle_key(username)
-    locked_until = _claim_attempt(session, key, now)
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    address: str = "",
+    now: Optional[datetime] = None,
+) -> SignIn:
+    """Checks a user name and password, throttled by client address and by
+    user name; commits what it records. `now` defaults to `clock()`."""
+    now = now or clock()
+    place, account = _throttle_rows(
+        session, (address_key(address), throttle_key(username)), now
+    )
+    waits = [
+        until
+        for until in (aware(place.locked_until), aware(account.locked_until))
+        if until is not None and until > now
+    ]
+    if waits:  # refused unchecked, and not counted: it cannot extend the wait
+        session.commit()
+        return SignIn(locked_until=max(waits))
+    _count_failure(session, place, ADDRESS, now)
+    _count_failure(session, account, ACCOUNT, now)
     session.commit()
-    if locked_until is not None:
-        return SignIn(locked_until=locked_until)
 
     usable = len(username or "") <= 64 and "\x00" not in (username or "")
     user = find_user(session, username) if usable else None
@@ -174,28 +236,33 @@ def sign_in(session: Session, username: str, password: str) -> SignIn:
         valid = False
     if user is None or user.disabled_at is not None:
         valid = False
+    if not valid:
+        return SignIn()
 
-    row = session.get(LoginThrottle, key, with_for_update=True)
-    if valid and user is not None:
-        row.failures, row.window_started_at, row.locked_until = 0, None, None
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-        user.last_login_at = now
-        session.commit()
-        return SignIn(user=user)
-    if row.failures >= MAX_FAILURES:
-        row.locked_until = now + LOCKOUT  # from the next attempt on
+    place, account = _throttle_rows(session, (place.key, account.key), now)
+    account.failures, account.window_started_at, account.locked_until = 0, None, None
+    place.failures = max(0, place.failures - 1)  # it was not a failure
+    if not ADDRESS.wait(place.failures):
+        place.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
     session.commit()
-    return SignIn()
+    return SignIn(user=user)
+
+
+def seconds_until(when: datetime) -> int:
+    """Whole seconds from now until `when`, at least 1 (a Retry-After)."""
+    return max(1, math.ceil((when - clock()).total_seconds()))
 
 
 def unlock(session: Session, username: str) -> bool:
-    """Clears the failures of a user name; True if it was locked."""
+    """Clears the failures of a user name; True if it was waiting."""
     row = session.get(LoginThrottle, throttle_key(username))
     if row is None:
         return False
     locked_until = aware(row.locked_until)
-    was_locked = locked_until is not None and locked_until > utcnow()
+    was_locked = locked_until is not None and locked_until > clock()
     session.delete(row)
     return was_locked
 
@@ -268,7 +335,7 @@ def purge_expired(session: Session, idle: timedelta) -> int:
             (LoginThrottle.locked_until.is_(None) | (LoginThrottle.locked_until < now))
             & (
                 LoginThrottle.window_started_at.is_(None)
-                | (LoginThrottle.window_started_at < now - FAILURE_WINDOW)
+                | (LoginThrottle.window_started_at < now - FORGET_AFTER)
             )
         )
     ).rowcount

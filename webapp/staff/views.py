@@ -32,6 +32,7 @@ from db.engine import session_factory
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, RedFlagAlert, utcnow
 from db.staff_models import LeadNote
 from notifications.red_flags import alert_for
+from webapp.security import client_address
 from webapp.staff import auth, charts, dashboard, export, labels, queries, reviews
 from webapp.staff.forms import (
     STATUS_LABELS,
@@ -200,18 +201,23 @@ def login() -> Any:
         return render_template(
             "staff/login.html", form=form, error="Enter a user name and password."
         ), 400
-    result = auth.sign_in(db(), form.username.data, form.password.data)
+    address = client_address(request, current_app.config.get("WEB_TRUSTED_PROXIES", 0))
+    result = auth.sign_in(db(), form.username.data, form.password.data, address)
     if result.locked_until is not None and not result.ok:
-        logger.warning("Sign-in refused: user name locked after failed attempts")
-        return render_template(
-            "staff/login.html",
-            form=form,
-            error=(
-                "Too many failed sign-ins for this user name. Try again after "
-                f"{_local(result.locked_until)}, or ask an administrator to "
-                "unlock it."
+        logger.warning("Sign-in refused: waiting after failed attempts")
+        wait = auth.seconds_until(result.locked_until)
+        return (
+            render_template(
+                "staff/login.html",
+                form=form,
+                error=(
+                    "Too many failed sign-ins from here or for this user name. "
+                    f"Wait {wait} second{'' if wait == 1 else 's'} and try again."
+                ),
             ),
-        ), 429
+            429,
+            {"Retry-After": str(wait)},
+        )
     if result.user is None:
         logger.info("Sign-in failed")
         return render_template(

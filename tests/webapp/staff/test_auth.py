@@ -1,4 +1,5 @@
-"""Signing in and out: hashing, lockout, sessions, cookies, safe redirects."""
+"""Signing in and out: hashing, sessions, cookies, safe redirects (the
+throttling of failed sign-ins: test_sign_in_throttle.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from clinic.settings import StaffSettings
 from db.models import utcnow
-from db.staff_models import LoginThrottle, StaffSession, StaffUser
+from db.staff_models import StaffSession, StaffUser
 from tests.webapp.staff.conftest import (
     APP_HASHER,
     PASSWORD,
@@ -92,55 +93,6 @@ def test_unknown_user_gets_the_same_answer(client, staff_user):
     response = login(client, username="nobody")
     assert response.status_code == 401
     assert "Wrong user name or password" in response.get_data(as_text=True)
-
-
-def test_a_locked_account_stays_locked_even_with_the_right_password(
-    client, staff_user, db_session
-):
-    for _ in range(auth.MAX_FAILURES):
-        assert login(client, password="guess guess guess").status_code == 401
-    locked = login(client)  # the right password
-    assert locked.status_code == 429
-    assert "Too many failed sign-ins" in locked.get_data(as_text=True)
-    assert client.get("/staff/leads").status_code == 302
-    row = db_session.get(LoginThrottle, auth.throttle_key("ana"))
-    assert row.locked_until is not None
-
-
-def test_the_lock_is_shared_by_every_process(app, database_url, staff_user):
-    """Two app instances (as two processes would) share one lockout."""
-    first, second = app.test_client(), create_app(app.config).test_client()
-    for _ in range(auth.MAX_FAILURES):
-        login(first, password="guess guess guess")
-    assert login(second).status_code == 429
-
-
-def test_the_lock_ends_after_its_time(client, staff_user, db_session):
-    for _ in range(auth.MAX_FAILURES):
-        login(client, password="guess guess guess")
-    assert login(client).status_code == 429
-    db_session.execute(
-        update(LoginThrottle).values(locked_until=utcnow() - timedelta(seconds=1))
-    )
-    db_session.commit()
-    assert login(client).status_code == 303
-
-
-def test_unknown_names_are_locked_too(client, staff_user):
-    for _ in range(auth.MAX_FAILURES):
-        login(client, username="mallory", password="guess guess guess")
-    assert login(client, username="mallory").status_code == 429
-    assert login(client).status_code == 303  # other names are unaffected
-
-
-def test_a_success_clears_earlier_failures(client, staff_user):
-    for _ in range(auth.MAX_FAILURES - 1):
-        login(client, password="guess guess guess")
-    assert login(client).status_code == 303
-    post_form(client, "/staff/leads", "/staff/logout", {})
-    for _ in range(auth.MAX_FAILURES - 1):
-        assert login(client, password="guess guess guess").status_code == 401
-    assert login(client).status_code == 303
 
 
 def test_a_disabled_account_cannot_sign_in(client, staff_user, db_session):
