@@ -34,5 +34,9 @@ class ReviewedForm(FlaskForm):
     """Marks a red-flagged conversation reviewed (CSRF only: no fields)."""
 
 
+class ExportForm(FlaskForm):
+    """Exports the filtered queue (CSRF only: the filters are hidden fields)."""
+
+
 class LogoutForm(FlaskForm):
     pass

@@ -37,6 +37,7 @@ from webapp.staff import auth, charts, dashboard, export, labels, queries, revie
 from webapp.staff.forms import (
     STATUS_LABELS,
     DeleteForm,
+    ExportForm,
     LoginForm,
     LogoutForm,
     ReviewedForm,
@@ -108,6 +109,31 @@ def safe_next(target: Optional[str]) -> Optional[str]:
     if not parts.path.startswith("/staff/") or parts.path.startswith("/staff/login"):
         return None
     return target
+
+
+def _from_another_site() -> bool:
+    """The browser says another site (or a sibling subdomain) started this
+    request (Sec-Fetch-Site; browsers that do not send it are let through,
+    the CSRF token still guards every POST)."""
+    return request.headers.get("Sec-Fetch-Site", "") in ("cross-site", "same-site")
+
+
+@bp.before_request
+def _refuse_cross_site_posts() -> None:
+    """A second guard beside the CSRF token: no other site's page can make
+    a signed-in browser change anything here."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and _from_another_site():
+        abort(403, "This request came from another site, so it was refused.")
+
+
+def _confirm_the_link(target: str, what: str) -> Optional[Any]:
+    """Opening a lead or a conversation writes an audit event ("viewed"):
+    when the link was followed from another site (a webmail's red-flag
+    email, or a page that wants a view recorded), a page asks first, and
+    nothing is shown or recorded until staff click its same-site link."""
+    if not _from_another_site():
+        return None
+    return render_template("staff/confirm_link.html", target=target, what=what)
 
 
 @bp.before_request
@@ -272,12 +298,23 @@ def leads() -> Any:
         flag_choices=queries.FLAGS,
         channels=queries.channels(db()),
         statuses=list(LeadStatus),
+        export_form=ExportForm(formdata=None),
     )
 
 
 @bp.get("/leads/export.csv")
+def export_link() -> Any:
+    """The old export link (a bookmark) opens the queue with its filters:
+    exporting is the queue's button now, nothing is exported here."""
+    return redirect(url_for("staff.leads", **request.args.to_dict()), code=303)
+
+
+@bp.post("/leads/export.csv")
 def export_csv() -> Response:
-    flt = parse_or_400(lambda: queries.QueueFilter.from_args(request.args))
+    """The filtered queue as CSV. A POST with the CSRF token (the filters in
+    the form): each export is an audit event, so a link or a page on another
+    site must not be able to start one."""
+    flt = parse_or_400(lambda: queries.QueueFilter.from_args(request.form))
     found = list(parse_or_400(lambda: queries.matching(db(), flt, zone())))
     notes = parse_or_400(lambda: queries.notes(db(), flt, zone()))
     body = export.to_csv(export.rows(found, notes, lambda value: _local(value, True)))
@@ -342,6 +379,11 @@ def _lead_page(lead: Lead, status_form: StatusForm, code: int = 200) -> Any:
 @bp.get("/leads/<reference>")
 def lead(reference: str) -> Any:
     found = find_lead(reference)
+    ask = _confirm_the_link(
+        url_for("staff.lead", reference=found.reference), found.reference
+    )
+    if ask is not None:
+        return ask
     log_view(found, "lead page")
     db().commit()
     form = StatusForm(formdata=None, status=found.status.value)
@@ -452,6 +494,11 @@ def _sender_arg(source: Dict[str, str]) -> str:
 @bp.get("/conversations/view")
 def conversation() -> Any:
     sender = _sender_arg(request.args)
+    ask = _confirm_the_link(
+        url_for("staff.conversation", sender=sender), "the conversation"
+    )
+    if ask is not None:
+        return ask
     turns = transcript(db(), sender)
     if not turns:
         abort(404, "There is no conversation with that id (it may have been deleted).")

@@ -111,6 +111,16 @@ def post_form(client: FlaskClient, page: str, action: str, data: Dict[str, str])
     return client.post(action, data={"csrf_token": token, **data})
 
 
+def export_csv(client: FlaskClient, query: str = ""):
+    """Exports as the queue page's button does: a POST of the filters in
+    `query` with the page's CSRF token."""
+    from urllib.parse import parse_qsl
+
+    token = csrf_from(client.get("/staff/leads").get_data(as_text=True))
+    data = {"csrf_token": token, **dict(parse_qsl(query))}
+    return client.post("/staff/leads/export.csv", data=data)
+
+
 def add_lead(database_url: str, **values: Any) -> str:
     """Stores a lead through db.leads.save_lead; returns its reference."""
     result = save_lead(session_factory(database_url), lead_input(**values), NOTIFY)

@@ -23,7 +23,7 @@ from tests.webapp.staff.conftest import (
 GET_URLS = {
     "staff.home": "/staff/",
     "staff.leads": "/staff/leads",
-    "staff.export_csv": "/staff/leads/export.csv",
+    "staff.export_link": "/staff/leads/export.csv",
     "staff.lead": "/staff/leads/{reference}",
     "staff.conversation_list": "/staff/conversations",
     "staff.conversation": "/staff/conversations/view?sender=web-1",
@@ -32,6 +32,7 @@ GET_URLS = {
     "staff.red_flag": "/staff/red-flags/RF-AAAAAA",
 }
 POST_URLS = {
+    "staff.export_csv": "/staff/leads/export.csv",
     "staff.change_status": "/staff/leads/{reference}/status",
     "staff.delete": "/staff/leads/{reference}/delete",
     "staff.delete_conversation_view": "/staff/conversations/delete",

@@ -53,6 +53,15 @@ def test_known_traps_in_query_strings(signed_in):
                 assert response.status_code < 500, (page, key, value)
 
 
+def test_known_traps_in_export_filters(signed_in):
+    token = csrf_from(signed_in.get("/staff/leads").get_data(as_text=True))
+    for key in KEYS:
+        for value in TRAPS:
+            data = {"csrf_token": token, key: value}
+            response = signed_in.post("/staff/leads/export.csv", data=data)
+            assert response.status_code < 500, (key, value)
+
+
 @settings_
 @given(
     page=st.sampled_from(PAGES),
@@ -81,6 +90,8 @@ def test_random_form_posts(signed_in, database_url, status, note, confirm, sende
         (f"{page}/status", {"status": "contacted", "note": note}),
         (f"{page}/delete", {"confirm": confirm}),
         ("/staff/conversations/delete", {"sender": sender, "confirm": confirm}),
+        ("/staff/leads/export.csv", {"status": status, "q": note, "from": confirm}),
+        ("/staff/leads/export.csv", {"channel": sender, "to": confirm, "flag": note}),
     ]:
         response = signed_in.post(url, data={"csrf_token": token, **data})
         assert response.status_code < 500, (url, data)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import LeadEvent
-from tests.webapp.staff.conftest import add_lead, post_form
+from tests.webapp.staff.conftest import add_lead, csrf_from, export_csv, post_form
 from webapp.staff.export import neutralise
 
 
@@ -63,7 +63,7 @@ def test_export_of_the_filtered_queue(signed_in, database_url, db_session):
     add_lead(
         database_url, sender_id="other", submission_key="other", phone="+16045550101"
     )
-    response = signed_in.get("/staff/leads/export.csv?channel=socketio")
+    response = export_csv(signed_in, "channel=socketio")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith(
@@ -94,13 +94,13 @@ def test_export_of_everything_crosses_pages(signed_in, database_url):
             phone=f"+1604555{n:04d}",
             name=f"Person {n}",
         )
-    rows = read_csv(signed_in.get("/staff/leads/export.csv"))
+    rows = read_csv(export_csv(signed_in))
     assert len(rows) == 60
     assert {row["Name"] for row in rows} == {f"Person {n}" for n in range(60)}
 
 
 def test_an_empty_export_has_the_header(signed_in):
-    response = signed_in.get("/staff/leads/export.csv?status=booked")
+    response = export_csv(signed_in, "status=booked")
     assert response.status_code == 200
     assert read_csv(response) == []
     assert "Reference,Received,Status,Request," in response.get_data(as_text=True)
@@ -109,13 +109,70 @@ def test_an_empty_export_has_the_header(signed_in):
 
 @pytest.mark.parametrize("query", ["status=x", "from=bad", "flag=?"])
 def test_bad_export_filters_are_a_400(signed_in, query):
-    assert signed_in.get(f"/staff/leads/export.csv?{query}").status_code == 400
+    assert export_csv(signed_in, query).status_code == 400
 
 
-def test_the_export_link_carries_the_filters(signed_in, database_url):
+def test_the_export_button_posts_the_filters(signed_in, database_url):
     add_lead(database_url)
     html = signed_in.get("/staff/leads?status=new&q=ana").get_data(as_text=True)
-    assert 'href="/staff/leads/export.csv?status=new&amp;q=ana"' in html
+    [form] = re.findall(r'<form id="export-form" method="post".*?</form>', html, re.S)
+    assert 'action="/staff/leads/export.csv"' in form
+    assert 'name="csrf_token"' in form
+    assert '<input type="hidden" name="status" value="new">' in form
+    assert '<input type="hidden" name="q" value="ana">' in form
+    assert 'form="export-form">Export CSV</button>' in html
+    assert "export.csv?" not in html  # no link that a GET could follow
+
+
+def _exports(db_session) -> int:
+    db_session.expire_all()
+    kind = LeadEvent.kind == "exported"
+    return len(db_session.scalars(select(LeadEvent).where(kind)).all())
+
+
+def test_a_get_no_longer_exports(signed_in, database_url, db_session):
+    """A link or an <img> on another site used to export every lead."""
+    add_lead(database_url)
+    response = signed_in.get("/staff/leads/export.csv?status=new")
+    assert response.status_code == 303  # to the queue, whose button exports
+    assert response.headers["Location"] == "/staff/leads?status=new"
+    assert "Ana Lima" not in response.get_data(as_text=True)
+    assert _exports(db_session) == 0
+
+
+@pytest.mark.parametrize("token", [None, "forged-token"])
+def test_an_export_without_the_csrf_token_is_refused(
+    signed_in, database_url, db_session, token
+):
+    add_lead(database_url)
+    data = {"csrf_token": token} if token else {}
+    response = signed_in.post("/staff/leads/export.csv", data=data)
+    assert response.status_code == 400
+    assert "did not come from the staff app" in response.get_data(as_text=True)
+    assert _exports(db_session) == 0
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_a_post_another_site_started_is_refused(
+    signed_in, database_url, db_session, site
+):
+    """Sec-Fetch-Site, a second guard beside the token (a leaked token too)."""
+    add_lead(database_url)
+    token = csrf_from(signed_in.get("/staff/leads").get_data(as_text=True))
+    response = signed_in.post(
+        "/staff/leads/export.csv",
+        data={"csrf_token": token},
+        headers={"Sec-Fetch-Site": site},
+    )
+    assert response.status_code == 403
+    assert "came from another site" in response.get_data(as_text=True)
+    assert _exports(db_session) == 0
+    same = signed_in.post(
+        "/staff/leads/export.csv",
+        data={"csrf_token": token},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert same.status_code == 200 and _exports(db_session) == 1
 
 
 def test_the_export_includes_the_staff_notes(signed_in, database_url):
@@ -128,7 +185,7 @@ def test_the_export_includes_the_staff_notes(signed_in, database_url):
               "note": "Left a voicemail"})  # fmt: skip
     post_form(signed_in, page, f"{page}/status", {"status": "contacted",
               "note": "=Called back, booked Monday"})  # fmt: skip
-    exported = read_csv(signed_in.get("/staff/leads/export.csv"))
+    exported = read_csv(export_csv(signed_in))
     rows = {row["Reference"]: row for row in exported}
     first, second = rows[reference]["Notes"].split("\n")
     assert re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d ana: Left a voicemail", first)
@@ -142,6 +199,6 @@ def test_notes_of_leads_outside_the_filter_are_left_out(signed_in, database_url)
     post_form(signed_in, page, f"{page}/status", {"status": "new", "note": "private"})
     add_lead(database_url, sender_id="web", submission_key="web", channel="socketio",
              phone="+16045550103")  # fmt: skip
-    response = signed_in.get("/staff/leads/export.csv?channel=socketio")
+    response = export_csv(signed_in, "channel=socketio")
     [row] = read_csv(response)
     assert row["Notes"] == "" and "private" not in response.get_data(as_text=True)

@@ -18,6 +18,7 @@ from db.models import OutboxMessage, utcnow
 from tests.webapp.staff.conftest import (
     add_lead,
     bot,
+    export_csv,
     faq_chat,
     post_form,
     session_start,
@@ -206,7 +207,7 @@ def test_the_dashboard_names_topics_channels_and_red_flags(
 
 
 def test_the_export_is_in_words(signed_in, whatsapp_lead):
-    text = signed_in.get("/staff/leads/export.csv").get_data(as_text=True)
+    text = export_csv(signed_in).get_data(as_text=True)
     [row] = list(csv.DictReader(io.StringIO(text[1:])))
     assert row["Channel"] == "SMS or WhatsApp"
     assert row["Safety question"] == "Prefer not to say"
