@@ -7,6 +7,8 @@
 - `sms_contacts`: numbers that text the clinic, with their STOP opt-out.
 - `red_flag_alerts`: chats the red-flag check caught, with their reference,
   when staff were told and who reviewed them.
+- `conversation_tombstones`: deleted conversations, so none comes back.
+- `twilio_message_sids`: Twilio messages already received (replays).
 
 Staff accounts and sessions live in the staff app's tables (`webapp`).
 """
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -177,3 +180,31 @@ class RedFlagAlert(Base):
     notified_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     reviewed_at = Column(DateTime(timezone=True))
     reviewed_by = Column(String(120))
+
+
+class ConversationTombstone(Base):
+    """A deleted conversation (db/tombstones.py): the tracker store writes
+    nothing of a tracker that began before `deleted_at`, so a message still
+    being handled when staff (or retention, or the person) deleted the
+    conversation cannot bring it back.
+
+    Keyed by a SHA-256 of the conversation id, not the id itself: a Twilio
+    conversation id holds the phone number of the person who asked for
+    deletion. Rows older than `TOMBSTONE_DAYS` are purged.
+    """
+
+    __tablename__ = "conversation_tombstones"
+
+    sender_hash = Column(String(64), primary_key=True)
+    deleted_at = Column(Float, nullable=False, index=True)  # epoch s, as events
+
+
+class TwilioMessageSid(Base):
+    """A Twilio MessageSid already received: a replay of it (Twilio's retry,
+    on any replica, after any restart) is acknowledged and not handled again.
+    Kept a day (channels/message_sids.py)."""
+
+    __tablename__ = "twilio_message_sids"
+
+    message_sid = Column(String(64), primary_key=True)
+    received_at = Column(DateTime(timezone=True), nullable=False, index=True)

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
@@ -66,6 +67,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.rasa_events import REPORTING_INDEXES, events
+from db.tombstones import began_before, deleted_at, lock_conversations, tombstones
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,11 @@ def add_reporting_indexes(engine: Engine) -> List[Text]:
     return created
 
 
+# A sender's rows as (count, newest id, time of its latest deletion).
+Stamp = Tuple[int, Optional[int], Optional[float]]
+TOMBSTONE_RECHECK = 60.0  # seconds between looks for a table not yet migrated
+
+
 def _sessions_in(tracker: DialogueStateTracker) -> int:
     return sum(isinstance(event, SessionStarted) for event in tracker.events)
 
@@ -101,9 +108,9 @@ class _Cached:
 
     tracker: DialogueStateTracker
     length: int  # len(tracker.events) then: a turn that failed adds events
-    stamp: Tuple[int, Optional[int]]  # ResilientSQLTrackerStore._stamp then
+    stamp: Stamp  # ResilientSQLTrackerStore._stamp then
 
-    def fresh(self, stamp: Tuple[int, Optional[int]]) -> bool:
+    def fresh(self, stamp: Stamp) -> bool:
         """The table holds what this tracker holds, and nothing more."""
         return stamp == self.stamp and len(self.tracker.events) == self.length
 
@@ -124,6 +131,8 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         self._pending: OrderedDict[Text, List[Dict[Text, Any]]] = OrderedDict()
         self.cache_size = int(cache_size)
         self._cache: OrderedDict[Text, _Cached] = OrderedDict()
+        self._tombstones_at: Optional[float] = None  # when found missing
+        self._has_tombstones = False
         try:
             created = add_reporting_indexes(self.engine)
         except SQLAlchemyError as error:  # e.g. another replica built it first
@@ -157,17 +166,41 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             return None
         return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
-    def _stamp(self, session: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
-        """How many rows the sender has, and the newest row's id: any write
-        (from any replica) or deletion changes it."""
+    def _tombstones(self) -> bool:
+        """Whether `conversation_tombstones` exists (db/tombstones.py). It is
+        made by the project's migrations (`python -m db.migrate`, run before
+        Rasa by every run script); a database not yet migrated is looked at
+        again every minute, and deletions are not honoured meanwhile."""
+        if self._has_tombstones:
+            return True
+        now = time.monotonic()
+        if self._tombstones_at is not None and now - self._tombstones_at < (
+            TOMBSTONE_RECHECK
+        ):
+            return False
+        self._has_tombstones = sa_inspect(self.engine).has_table(tombstones.name)
+        if not self._has_tombstones:
+            self._tombstones_at = now
+            logger.error(
+                "Tracker store: no %s table (run python -m db.migrate): a "
+                "deleted conversation can be written back",
+                tombstones.name,
+            )
+        return self._has_tombstones
+
+    def _stamp(self, session: Any, sender_id: Text) -> Stamp:
+        """How many rows the sender has, the newest row's id and when the
+        conversation was last deleted: any write (from any replica) or
+        deletion changes it."""
         count, newest = (
             session.query(func.count(self.SQLEvent.id), func.max(self.SQLEvent.id))
             .filter(self.SQLEvent.sender_id == sender_id)
             .one()
         )
-        return int(count), newest
+        deleted = deleted_at(session, sender_id) if self._tombstones() else None
+        return int(count), newest, deleted
 
-    def _remember(self, tracker: DialogueStateTracker, stamp: Tuple) -> None:
+    def _remember(self, tracker: DialogueStateTracker, stamp: Stamp) -> None:
         if self.cache_size <= 0:
             return
         sender_id = tracker.sender_id
@@ -229,7 +262,9 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             )
             return
         self._pending.pop(sender_id, None)
-        if _sessions_in(tracker) > 1:
+        if stamp is None:  # deleted while in flight: nothing of it kept
+            self._cache.pop(sender_id, None)
+        elif _sessions_in(tracker) > 1:
             # A new session began in this tracker: the next turn reads only
             # that session from the table, as Rasa does, instead of carrying
             # the earlier ones along in memory.
@@ -252,12 +287,24 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             self._cache.pop(sender_id, None)
             logger.info("Tracker store: wrote back a conversation held in memory")
 
-    def _write(self, tracker: DialogueStateTracker) -> Tuple[int, Optional[int]]:
+    def _write(self, tracker: DialogueStateTracker) -> Optional[Stamp]:
         """Writes the tracker's new events; returns the sender's stamp as
         this transaction leaves it (taken before the commit, so a change
-        made by someone else after it is seen at the next retrieve)."""
+        made by someone else after it is seen at the next retrieve).
+
+        Writes nothing, and returns None, when the conversation was deleted
+        after this tracker began (db/tombstones.py): its tombstone is looked
+        for under the conversation's lock on PostgreSQL, and after the first
+        insert on SQLite (the database's write lock is held from then on),
+        so a deletion cannot slip in between the look and the commit.
+        """
+        honour = self._tombstones()
         with self.session_scope() as session:
+            if honour:
+                lock_conversations(session, [tracker.sender_id])
+            added = 0
             for event in self._additional_events(session, tracker):
+                added += 1
                 data = event.as_dict()
                 intent = (data.get("parse_data") or {}).get("intent") or {}
                 session.add(
@@ -271,6 +318,19 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.flush()
+            if (
+                honour
+                and added
+                and began_before(
+                    tracker.events, deleted_at(session, tracker.sender_id)
+                )
+            ):
+                session.rollback()
+                logger.info(
+                    "Tracker store: a conversation deleted while a message was "
+                    "handled was not written back"
+                )
+                return None
             stamp = self._stamp(session, tracker.sender_id)
             session.commit()
         return stamp

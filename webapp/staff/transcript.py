@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from db.models import Lead, RedFlagAlert
 from db.rasa_events import RED_FLAG_ACTION, event_data, events, red_flag_event
 from db.staff_models import AnswerReview
+from db.tombstones import record_deletion
 from webapp.staff import labels
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -146,9 +147,15 @@ def transcript(session: Session, sender_id: str) -> List[Turn]:
 
 
 def delete_conversation(session: Session, sender_ids: Sequence[str]) -> int:
-    """Deletes every event of these senders; returns how many rows went."""
+    """Deletes every event of these senders; returns how many rows went.
+
+    First records their tombstones (db/tombstones.py), holding each
+    conversation's lock until the caller commits: a message still being
+    handled then writes nothing of the deleted conversation back.
+    """
     if not sender_ids:
         return 0
+    record_deletion(session, sender_ids)
     # Its red-flag alert goes too (the audit trail keeps that it was reviewed).
     session.execute(delete(RedFlagAlert).where(RedFlagAlert.sender_id.in_(sender_ids)))
     # And staff's checks of its answers (they point at its events).
