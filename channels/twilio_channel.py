@@ -20,7 +20,10 @@ Twilio posts to `/webhooks/twilio/webhook`. Unlike Rasa's built-in
   and not medical advice, with HELP and STOP (`sms_text.first_contact_text`);
 - acknowledges at once with empty TwiML and answers in the background, one
   message at a time per sender, through Twilio's REST API with retries, or,
-  in local mode (no TWILIO_ACCOUNT_SID), records the replies in a file.
+  in local mode (no TWILIO_ACCOUNT_SID), records the replies in a file;
+- acknowledges a replayed MessageSid (Twilio's retry, on any replica, after
+  any restart) with empty TwiML and does not handle it again
+  (channels/message_sids.py).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from twilio.request_validator import RequestValidator
 from channels import sms_text
 from channels.contacts import ContactStore
 from channels.conversation_ids import number_of, twilio_conversation_id
+from channels.message_sids import MessageSids
 from channels.senders import (
     OPTED_OUT_AT_TWILIO,
     TWILIO_API,
@@ -459,9 +463,13 @@ class TwilioChannel(InputChannel):
         settings: Optional[TwilioSettings] = None,
         store: Optional[ContactStore] = None,
         sender: Any = None,
+        sids: Optional[MessageSids] = None,
     ) -> None:
         self.settings = settings or TwilioSettings.from_credentials({})
         self.store = store or ContactStore()
+        # Replays are recognised across restarts and replicas (the database);
+        # `_seen` spares this process the query for its own recent ones.
+        self.sids = sids or MessageSids(self.store.url)
         if sender is None:
             if self.settings.live:
                 sender = TwilioRestSender(
@@ -547,6 +555,9 @@ class TwilioChannel(InputChannel):
             except SQLAlchemyError as error:
                 logger.error("twilio: opt-out not stored: %s", type(error).__name__)
                 return response.text("Please try again.", status=503)
+        if incoming.sid and not await self._first_delivery(incoming.sid):
+            logger.info("twilio: a replayed message was acknowledged, not handled")
+            return self.twiml()
         self._remember(incoming.sid)
         agent = getattr(request.app.ctx, "agent", None)
         self._start(self._handle(incoming, on_new_message, agent))
@@ -555,6 +566,16 @@ class TwilioChannel(InputChannel):
     @staticmethod
     def twiml() -> HTTPResponse:
         return response.text(EMPTY_TWIML, content_type="text/xml")
+
+    async def _first_delivery(self, sid: str) -> bool:
+        """False when any replica has had this MessageSid in the last day
+        (channels/message_sids.py). With the database away the message is
+        handled: this process's own list still stops its own replays."""
+        try:
+            return await asyncio.to_thread(self.sids.claim, sid)
+        except SQLAlchemyError as error:
+            logger.error("twilio: replay check failed: %s", type(error).__name__)
+            return True
 
     def _remember(self, sid: str) -> None:
         if not sid:
