@@ -4,6 +4,15 @@
   store's `sender_id` column holds 255, and ids are keys in Redis locks.
 - A message longer than `MAX_MESSAGE_CHARS` is not parsed: the person gets
   a polite reply instead (the REST channel answers 413 before that).
+- A message starting with `/` is a button's payload only when it is
+  exactly `/<an intent of domain.yml>` (what the project's buttons send);
+  any other such text has its slashes taken off and is read as words.
+  Rasa's parser (`RegexMessageHandler`, rasa/shared/core/training_data/
+  story_reader/yaml_story_reader.py) logs the whole text of a `/` message
+  it cannot read, at warning level: "/My name is Ana, phone 604..." put
+  that person's details in the log. Payloads with entities or a confidence
+  (`/intent{...}`, `/intent@0.9`) are refused too: no button sends them,
+  and a client must not choose the assistant's understanding.
 - If handling a message fails anyway, the person gets an apology rather
   than silence, and the log names the error type only, never the text
   (Rasa's own REST channel logs the message text on failure).
@@ -17,13 +26,17 @@ Request bodies are capped by Sanic before any of this:
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any, Awaitable, Callable, Optional
+import re
+from typing import Any, Awaitable, Callable, FrozenSet, Optional
 
+import yaml
 from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint
 
 from clinic.profile import current_profile
+from clinic.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +52,35 @@ SORRY = (
 )
 
 Handler = Callable[[UserMessage], Awaitable[Any]]
+PAYLOAD = re.compile(r"/([A-Za-z0-9_]+)")
+
+
+@functools.lru_cache(maxsize=1)
+def domain_intents() -> FrozenSet[str]:
+    """The intents of domain.yml (the model is trained from it), read once."""
+    try:
+        domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        logger.error(
+            "domain.yml not read (%s): no payload is taken", type(error).__name__
+        )
+        return frozenset()
+    names = set()
+    for entry in (domain or {}).get("intents") or []:
+        names.update(entry if isinstance(entry, dict) else [entry])
+    return frozenset(str(name) for name in names)
+
+
+def safe_text(text: Optional[str]) -> Optional[str]:
+    """The text Rasa may see: a payload `/<known intent>` as it is, any
+    other text starting with `/` without its slashes (see above)."""
+    stripped = (text or "").strip()
+    if not stripped.startswith("/"):
+        return text
+    match = PAYLOAD.fullmatch(stripped)
+    if match and match.group(1) in domain_intents():
+        return stripped
+    return stripped.lstrip("/").lstrip() or stripped
 
 
 def is_control(char: str) -> bool:
@@ -66,6 +108,7 @@ def guard(on_new_message: Handler) -> Handler:
 
     async def guarded(message: UserMessage) -> None:
         output, sender = message.output_channel, message.sender_id
+        message.text = safe_text(message.text)
         if len(message.text or "") > MAX_MESSAGE_CHARS:
             await output.send_text_message(sender, TOO_LONG)
             return

@@ -321,9 +321,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             if (
                 honour
                 and added
-                and began_before(
-                    tracker.events, deleted_at(session, tracker.sender_id)
-                )
+                and began_before(tracker.events, deleted_at(session, tracker.sender_id))
             ):
                 session.rollback()
                 logger.info(
