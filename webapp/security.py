@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Dict, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Request, Response, current_app, request
 
@@ -79,7 +80,22 @@ def public_headers(path: str, mimetype: Optional[str]) -> Dict[str, str]:
     return headers
 
 
+def _relative_location(response: Response) -> None:
+    """Werkzeug's own redirects (`/staff` to `/staff/`, merged slashes) name
+    the request's Host: they become relative, so a forged Host goes nowhere."""
+    location = response.headers.get("Location")
+    if not location:
+        return
+    parts = urlsplit(location)
+    if parts.scheme or parts.netloc:
+        if parts.netloc.lower() != request.host.lower():
+            return  # a redirect the app chose to make elsewhere
+        relative = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+        response.headers["Location"] = "/" + relative.lstrip("/")
+
+
 def _add_headers(response: Response) -> Response:
+    _relative_location(response)
     if not request.path.startswith("/staff"):
         for header, value in public_headers(request.path, response.mimetype).items():
             response.headers.setdefault(header, value)

@@ -19,11 +19,13 @@ from webapp import create_app
 WIDGET = ROOT / "widget-vendor"
 STATIC = ROOT / "webapp" / "static" / "widget"
 RASA_URL = "https://rasa.clinic.example.org"
+PUBLIC = "https://assistant.clinic.example.org"  # PUBLIC_BASE_URL
 
 
 @pytest.fixture()
 def client():
-    return create_app({"TESTING": True, "RASA_URL": RASA_URL}).test_client()
+    config = {"TESTING": True, "RASA_URL": RASA_URL, "PUBLIC_BASE_URL": PUBLIC}
+    return create_app(config).test_client()
 
 
 def pinned_version() -> str:
@@ -110,13 +112,13 @@ def test_the_demo_page_embeds_the_widget_with_one_script_tag(client):
     parser.feed(response.get_data(as_text=True))
     [tag] = parser.scripts  # the widget needs nothing else on the page
     profile = current_profile()
-    assert tag["src"].endswith("/static/widget/ims-chat.js")
+    assert tag["src"] == f"{PUBLIC}/static/widget/ims-chat.js"  # never from Host
     assert tag["data-server-url"] == RASA_URL
     assert tag["data-title"] == profile.name
     assert tag["data-clinic-phone"] == profile.phone
     assert tag["data-privacy-url"] == profile.privacy_url
     # The page shows the same tag as the snippet to copy, as text.
-    assert "&lt;script src=&#34;http://localhost/static/widget/ims-chat.js" in (
+    assert f"&lt;script src=&#34;{PUBLIC}/static/widget/ims-chat.js" in (
         response.get_data(as_text=True)
     )
 
