@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 
+from clinic.private_files import open_private_append
 from clinic.settings import TWILIO_API
 
 logger = logging.getLogger(__name__)
@@ -71,10 +72,9 @@ class LocalOutbox:
 
     def _append(self, record: Dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
+        # The numbers and texts: owner-only (0600).
+        with self._lock, open_private_append(self.path) as handle:
+            handle.write(line)
 
     async def close(self) -> None:
         return None

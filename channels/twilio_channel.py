@@ -71,6 +71,7 @@ from channels.senders import (
     TwilioRestSender,
 )
 from clinic.contact import parse_phone
+from clinic.private_files import private_dir
 from clinic.profile import current_profile
 from clinic.settings import PROJECT_ROOT, environment_value, get_settings
 from rasa_extensions.channel_guard import (
@@ -129,7 +130,7 @@ def local_token(path: Path) -> str:
             return token
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
     handle = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
+from clinic.private_files import private_file
 from clinic.settings import PROJECT_ROOT, get_settings
 
 _lock = threading.Lock()
@@ -30,9 +31,11 @@ def build_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not Path(database).is_absolute():
-            path = PROJECT_ROOT / database
-            path.parent.mkdir(parents=True, exist_ok=True)
-            parsed = parsed.set(database=str(path))
+            parsed = parsed.set(database=str(PROJECT_ROOT / database))
+        if parsed.database and parsed.database != ":memory:":
+            # It holds the leads and conversations: owner-only (0600), and
+            # so are the journals SQLite makes beside it.
+            private_file(parsed.database)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
     else:
         kwargs["connect_args"] = {"connect_timeout": 5}

@@ -66,6 +66,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinic.private_files import private_file
 from db.rasa_events import REPORTING_INDEXES, events
 from db.tombstones import began_before, deleted_at, lock_conversations, tombstones
 
@@ -127,6 +128,9 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database not in (None, ":memory:"):
+            private_file(database)  # if Rasa made it: the conversations, 0600
         self.max_pending = int(max_pending)
         self._pending: OrderedDict[Text, List[Dict[Text, Any]]] = OrderedDict()
         self.cache_size = int(cache_size)

@@ -17,7 +17,9 @@ export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
 # REST_CHANNEL_TOKEN requires a bearer token instead; README, Security).
 export REST_CHANNEL="${REST_CHANNEL:-open}"
 set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
-mkdir -p var
+# var/ holds the database, the outboxes and the secrets: owner-only
+# (clinic/private_files.py makes each file 0600).
+mkdir -p var && chmod 700 var
 
 trap stop_all INT TERM EXIT
 
