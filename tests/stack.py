@@ -76,6 +76,12 @@ def texts(replies: List[dict]) -> str:
     return "\n".join(r.get("text") or "" for r in replies)
 
 
+def widget_conversation(token: str) -> str:
+    """The conversation a widget session token names: `web:<key>` for
+    `<key>.<signature>`."""
+    return "web:" + token.split(".")[0]
+
+
 class Widget:
     """A socket.io client speaking the widget's protocol."""
 
@@ -94,6 +100,12 @@ class Widget:
     async def _session_confirm(self, data: Any) -> None:
         self.session_id = data
         self._confirmed.set()
+
+    @property
+    def conversation(self) -> str:
+        """The conversation id of the token the server confirmed (`web:<key>`,
+        channels/conversation_ids.py)."""
+        return widget_conversation(self.session_id)
 
     async def connect(self, session_id: Any = None) -> None:
         # Polling: python-engineio's WebSocket client needs a newer aiohttp
@@ -212,13 +224,14 @@ def clean_env(database_url: str, **extra: str) -> Dict[str, str]:
 def made_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
     """`scripts/run.sh` (what `make run` starts) on free ports and a new database.
 
-    Yields the Rasa and web URLs, the Twilio local-mode folder and the
-    `Servers` holding the script (its log is `servers.log("run")`).
+    Yields the Rasa and web URLs, the Twilio local-mode folder, the database
+    URL and the `Servers` holding the script (its log is `servers.log("run")`).
     """
     tmp = tmp_path_factory.mktemp("made-run")
     rasa, actions, web = free_port(), free_port(), free_port()
+    database_url = f"sqlite:///{tmp / 'clinic.db'}"
     env = clean_env(
-        f"sqlite:///{tmp / 'clinic.db'}",
+        database_url,
         RASA_PORT=str(rasa),
         ACTION_PORT=str(actions),
         WEB_PORT=str(web),
@@ -234,6 +247,7 @@ def made_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
             "url": f"http://127.0.0.1:{rasa}",
             "web": f"http://127.0.0.1:{web}",
             "twilio_dir": tmp / "twilio",
+            "db": database_url,
             "servers": servers,
         }
     finally:

@@ -339,7 +339,7 @@ async def test_yes_to_am_i_a_candidate_starts_lead_capture(agent):
 
 
 async def test_sms_offers_the_senders_number(agent, conversation_db):
-    chat = Chat(agent, channel="twilio", sender="+14165550177")
+    chat = Chat(agent, channel="twilio", sender="tel:+14165550177")
     await chat.say("book me in please")
     assert "+1 416-555-0177" in await chat.say("Jo")
     assert "contact you" in await chat.say("yes")

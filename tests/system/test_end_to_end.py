@@ -13,6 +13,7 @@ from typing import Dict, Iterator, List
 import pytest
 from sqlalchemy import create_engine, select
 
+from channels.conversation_ids import rest_conversation_id
 from clinic.profile import load_profile
 from db.migrate import upgrade
 from db.models import Lead
@@ -72,12 +73,14 @@ def test_a_booking_over_rest_is_stored_with_its_transcript(stack):
 
     engine = create_engine(stack["db"], future=True)
     with engine.connect() as conn:
-        lead = conn.execute(select(Lead).where(Lead.sender_id == sender)).one()
+        lead = conn.execute(
+            select(Lead).where(Lead.sender_id == rest_conversation_id(sender))
+        ).one()
         assert lead.reference in final
         assert (lead.name, lead.phone, lead.concern) == (NAME, "+16045550166", CONCERN)
         assert lead.channel == "rest"
     engine.dispose()
-    events = tracker_events(stack["db"], sender)
+    events = tracker_events(stack["db"], rest_conversation_id(sender))
     said = [d["text"] for t, d in events if t == "user"]
     answered = [d.get("text") for t, d in events if t == "bot"]
     assert said[:3] == [

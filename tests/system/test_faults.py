@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
+from channels.conversation_ids import rest_conversation_id
 from clinic.profile import current_profile
 from db.migrate import upgrade
 from db.models import Lead
@@ -72,14 +73,16 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
 
 def transcript(database_url: str, sender: str) -> List[str]:
     """What the person said, in the order the tracker store holds it."""
-    events = tracker_events(database_url, sender)
+    events = tracker_events(database_url, rest_conversation_id(sender))
     return [data["text"] for kind, data in events if kind == "user"]
 
 
 def leads_of(database_url: str, sender: str) -> List[Lead]:
     engine = create_engine(database_url, future=True)
     with engine.connect() as conn:
-        leads = conn.execute(select(Lead).where(Lead.sender_id == sender)).all()
+        leads = conn.execute(
+            select(Lead).where(Lead.sender_id == rest_conversation_id(sender))
+        ).all()
     engine.dispose()
     return leads
 

@@ -158,5 +158,5 @@ def test_a_no_on_the_widget_is_listed_for_staff(stack):
             session, now - timedelta(hours=1), now + timedelta(hours=1), 0.01
         )
     [item] = found.items
-    assert item.unhelpful and item.sender_id == widget.session_id
+    assert item.unhelpful and item.sender_id == widget.conversation
     assert (item.text, item.topic) == ("How often do I need IMS?", "frequency")

@@ -4,6 +4,7 @@
   authentication: off in what `make run` starts (404), on with a token in
   the scaled set-up (401 without it, 200 with it).
 - CORS answers only the configured web origin.
+- REST and socket.io cannot reach an SMS/WhatsApp conversation (#14).
 - No configuration file in the repository holds a secret: every password,
   token and key is read from the environment or a Kubernetes Secret.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+import uuid
 from typing import Any, Iterator, List, Tuple
 
 import pytest
@@ -112,6 +115,99 @@ def test_websockets_only_from_the_configured_origins(made_run):
     web_origin = made_run["web"].replace("127.0.0.1", "localhost")
     assert socketio_connect_reply(made_run["url"], web_origin).startswith("40")
     assert socketio_connect_reply(made_run["url"], EVIL).startswith("44")
+
+
+# --- who can address a conversation (#14) -------------------------------------
+
+VICTIM = "+16045550188"
+VICTIM_NAME = "Jane Mariner"
+
+
+def text_the_assistant(stack, body: str, expect: str) -> str:
+    """A signed SMS from VICTIM (local mode's token); the replies, once one
+    contains `expect`."""
+    import urllib.parse
+
+    from twilio.request_validator import RequestValidator
+
+    from channels.senders import read_outbox
+    from channels.twilio_channel import TwilioSettings
+
+    settings = TwilioSettings(local_dir=stack["twilio_dir"])
+    path = "/webhooks/twilio/webhook"
+    form = {
+        "MessageSid": f"SM{uuid.uuid4().hex}",
+        "AccountSid": "AC" + "0" * 32,
+        "From": VICTIM,
+        "To": "+16045550100",
+        "Body": body,
+        "NumMedia": "0",
+    }
+    signature = RequestValidator(settings.signing_token()).compute_signature(
+        settings.webhook_url(path), form
+    )
+    outbox = settings.outbox_path
+    since = len(read_outbox(outbox))
+    status, _, _ = http(
+        stack["url"] + path,
+        urllib.parse.urlencode(form).encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        },
+    )
+    assert status == 200
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        replies = [r["body"] for r in read_outbox(outbox)[since:] if r["to"] == VICTIM]
+        if any(expect in reply for reply in replies):
+            return "\n".join(replies)
+        time.sleep(0.2)
+    raise AssertionError(f"no reply with {expect!r}")
+
+
+def test_the_attack_from_the_issue_sees_nothing_of_an_sms_conversation(made_run):
+    """Issue #14, item 1: a texter starts the booking form; REST and socket.io
+    naming the number (bare or as its conversation id) get a conversation of
+    their own, and the texter's is untouched."""
+    from tests.conversation import tracker_events
+    from tests.stack import Widget, say, texts
+
+    text_the_assistant(made_run, "I'd like to book an assessment", "name")
+    offer = text_the_assistant(made_run, VICTIM_NAME, "best number")
+    assert "604-555-0188" in offer  # mid-form, the number on offer
+
+    def leaked(reply: str) -> bool:
+        return VICTIM_NAME in reply or "555-0188" in reply or "Jane" in reply
+
+    for sender in (VICTIM, f"tel:{VICTIM}"):
+        for message in ("skip", "yes"):
+            reply = texts(say(made_run["url"], sender, message))
+            assert not leaked(reply), (sender, message, reply)
+
+    async def widget_attempts() -> List[str]:
+        replies = []
+        for requested in (VICTIM, f"tel:{VICTIM}"):
+            widget = Widget(made_run["url"])
+            try:
+                await widget.connect(requested)
+                assert widget.session_id not in (requested, f"tel:{VICTIM}")
+                replies.append(await widget.ask("skip"))
+                replies.append(await widget.ask("yes"))
+            finally:
+                await widget.close()
+        return replies
+
+    for reply in asyncio.run(widget_attempts()):
+        assert not leaked(reply), reply
+
+    said = [
+        data["text"]
+        for kind, data in tracker_events(made_run["db"], f"tel:{VICTIM}")
+        if kind == "user"
+    ]
+    assert said == ["I'd like to book an assessment", VICTIM_NAME]
+    assert tracker_events(made_run["db"], VICTIM) == []
 
 
 # --- secrets ---------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from channels.conversation_ids import rest_conversation_id
 from db.engine import session_factory
 from db.leads import save_lead
 from db.migrate import upgrade
@@ -60,8 +61,9 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
     logs = [tmp / "actions.log", tmp / "rasa.log", tmp / "web.log"]
     ports = (actions_port, rasa_port, web_port)
     with assistant_with_web_app(trained_model, env, ports, tmp):
-        sender = "browser-visitor-1"
-        replies = [texts(say(rasa, sender, message)) for message in BOOKING]
+        client_sender = "browser-visitor-1"
+        sender = rest_conversation_id(client_sender)  # what the REST channel keeps
+        replies = [texts(say(rasa, client_sender, message)) for message in BOOKING]
         assert "Your reference is IMS-" in replies[-1], replies[-1]
         with session_factory(database_url)() as session:
             auth.create_user(session, USERNAME, PASSWORD)
@@ -124,7 +126,7 @@ def test_a_receptionist_works_a_lead_from_a_real_conversation(page, stack, tmp_p
     row = page.locator("table.queue tbody tr", has_text=stack.reference)
     expect(row).to_contain_text("Contacted")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Export CSV").click()
+        page.get_by_role("button", name="Export CSV").click()
     csv_file = tmp_path / download.value.suggested_filename
     download.value.save_as(csv_file)
     assert csv_file.name.startswith("leads-") and csv_file.suffix == ".csv"

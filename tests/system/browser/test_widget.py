@@ -31,6 +31,7 @@ from db.migrate import upgrade
 from db.models import Lead
 from tests.conftest import ROOT, read_yaml
 from tests.servers import assistant_env, assistant_with_web_app, free_port
+from tests.stack import widget_conversation
 
 pytestmark = pytest.mark.slow
 
@@ -343,7 +344,7 @@ def test_a_call_back_request_runs_to_the_end_and_is_stored(page, stack):
     expect(saved).to_have_count(1)
     reference = re.search(r"IMS-[A-Z0-9]+", saved.inner_text()).group(0)
 
-    sender = session_id(page, stack.rasa)
+    sender = widget_conversation(session_id(page, stack.rasa))
     with session_factory(stack.database_url)() as session:
         lead = session.scalars(select(Lead).where(Lead.sender_id == sender)).one()
     assert lead.reference == reference

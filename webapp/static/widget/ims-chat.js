@@ -127,13 +127,11 @@
     };
   }
 
+  // The session token the server signed and gave us ("" before the first
+  // session_confirm): the server issues ids, it never takes one we invent.
   function sessionId() {
     var id = store.get("session");
-    if (!id || !/^[\w.:-]{1,128}$/.test(id)) {
-      id = randomId();
-      store.set("session", id);
-    }
-    return id;
+    return id && /^[\w.:-]{1,128}$/.test(id) ? id : "";
   }
 
   function loadHistory() {
@@ -647,7 +645,7 @@
         socket.emit("session_request", { session_id: sessionId() });
       });
       socket.on("session_confirm", function (confirmed) {
-        // Rasa may replace an id it does not accept: use the one it keeps.
+        // The server's signed token: a new one when ours was not its own.
         if (typeof confirmed === "string" && confirmed && confirmed !== sessionId()) {
           store.set("session", confirmed);
           draw();
