@@ -207,17 +207,23 @@ def sign_in(
     username: str,
     password: str,
     address: str = "",
+    known_device: bool = False,
     now: Optional[datetime] = None,
 ) -> SignIn:
     """Checks a user name and password, throttled by client address and by
-    user name; commits what it records. `now` defaults to `clock()`."""
+    user name; commits what it records. `known_device`: this browser signed
+    in as this name before (webapp/staff/devices.py), so the name's wait
+    does not hold it up (its failures still count, and its success does not
+    clear the name's count, which may be an attack from elsewhere).
+    `now`: `clock()`."""
     now = now or clock()
     place, account = _throttle_rows(
         session, (address_key(address), throttle_key(username)), now
     )
+    holding = (place, account) if not known_device else (place,)
     waits = [
         until
-        for until in (aware(place.locked_until), aware(account.locked_until))
+        for until in (aware(row.locked_until) for row in holding)
         if until is not None and until > now
     ]
     if waits:  # refused unchecked, and not counted: it cannot extend the wait
@@ -240,7 +246,9 @@ def sign_in(
         return SignIn()
 
     place, account = _throttle_rows(session, (place.key, account.key), now)
-    account.failures, account.window_started_at, account.locked_until = 0, None, None
+    if not known_device:  # else the name's count may be someone else's attack
+        account.failures, account.window_started_at = 0, None
+        account.locked_until = None
     place.failures = max(0, place.failures - 1)  # it was not a failure
     if not ADDRESS.wait(place.failures):
         place.locked_until = None

@@ -33,7 +33,16 @@ from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, RedFlagAlert, 
 from db.staff_models import LeadNote
 from notifications.red_flags import alert_for
 from webapp.security import client_address
-from webapp.staff import auth, charts, dashboard, export, labels, queries, reviews
+from webapp.staff import (
+    auth,
+    charts,
+    dashboard,
+    devices,
+    export,
+    labels,
+    queries,
+    reviews,
+)
 from webapp.staff.forms import (
     STATUS_LABELS,
     DeleteForm,
@@ -228,7 +237,10 @@ def login() -> Any:
             "staff/login.html", form=form, error="Enter a user name and password."
         ), 400
     address = client_address(request, current_app.config.get("WEB_TRUSTED_PROXIES", 0))
-    result = auth.sign_in(db(), form.username.data, form.password.data, address)
+    known = devices.is_known(form.username.data)
+    result = auth.sign_in(
+        db(), form.username.data, form.password.data, address, known_device=known
+    )
     if result.locked_until is not None and not result.ok:
         logger.warning("Sign-in refused: waiting after failed attempts")
         wait = auth.seconds_until(result.locked_until)
@@ -256,7 +268,8 @@ def login() -> Any:
     session.permanent = True
     session[TOKEN] = token
     logger.info("Staff user %s signed in", result.user.username)
-    return redirect(safe_next(form.next.data) or url_for("staff.leads"), code=303)
+    response = redirect(safe_next(form.next.data) or url_for("staff.leads"), code=303)
+    return devices.remember(response, result.user.username)
 
 
 @bp.post("/logout")

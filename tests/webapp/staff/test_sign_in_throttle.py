@@ -16,7 +16,7 @@ from db.staff_models import LoginThrottle
 from tests.webapp.staff.conftest import PASSWORD, add_user, login
 from webapp import create_app
 from webapp.security import client_address
-from webapp.staff import auth
+from webapp.staff import auth, devices
 
 WRONG = "guess guess guess"
 
@@ -230,3 +230,51 @@ def request_from(remote: str, forwarded: Optional[str] = None) -> Request:
 )
 def test_client_address(remote, forwarded, proxies, expected):
     assert client_address(request_from(remote, forwarded), proxies) == expected
+
+
+# ---- a browser that signed in before --------------------------------------
+
+
+def _keep_name_waiting(attacker, clock) -> None:
+    """Guesses 'ana' from new addresses until the wait is at its cap."""
+    for n in range(auth.ACCOUNT.free + 7):
+        response = attempt(attacker, f"10.11.{n}.1")
+        if response.status_code == 429:
+            clock.advance(retry_after(response))
+            attempt(attacker, f"10.11.{n}.1")
+    assert retry_after(attempt(attacker, "10.11.99.1")) == 60
+
+
+def test_the_real_users_browser_is_not_held_up_by_the_name(app, staff_user, clock):
+    """However often an attacker renews the name's wait, a browser where ana
+    signed in before (its signed cookie names her) is let through."""
+    ana, attacker = app.test_client(), app.test_client()
+    assert attempt(ana, "192.0.2.7", password=PASSWORD).status_code == 303
+    cookie = ana.get_cookie(devices.COOKIE, path="/staff/login")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+    ana.delete_cookie("clinic_staff", path="/staff")  # signed out
+    _keep_name_waiting(attacker, clock)
+    assert attempt(ana, "192.0.2.7", password=PASSWORD).status_code == 303
+    assert attempt(attacker, "10.11.99.2", password=PASSWORD).status_code == 429
+
+
+def test_a_forged_or_foreign_device_cookie_does_not_help(
+    app, database_url, staff_user, clock
+):
+    add_user(database_url, "mallory")
+    attacker = app.test_client()
+    assert attempt(attacker, "10.12.0.1", "mallory", PASSWORD).status_code == 303
+    attacker.delete_cookie("clinic_staff", path="/staff")
+    _keep_name_waiting(attacker, clock)  # mallory's own cookie names mallory
+    assert attempt(attacker, "10.12.0.2", password=PASSWORD).status_code == 429
+    attacker.set_cookie(devices.COOKIE, "forged.value.here", path="/staff/login")
+    assert attempt(attacker, "10.12.0.3", password=PASSWORD).status_code == 429
+
+
+def test_a_known_browser_still_waits_for_its_address(app, staff_user, clock):
+    ana = app.test_client()
+    assert attempt(ana, "192.0.2.8", password=PASSWORD).status_code == 303
+    ana.delete_cookie("clinic_staff", path="/staff")
+    for n in range(auth.ADDRESS.free):
+        attempt(ana, "192.0.2.8", username=f"guess{n}")
+    assert attempt(ana, "192.0.2.8", password=PASSWORD).status_code == 429
