@@ -240,9 +240,7 @@ def sign_in(
         valid = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         valid = False
-    if user is None or user.disabled_at is not None:
-        valid = False
-    if not valid:
+    if not valid or user is None or user.disabled_at is not None:
         return SignIn()
 
     place, account = _throttle_rows(session, (place.key, account.key), now)

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import List
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
 
 from webapp.staff import auth
 
@@ -26,7 +27,8 @@ NAMES = 5  # user names one browser remembers (a shared front-desk computer)
 
 
 def _signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="staff-known-device")
+    key = current_app.secret_key or ""  # init_app always sets one
+    return URLSafeTimedSerializer(key, salt="staff-known-device")
 
 
 def _names() -> List[str]:

@@ -319,7 +319,8 @@ def leads() -> Any:
 def export_link() -> Any:
     """The old export link (a bookmark) opens the queue with its filters:
     exporting is the queue's button now, nothing is exported here."""
-    return redirect(url_for("staff.leads", **request.args.to_dict()), code=303)
+    query = request.args.to_dict()
+    return redirect(url_for("staff.leads", **query), code=303)  # type: ignore[arg-type]
 
 
 @bp.post("/leads/export.csv")
