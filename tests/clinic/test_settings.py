@@ -25,6 +25,7 @@ def test_defaults_need_nothing_set(monkeypatch):
     assert settings.staff.timezone == "UTC" and settings.staff.retention_days == 365
     assert settings.twilio.local_dir == ROOT / "var"
     assert settings.twilio.account_sid == ""
+    assert settings.web_trusted_proxies == 0  # X-Forwarded-For ignored
 
 
 def test_values_come_from_the_environment(monkeypatch):
@@ -56,6 +57,8 @@ def test_parsed_once_until_a_variable_changes(monkeypatch):
         ("STAFF_SESSION_HOURS", "0"),
         ("STAFF_TIMEZONE", "Mars/Olympus"),
         ("REPLICA_NAME", "r1.evil"),
+        ("WEB_TRUSTED_PROXIES", "-1"),
+        ("WEB_TRUSTED_PROXIES", "yes"),
     ],
 )
 def test_a_bad_value_names_its_variable(monkeypatch, name, value):
