@@ -251,6 +251,7 @@ def servers(
         **os.environ,
         "DATABASE_URL": database_url,
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+        "REST_CHANNEL": "open",  # the benchmark talks REST (off by default)
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "CUDA_VISIBLE_DEVICES": "",
