@@ -90,7 +90,8 @@ wait_for "web app" "http://127.0.0.1:$WEB_PORT/healthz" 300
 cat <<MSG
 
   Scaled assistant is up (database: ${DATABASE_URL%%\?*}, Redis db $REDIS_DB)
-    Rasa, through nginx:      POST http://localhost:$PORT/webhooks/rest/webhook
+    Rasa, through nginx:      http://localhost:$PORT/ (socket.io; REST is off
+                              unless REST_CHANNEL_TOKEN or REST_CHANNEL=open)
     Rasa replicas:            $RASA_PORTS (loopback only)
     Action servers:           $ACTION_PORTS, through nginx on $ACTIONS_PROXY_PORT
     Demo clinic page:         http://localhost:$WEB_PORT/
