@@ -65,7 +65,7 @@ def domain_intents() -> FrozenSet[str]:
             "domain.yml not read (%s): no payload is taken", type(error).__name__
         )
         return frozenset()
-    names = set()
+    names: set = set()
     for entry in (domain or {}).get("intents") or []:
         names.update(entry if isinstance(entry, dict) else [entry])
     return frozenset(str(name) for name in names)
