@@ -1,7 +1,8 @@
 """Tables of the staff app (webapp/staff/), on the same `Base` and database
 as the leads (db/models.py).
 
-- `staff_users`: accounts, created from the command line (no default user).
+- `staff_users`: accounts, created from the command line (no default user),
+  each with a role and, once set up, a TOTP secret.
 - `staff_sessions`: one row per signed-in browser; the cookie holds a random
   token whose hash is the key, so logging out or an expiry ends it for good.
 - `staff_login_throttle`: failed sign-ins per (hashed) user name and per
@@ -35,6 +36,14 @@ class StaffUser(Base):
     )
     last_login_at = Column(DateTime(timezone=True))
     disabled_at = Column(DateTime(timezone=True))
+    # "front_desk" (works the queue) or "admin" (also export, delete, the
+    # dashboard, accounts): webapp/staff/roles.py.
+    role = Column(String(16), nullable=False, default="front_desk")
+    # TOTP (webapp/staff/two_factor.py). The secret is a secret: whoever
+    # reads it can make codes. Set but not enabled: set-up not confirmed.
+    totp_secret = Column(String(64))
+    totp_enabled_at = Column(DateTime(timezone=True))
+    totp_last_step = Column(Integer)  # the last time step used: no code twice
 
 
 class StaffSession(Base):

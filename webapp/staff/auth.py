@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from db.models import utcnow
 from db.staff_models import LoginThrottle, StaffSession, StaffUser
+from webapp.staff import passwords, roles
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ ACCOUNT = Backoff(free=5, first=timedelta(seconds=1), cap=timedelta(seconds=60))
 # 10 free, then 1 s, 2 s, ... at most 15 minutes.
 ADDRESS = Backoff(free=10, first=timedelta(seconds=1), cap=timedelta(minutes=15))
 FORGET_AFTER = timedelta(hours=1)  # a quiet hour forgets the failures
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)
 
@@ -97,12 +98,11 @@ def check_username(username: str) -> str:
 
 
 def check_password(password: str) -> str:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
-        )
-    if len(password) > 1024:
-        raise AccountError("a password may have at most 1024 characters")
+    """`password` if the policy allows it (webapp/staff/passwords.py: the
+    length rule and the common-password blocklist), else AccountError."""
+    problem = passwords.problem(password)
+    if problem:
+        raise AccountError(problem)
     return password
 
 
@@ -110,12 +110,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def create_user(session: Session, username: str, password: str) -> StaffUser:
-    """Adds an account; refuses a taken name, a short password."""
+def create_user(
+    session: Session, username: str, password: str, role: str = roles.FRONT_DESK
+) -> StaffUser:
+    """Adds an account with `role` (roles.FRONT_DESK or roles.ADMIN);
+    refuses a taken name, a short or common password, an unknown role."""
     name, password = check_username(username), check_password(password)
+    if role not in roles.ROLES:
+        raise AccountError(f"a role is one of: {', '.join(roles.ROLES)}")
     if session.scalars(select(StaffUser).where(StaffUser.username == name)).first():
         raise AccountError(f"the user {name} exists already")
-    user = StaffUser(username=name, password_hash=hash_password(password))
+    user = StaffUser(username=name, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
     return user
@@ -346,3 +351,17 @@ def purge_expired(session: Session, idle: timedelta) -> int:
         )
     ).rowcount
     return gone
+
+
+def delete_user(session: Session, user: StaffUser) -> None:
+    """Deletes an account: its sessions end and its sign-in failures are
+    forgotten. The audit trail keeps its name (who did what, as text)."""
+    end_sessions(session, user.id)
+    keys = (throttle_key(user.username), code_throttle_key(user.id))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+    session.delete(user)
+
+
+def code_throttle_key(user_id: int) -> str:
+    """The throttle row of an account's wrong two-factor codes."""
+    return hashlib.sha256(f"totp:{user_id}".encode()).hexdigest()

@@ -1,9 +1,13 @@
 """Staff accounts and retention from the command line.
 
     python -m webapp.staff.cli create-user ana        # asks for a password twice
+    python -m webapp.staff.cli create-user ana --role admin   # default front-desk
     python -m webapp.staff.cli create-user ana --password-stdin < file
     python -m webapp.staff.cli set-password ana       # also ends ana's sessions
+    python -m webapp.staff.cli set-role ana front-desk    # also ends her sessions
     python -m webapp.staff.cli disable-user ana | enable-user ana
+    python -m webapp.staff.cli delete-user ana        # the account; not the audit trail
+    python -m webapp.staff.cli reset-two-factor ana   # a lost phone: set up anew
     python -m webapp.staff.cli unlock ana             # clears a sign-in lockout
     python -m webapp.staff.cli list-users
     python -m webapp.staff.cli retention [--days N] [--dry-run]
@@ -37,7 +41,7 @@ from db.engine import session_factory
 from db.migrate import upgrade
 from db.models import utcnow
 from db.staff_models import StaffUser
-from webapp.staff import auth, reviews
+from webapp.staff import auth, reviews, roles, two_factor
 from webapp.staff.privacy import purge
 
 
@@ -80,7 +84,24 @@ def main(argv: Optional[List[str]] = None) -> int:
             action="store_true",
             help="read the password from the first line of standard input",
         )
-    for name in ("disable-user", "enable-user", "unlock"):
+        if name == "create-user":
+            command.add_argument(
+                "--role",
+                type=roles.parse,
+                default=roles.FRONT_DESK,
+                help="front-desk (works the queue; the default) or admin "
+                "(also export, delete, dashboard; needs two-factor sign-in)",
+            )
+    set_role = commands.add_parser("set-role")
+    set_role.add_argument("username")
+    set_role.add_argument("role", type=roles.parse, help="front-desk or admin")
+    for name in (
+        "disable-user",
+        "enable-user",
+        "delete-user",
+        "reset-two-factor",
+        "unlock",
+    ):
         commands.add_parser(name).add_argument("username")
     commands.add_parser("list-users")
     retention = commands.add_parser(
@@ -115,18 +136,42 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001 - a Session
     if args.command == "create-user":
         name = auth.check_username(_username(args))
-        user = auth.create_user(session, name, _read_password(args))
+        user = auth.create_user(session, name, _read_password(args), role=args.role)
         session.commit()
-        print(f"Created staff user {user.username}.")
+        print(f"Created staff user {user.username} ({roles.LABELS[user.role]}).")
     elif args.command == "set-password":
         name = _username(args)
         auth.set_password(session, name, _read_password(args))
         session.commit()
         print(f"Password of {auth.normalise_username(name)} changed; sessions ended.")
-    elif args.command in ("disable-user", "enable-user"):
+    elif args.command in (
+        "disable-user",
+        "enable-user",
+        "delete-user",
+        "reset-two-factor",
+        "set-role",
+    ):
         found = auth.find_user(session, args.username)
         if found is None:
             raise auth.AccountError(f"no user {auth.normalise_username(args.username)}")
+        if args.command == "delete-user":
+            name = found.username
+            auth.delete_user(session, found)
+            session.commit()
+            print(f"Deleted staff user {name}; their sessions ended.")
+            return 0
+        if args.command == "reset-two-factor":
+            two_factor.reset(found)
+            auth.end_sessions(session, found.id)
+            session.commit()
+            print(f"Two-factor sign-in of {found.username} is off; sessions ended.")
+            return 0
+        if args.command == "set-role":
+            found.role = args.role
+            auth.end_sessions(session, found.id)
+            session.commit()
+            print(f"{found.username} is {roles.LABELS[found.role]}; sessions ended.")
+            return 0
         if args.command == "disable-user":
             found.disabled_at = utcnow()
             auth.end_sessions(session, found.id)
@@ -142,7 +187,11 @@ def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001 - a Session
         for user in session.scalars(select(StaffUser).order_by(StaffUser.username)):
             state = "disabled" if user.disabled_at else "active"
             last = user.last_login_at.isoformat() if user.last_login_at else "never"
-            print(f"{user.username}\t{state}\tlast sign-in: {last}")
+            totp = "two-factor" if two_factor.enabled(user) else "password only"
+            print(
+                f"{user.username}\t{roles.LABELS.get(user.role, user.role)}\t"
+                f"{state}\t{totp}\tlast sign-in: {last}"
+            )
     elif args.command == "retention":
         staff = get_settings().staff
         days = args.days if args.days is not None else staff.retention_days

@@ -40,3 +40,9 @@ class ExportForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     pass
+
+
+class CodeForm(FlaskForm):
+    """A six-digit code of the authenticator app (sign-in, TOTP set-up)."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)])

@@ -30,7 +30,7 @@ from werkzeug.wrappers.response import Response as ResponseBase
 from clinic.settings import StaffSettings
 from db.engine import session_factory
 from db.models import Lead, LeadEvent, LeadStatus, OutboxMessage, RedFlagAlert, utcnow
-from db.staff_models import LeadNote
+from db.staff_models import LeadNote, StaffUser
 from notifications.red_flags import alert_for
 from webapp.security import client_address
 from webapp.staff import (
@@ -42,9 +42,12 @@ from webapp.staff import (
     labels,
     queries,
     reviews,
+    roles,
+    two_factor,
 )
 from webapp.staff.forms import (
     STATUS_LABELS,
+    CodeForm,
     DeleteForm,
     ExportForm,
     LoginForm,
@@ -53,6 +56,7 @@ from webapp.staff.forms import (
     StatusForm,
 )
 from webapp.staff.privacy import delete_lead
+from webapp.staff.roles import ADMIN, FRONT_DESK, PUBLIC, allow
 from webapp.staff.transcript import (
     conversations,
     delete_conversation,
@@ -65,7 +69,11 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 TOKEN = "staff_token"  # noqa: S105 - the session key, not a secret
-PUBLIC_ENDPOINTS = {"staff.login", "staff.logout"}  # logout: ends what is left
+# logout: ends what is left; login_code: the password was right, the code is next
+PUBLIC_ENDPOINTS = {"staff.login", "staff.login_code", "staff.logout"}
+PENDING = "staff_pending"  # the Flask session's key between password and code
+PENDING_FOR = timedelta(minutes=5)
+SETUP_ENDPOINTS = {"staff.two_factor_setup", "staff.logout"}
 CONVERSATION_VIEWS = ("all", "no_lead", "red_flag")
 PAGE_SIZE = 50
 SECURITY_HEADERS = {
@@ -163,6 +171,36 @@ def _require_login() -> Optional[ResponseBase]:
     abort(401, "Please sign in again: your session has ended.")
 
 
+@bp.before_request
+def _check_role() -> Optional[ResponseBase]:
+    """Every route declares the role it needs (roles.allow); one that declares
+    none is refused to everyone, so a new route cannot be left open. An admin
+    without two-factor sign-in can reach only its set-up (and sign out)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    role = roles.declared(view)
+    if role is None:
+        logger.error("Staff route %s declares no role: refused", request.endpoint)
+        abort(403, "This page is not open to any role yet.")
+    if role == PUBLIC:
+        return None
+    user = g.staff_user
+    if (
+        user.role == ADMIN
+        and not two_factor.enabled(user)
+        and request.endpoint not in SETUP_ENDPOINTS
+    ):
+        if request.method in ("GET", "HEAD"):
+            return redirect(url_for("staff.two_factor_setup"))
+        abort(403, "Set up two-factor sign-in first: admins need it.")
+    if not roles.may(user.role, view):
+        abort(
+            403,
+            f"A {roles.LABELS.get(user.role, user.role)} account cannot do this: "
+            "ask an admin.",
+        )
+    return None
+
+
 @bp.app_context_processor
 def _context() -> Dict[str, Any]:
     if not request.path.startswith("/staff"):
@@ -170,6 +208,7 @@ def _context() -> Dict[str, Any]:
     user = g.get("staff_user")
     return {
         "staff_user": user,
+        "is_admin": user is not None and user.role == ADMIN,
         "logout_form": LogoutForm() if user else None,
         "status_labels": STATUS_LABELS,
         "labels": labels,
@@ -224,6 +263,7 @@ def username() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@allow(PUBLIC)
 def login() -> Any:
     target = safe_next(request.values.get("next"))
     if g.staff_user is not None:
@@ -261,18 +301,125 @@ def login() -> Any:
         return render_template(
             "staff/login.html", form=form, error="Wrong user name or password."
         ), 401
-    token = auth.start_session(
-        db(), result.user, timedelta(hours=settings().session_hours)
-    )
+    target = safe_next(form.next.data)
+    if two_factor.enabled(result.user):  # the code next, then the session
+        session.clear()
+        session[PENDING] = {
+            "user": result.user.id,
+            "at": int(utcnow().timestamp()),
+            "next": target or "",
+        }
+        return redirect(url_for("staff.login_code"), code=303)
+    return _signed_in(result.user, target)
+
+
+def _signed_in(user: StaffUser, target: Optional[str]) -> ResponseBase:
+    """Starts a session for `user` (password, and code if set up, checked)."""
+    token = auth.start_session(db(), user, timedelta(hours=settings().session_hours))
     session.clear()  # a fresh session (and CSRF token) after signing in
     session.permanent = True
     session[TOKEN] = token
-    logger.info("Staff user %s signed in", result.user.username)
-    response = redirect(safe_next(form.next.data) or url_for("staff.leads"), code=303)
-    return devices.remember(response, result.user.username)
+    logger.info("Staff user %s signed in", user.username)
+    response = redirect(target or url_for("staff.leads"), code=303)
+    return devices.remember(response, user.username)
+
+
+def _pending_user() -> Optional[StaffUser]:
+    """The user whose password was right a moment ago, waiting for a code."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    at, user_id = pending.get("at"), pending.get("user")
+    if not isinstance(at, int) or not isinstance(user_id, int):
+        return None
+    if utcnow().timestamp() - at > PENDING_FOR.total_seconds():
+        return None
+    user = db().get(StaffUser, user_id)
+    if user is None or user.disabled_at is not None or not two_factor.enabled(user):
+        return None
+    return user
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@allow(PUBLIC)
+def login_code() -> Any:
+    """Sign-in's second step: a code of the authenticator app."""
+    if g.staff_user is not None:
+        return redirect(url_for("staff.leads"), code=303)
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING, None)
+        flash("Sign in again: the code step lasts 5 minutes.", "error")
+        return redirect(url_for("staff.login"), code=303)
+    form = CodeForm()
+    if request.method == "GET":
+        return render_template("staff/login_code.html", form=form)
+    if not form.validate_on_submit():
+        return render_template(
+            "staff/login_code.html", form=form, error="Enter the 6-digit code."
+        ), 400
+    result = two_factor.check_code(db(), user, form.code.data)
+    if result.locked_until is not None:
+        wait = auth.seconds_until(result.locked_until)
+        return (
+            render_template(
+                "staff/login_code.html",
+                form=form,
+                error=f"Too many wrong codes. Wait {wait} seconds and try again.",
+            ),
+            429,
+            {"Retry-After": str(wait)},
+        )
+    if not result.ok:
+        logger.info("Sign-in code refused")
+        return render_template(
+            "staff/login_code.html",
+            form=form,
+            error=(
+                "That code is not right, or was used already: "
+                "enter the one your app shows now."
+            ),
+        ), 401
+    target = safe_next(session.get(PENDING, {}).get("next"))
+    return _signed_in(user, target)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@allow(FRONT_DESK)
+def two_factor_setup() -> Any:
+    """Sets up TOTP for the signed-in user: a QR code and the secret, then
+    a code to confirm before it is enabled. Admins must; front desk may."""
+    user = g.staff_user
+    form = CodeForm()
+    if two_factor.enabled(user):
+        return render_template("staff/two_factor.html", user=user, form=None)
+    two_factor.start_setup(user)
+    db().commit()
+    code = 200
+    error = None
+    if request.method == "POST":
+        if form.validate_on_submit() and two_factor.confirm_setup(
+            db(), user, form.code.data
+        ):
+            db().commit()
+            logger.info("Staff user %s set up two-factor sign-in", user.username)
+            flash("Two-factor sign-in is on: each sign-in will ask for a code.")
+            return redirect(url_for("staff.leads"), code=303)
+        error = "That code is not right: enter the one your app shows now."
+        code = 400
+    secret = user.totp_secret
+    return render_template(
+        "staff/two_factor.html",
+        user=user,
+        form=form,
+        error=error,
+        qr=two_factor.qr_data_uri(two_factor.setup_uri(user)),
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+    ), code
 
 
 @bp.post("/logout")
+@allow(PUBLIC)
 def logout() -> Any:
     auth.end_session(db(), session.get(TOKEN))
     session.clear()
@@ -284,11 +431,13 @@ def logout() -> Any:
 
 
 @bp.get("/")
+@allow(FRONT_DESK)
 def home() -> Any:
     return redirect(url_for("staff.leads"))
 
 
 @bp.get("/leads")
+@allow(FRONT_DESK)
 def leads() -> Any:
     flt = parse_or_400(lambda: queries.QueueFilter.from_args(request.args))
     try:
@@ -316,6 +465,7 @@ def leads() -> Any:
 
 
 @bp.get("/leads/export.csv")
+@allow(FRONT_DESK)
 def export_link() -> Any:
     """The old export link (a bookmark) opens the queue with its filters:
     exporting is the queue's button now, nothing is exported here."""
@@ -324,6 +474,7 @@ def export_link() -> Any:
 
 
 @bp.post("/leads/export.csv")
+@allow(ADMIN)
 def export_csv() -> Response:
     """The filtered queue as CSV. A POST with the CSRF token (the filters in
     the form): each export is an audit event, so a link or a page on another
@@ -391,6 +542,7 @@ def _lead_page(lead: Lead, status_form: StatusForm, code: int = 200) -> Any:
 
 
 @bp.get("/leads/<reference>")
+@allow(FRONT_DESK)
 def lead(reference: str) -> Any:
     found = find_lead(reference)
     ask = _confirm_the_link(
@@ -405,6 +557,7 @@ def lead(reference: str) -> Any:
 
 
 @bp.post("/leads/<reference>/status")
+@allow(FRONT_DESK)
 def change_status(reference: str) -> Any:
     found = find_lead(reference)
     form = StatusForm()
@@ -440,6 +593,7 @@ def change_status(reference: str) -> Any:
 
 
 @bp.post("/leads/<reference>/delete")
+@allow(ADMIN)
 def delete(reference: str) -> Any:
     found = find_lead(reference)
     form = DeleteForm()
@@ -463,6 +617,7 @@ def delete(reference: str) -> Any:
 
 
 @bp.get("/conversations")
+@allow(FRONT_DESK)
 def conversation_list() -> Any:
     show = request.args.get("show") or "all"
     if show not in CONVERSATION_VIEWS:
@@ -506,6 +661,7 @@ def _sender_arg(source: Dict[str, str]) -> str:
 
 
 @bp.get("/conversations/view")
+@allow(FRONT_DESK)
 def conversation() -> Any:
     sender = _sender_arg(request.args)
     ask = _confirm_the_link(
@@ -538,6 +694,7 @@ def conversation() -> Any:
 
 
 @bp.get("/red-flags/<reference>")
+@allow(FRONT_DESK)
 def red_flag(reference: str) -> Any:
     """The link of a red-flag email: the conversation it is about."""
     found = (
@@ -553,6 +710,7 @@ def red_flag(reference: str) -> Any:
 
 
 @bp.post("/conversations/reviewed")
+@allow(FRONT_DESK)
 def mark_reviewed() -> Any:
     sender = _sender_arg(request.form)
     form = ReviewedForm()
@@ -578,6 +736,7 @@ def mark_reviewed() -> Any:
 
 
 @bp.post("/conversations/delete")
+@allow(ADMIN)
 def delete_conversation_view() -> Any:
     sender = _sender_arg(request.form)
     form = DeleteForm()
@@ -599,6 +758,7 @@ def delete_conversation_view() -> Any:
 
 
 @bp.get("/dashboard")
+@allow(ADMIN)
 def dashboard_page() -> Any:
     today = datetime.now(zone()).date()
     start = parse_or_400(lambda: queries.parse_date(request.args.get("from"), "from"))
@@ -631,6 +791,7 @@ def dashboard_page() -> Any:
 
 
 @bp.post("/answers/review")
+@allow(ADMIN)
 def review_answer() -> Any:
     """Staff's verdict on one answer of the dashboard's "Answers to check"."""
     form = reviews.AnswerReviewForm()
@@ -658,6 +819,7 @@ def review_answer() -> Any:
 
 
 @bp.get("/outbox")
+@allow(ADMIN)
 def outbox() -> Any:
     page = parse_or_400(lambda: queries.parse_page(request.args.get("page")))
     total = db().execute(select(func.count(OutboxMessage.id))).scalar_one()

@@ -9,6 +9,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Optional
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -16,11 +17,14 @@ from flask.testing import FlaskClient
 from clinic.settings import StaffSettings
 from db.engine import session_factory
 from db.leads import save_lead
+from db.models import utcnow
 from tests.factories import NOTIFY, lead_input
 from webapp import create_app
-from webapp.staff import auth
+from webapp.staff import auth, roles
 
 PASSWORD = "correct horse battery staple"
+# Every test admin's two-factor secret (login() below makes its codes).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 APP_HASHER = auth._hasher  # before any test swaps it for a cheaper one
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -62,10 +66,21 @@ def db_session(database_url):
     session.close()
 
 
-def add_user(database_url: str, username: str = "ana", password: str = PASSWORD):
+def add_user(
+    database_url: str,
+    username: str = "ana",
+    password: str = PASSWORD,
+    role: str = roles.ADMIN,
+    totp: Optional[bool] = None,
+):
+    """An account, by default an admin with two-factor sign-in set up
+    (`totp`: default for admins only), which login() signs in with codes."""
     session = session_factory(database_url)()
     try:
-        user = auth.create_user(session, username, password)
+        user = auth.create_user(session, username, password, role=role)
+        if totp if totp is not None else role == roles.ADMIN:
+            user.totp_secret = TOTP_SECRET
+            user.totp_enabled_at = utcnow()
         session.commit()
         return user
     finally:
@@ -88,14 +103,52 @@ def login(
     username: str = "ana",
     password: str = PASSWORD,
     base_url: str = "http://localhost",
+    code_step: bool = True,
     **extra: str,
 ):
-    """Signs in through the form, as a browser at `base_url` would."""
+    """Signs in through the form, as a browser at `base_url` would. When the
+    password leads to the code step, enters the current code too (unless
+    `code_step` is False) and returns that step's response."""
     page = client.get("/staff/login", base_url=base_url)
     token = csrf_from(page.get_data(as_text=True))
     data = {"csrf_token": token, "username": username, "password": password, **extra}
     referrer = {"Referer": f"{base_url}/staff/login"}  # Flask-WTF checks it on https
-    return client.post("/staff/login", data=data, base_url=base_url, headers=referrer)
+    response = client.post(
+        "/staff/login", data=data, base_url=base_url, headers=referrer
+    )
+    if not code_step or response.headers.get("Location") != "/staff/login/code":
+        return response
+    return enter_code(client, username, base_url=base_url)
+
+
+def enter_code(
+    client: FlaskClient,
+    username: str = "ana",
+    code: Optional[str] = None,
+    base_url: str = "http://localhost",
+):
+    """The sign-in code step. Without `code`: the current one, after the
+    account's last used step is forgotten (a test signs in many times in
+    one 30-second step; the reuse check has tests of its own)."""
+    if code is None:
+        session = session_factory(client.application.config["DATABASE_URL"])()
+        try:
+            found = auth.find_user(session, username)
+            assert found is not None
+            found.totp_last_step = None
+            session.commit()
+        finally:
+            session.close()
+        code = pyotp.TOTP(TOTP_SECRET).now()
+    page = client.get("/staff/login/code", base_url=base_url)
+    token = csrf_from(page.get_data(as_text=True))
+    referrer = {"Referer": f"{base_url}/staff/login/code"}
+    return client.post(
+        "/staff/login/code",
+        data={"csrf_token": token, "code": code},
+        base_url=base_url,
+        headers=referrer,
+    )
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ GET_URLS = {
     "staff.dashboard_page": "/staff/dashboard",
     "staff.outbox": "/staff/outbox",
     "staff.red_flag": "/staff/red-flags/RF-AAAAAA",
+    "staff.two_factor_setup": "/staff/account/two-factor",
 }
 POST_URLS = {
     "staff.export_csv": "/staff/leads/export.csv",
@@ -39,7 +40,7 @@ POST_URLS = {
     "staff.mark_reviewed": "/staff/conversations/reviewed",
     "staff.review_answer": "/staff/answers/review",
 }
-PUBLIC = {"staff.login", "staff.logout"}
+PUBLIC = {"staff.login", "staff.login_code", "staff.logout"}
 
 
 def test_every_staff_route_is_listed_here(app):

@@ -16,6 +16,7 @@ from tests.webapp.staff.conftest import (
     PASSWORD,
     add_user,
     csrf_from,
+    enter_code,
     login,
     post_form,
 )
@@ -192,6 +193,8 @@ def test_a_lead_link_from_an_email_opens_after_sign_in(client, staff_user):
             "next": "/staff/leads/IMS-ABCDEF",
         },
     )
+    assert response.headers["Location"] == "/staff/login/code"  # an admin's
+    response = enter_code(client)
     assert response.headers["Location"] == "/staff/leads/IMS-ABCDEF"
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from db.staff_models import StaffUser
+from db.staff_models import StaffSession, StaffUser
 from tests.conftest import ROOT
 from tests.webapp.staff.conftest import PASSWORD, login
 from webapp.staff import cli
@@ -31,7 +31,7 @@ def run(use_database, monkeypatch, capsys):
 
 def test_create_a_user_and_sign_in(run, client):
     code, out = run("create-user", "Bea", "--password-stdin", stdin=PASSWORD + "\n")
-    assert (code, out.strip()) == (0, "Created staff user bea.")
+    assert (code, out.strip()) == (0, "Created staff user bea (front desk).")
     assert login(client, "bea").status_code == 303
 
 
@@ -87,7 +87,7 @@ def test_set_password_disable_enable_unlock_list(run, client):
     assert login(client, "bea", new).status_code == 303
 
     code, out = run("list-users")
-    assert out.startswith("bea\tactive\tlast sign-in: 20")
+    assert out.startswith("bea\tfront desk\tactive\tpassword only\tlast sign-in: 20")
 
 
 def test_make_staff_user_runs_the_command(tmp_path):
@@ -100,7 +100,7 @@ def test_make_staff_user_runs_the_command(tmp_path):
         env={**os.environ, "DATABASE_URL": database_url},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "Created staff user dee." in result.stdout
+    assert "Created staff user dee (front desk)." in result.stdout
 
 
 def test_make_staff_user_takes_the_password_from_the_environment(tmp_path):
@@ -113,7 +113,7 @@ def test_make_staff_user_takes_the_password_from_the_environment(tmp_path):
         env={**os.environ, "DATABASE_URL": database_url, "STAFF_PASSWORD": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "Created staff user eve." in result.stdout
+    assert "Created staff user eve (front desk)." in result.stdout
     assert PASSWORD not in result.stdout + result.stderr  # never echoed
 
 
@@ -134,3 +134,86 @@ def test_the_readme_says_how_to_run_it_without_a_terminal():
     start = readme.index("make staff-user")
     passage = readme[start : start + 400]
     assert "--password-stdin" in passage and "STAFF_PASSWORD" in passage
+
+
+# ---- roles, two-factor and removing accounts (#14) ---------------------------
+
+
+def _user(db_session, name: str) -> StaffUser:
+    db_session.expire_all()
+    return db_session.scalars(select(StaffUser).where(StaffUser.username == name)).one()
+
+
+@pytest.mark.parametrize(
+    "flags, role",
+    [([], "front_desk"), (["--role", "front-desk"], "front_desk"),
+     (["--role", "admin"], "admin")],
+)  # fmt: skip
+def test_a_new_account_chooses_its_role(run, db_session, flags, role):
+    argv = ["create-user", "bea", "--password-stdin", *flags]
+    assert run(*argv, stdin=PASSWORD)[0] == 0
+    assert _user(db_session, "bea").role == role
+
+
+def test_an_unknown_role_is_refused(run, db_session):
+    with pytest.raises(SystemExit):
+        run("create-user", "bea", "--password-stdin", "--role", "boss", stdin=PASSWORD)
+    assert db_session.scalars(select(StaffUser)).all() == []
+
+
+def test_a_common_password_is_refused_with_the_reason(run, db_session):
+    code, out = run("create-user", "bea", "--password-stdin", stdin="password1234")
+    assert code == 1 and "most common passwords" in out
+    assert db_session.scalars(select(StaffUser)).all() == []
+    run("create-user", "bea", "--password-stdin", stdin=PASSWORD)
+    code, out = run("set-password", "bea", "--password-stdin", stdin="password1234")
+    assert code == 1 and "most common passwords" in out
+
+
+def test_disable_user_ends_sessions_and_sign_in(run, app):
+    run("create-user", "bea", "--password-stdin", stdin=PASSWORD)
+    one, two = app.test_client(), app.test_client()
+    assert login(one, "bea").status_code == login(two, "bea").status_code == 303
+    code, out = run("disable-user", "bea")
+    assert (code, out.strip()) == (0, "bea is disabled.")
+    for browser in (one, two):
+        assert browser.get("/staff/leads").status_code == 302
+    assert login(one, "bea").status_code == 401
+    assert run("enable-user", "bea")[0] == 0
+    assert login(one, "bea").status_code == 303
+
+
+def test_delete_user_removes_the_account_and_its_sessions(run, app, db_session):
+    run("create-user", "bea", "--password-stdin", stdin=PASSWORD)
+    browser = app.test_client()
+    assert login(browser, "bea").status_code == 303
+    code, out = run("delete-user", "BEA")
+    assert (code, out.strip()) == (0, "Deleted staff user bea; their sessions ended.")
+    assert browser.get("/staff/leads").status_code == 302
+    assert login(browser, "bea").status_code == 401
+    assert db_session.scalars(select(StaffUser)).all() == []
+    assert db_session.scalars(select(StaffSession)).all() == []
+    code, out = run("delete-user", "bea")
+    assert code == 1 and "no user bea" in out
+
+
+def test_set_role_and_reset_two_factor(run, app, db_session):
+    run("create-user", "bea", "--password-stdin", stdin=PASSWORD)
+    browser = app.test_client()
+    login(browser, "bea")
+    code, out = run("set-role", "bea", "admin")
+    assert (code, out.strip()) == (0, "bea is admin; sessions ended.")
+    assert browser.get("/staff/leads").status_code == 302
+    login(browser, "bea")  # an admin now: sent to the set-up first
+    assert (
+        browser.get("/staff/leads").headers["Location"] == "/staff/account/two-factor"
+    )
+
+    user = _user(db_session, "bea")
+    user.totp_secret, user.totp_enabled_at = "JBSWY3DPEHPK3PXP", user.created_at
+    db_session.commit()
+    assert "two-factor" in run("list-users")[1]
+    code, out = run("reset-two-factor", "bea")
+    assert code == 0 and "off" in out
+    assert _user(db_session, "bea").totp_secret is None
+    assert browser.get("/staff/leads").status_code == 302  # sessions ended
