@@ -125,7 +125,7 @@ run-scaled: $(MODEL) $(WIDGET_IO) ## Two Rasa replicas, two action servers, ngin
 	@DATABASE_URL="$(SCALED_DATABASE_URL)" scripts/run_scaled.sh
 
 .PHONY: staff-user retention export-reviewed
-staff-user: install ## Add a staff account: make staff-user STAFF_USER=ana (no terminal: STAFF_PASSWORD, or STAFF_ARGS=--password-stdin)
+staff-user: install ## Add a staff account: make staff-user STAFF_USER=ana (front desk; STAFF_ARGS=--role=admin; no terminal: STAFF_PASSWORD, or STAFF_ARGS=--password-stdin)
 	$(PY) -m webapp.staff.cli create-user $(STAFF_USER) $(STAFF_ARGS)
 
 retention: install ## Delete closed leads and lead-less chats idle over RETENTION_DAYS (365)
