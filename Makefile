@@ -128,7 +128,7 @@ run-scaled: $(MODEL) $(WIDGET_IO) ## Two Rasa replicas, two action servers, ngin
 staff-user: install ## Add a staff account: make staff-user STAFF_USER=ana (front desk; STAFF_ARGS=--role=admin; no terminal: STAFF_PASSWORD, or STAFF_ARGS=--password-stdin)
 	$(PY) -m webapp.staff.cli create-user $(STAFF_USER) $(STAFF_ARGS)
 
-retention: install ## Delete closed leads and lead-less chats idle over RETENTION_DAYS (365)
+retention: install ## Run a retention pass now (the worker of make run runs one daily): RETENTION_DAYS_<STATUS>
 	$(PY) -m webapp.staff.cli retention $(RETENTION_ARGS)
 
 # The file holds what patients wrote: name it outside data/ (refused there).

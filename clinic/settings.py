@@ -23,7 +23,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import FrozenSet, Optional, Tuple, Type, TypeVar
+from typing import Dict, FrozenSet, Optional, Tuple, Type, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +31,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///var/clinic.db"
 DEFAULT_PUBLIC_BASE_URL = "http://localhost:8000"
 DEFAULT_RETENTION_DAYS = 365
+# Lead statuses, each with its retention period RETENTION_DAYS_<STATUS>
+# (default RETENTION_DAYS); the values of db.models.LeadStatus.
+RETENTION_STATUSES = ("new", "contacted", "booked", "not_a_fit", "closed")
+# How often the notification worker runs the retention pass (0: never).
+DEFAULT_RETENTION_INTERVAL_HOURS = 24
 # FAQ answers given with a lower probability are listed for staff to check.
 # On the real-question test sets (2026-12-02 model) 11 of 275 FAQ answers fell
 # below 0.5 and 6 of those were wrong; below 0.6, 24 with 9 wrong.
@@ -63,6 +68,12 @@ VARIABLES = (
     "STAFF_TIMEZONE",
     "STAFF_COOKIE_SECURE",
     "RETENTION_DAYS",
+    "RETENTION_DAYS_NEW",
+    "RETENTION_DAYS_CONTACTED",
+    "RETENTION_DAYS_BOOKED",
+    "RETENTION_DAYS_NOT_A_FIT",
+    "RETENTION_DAYS_CLOSED",
+    "RETENTION_INTERVAL_HOURS",
     "REVIEW_CONFIDENCE",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
@@ -196,6 +207,12 @@ class StaffSettings:
     timezone: str = "UTC"  # how times are shown and days are counted
     cookie_secure: Optional[bool] = None  # None: on when PUBLIC_BASE_URL is https
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # Per lead status (RETENTION_DAYS_<STATUS>): days without activity
+    # before a lead at that status goes; a status not named here has
+    # `retention_days`. See `retention_periods`.
+    retention_status_days: Tuple[Tuple[str, int], ...] = ()
+    # The notification worker's retention pass runs this often (0: off).
+    retention_interval_hours: int = DEFAULT_RETENTION_INTERVAL_HOURS
     # FAQ answers below this probability are listed on the dashboard to check.
     review_confidence: float = DEFAULT_REVIEW_CONFIDENCE
 
@@ -214,8 +231,22 @@ class StaffSettings:
             timezone=timezone,
             cookie_secure=_flag("STAFF_COOKIE_SECURE", None),
             retention_days=_int("RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+            retention_status_days=tuple(
+                (status, _int(f"RETENTION_DAYS_{status.upper()}", 0))
+                for status in RETENTION_STATUSES
+                if environment_value(f"RETENTION_DAYS_{status.upper()}")
+            ),
+            retention_interval_hours=_int(
+                "RETENTION_INTERVAL_HOURS", DEFAULT_RETENTION_INTERVAL_HOURS, minimum=0
+            ),
             review_confidence=_fraction("REVIEW_CONFIDENCE", DEFAULT_REVIEW_CONFIDENCE),
         )
+
+    def retention_periods(self) -> Dict[str, int]:
+        """Days without activity before a lead goes, per status value."""
+        periods = dict.fromkeys(RETENTION_STATUSES, self.retention_days)
+        periods.update(dict(self.retention_status_days))
+        return periods
 
 
 @dataclass(frozen=True)

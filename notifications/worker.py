@@ -1,11 +1,13 @@
 """`python -m notifications.worker`: delivers staff notifications every few
-seconds (`--once` for a single pass)."""
+seconds (`--once` for a single pass), and runs retention on its schedule
+(notifications/retention.py)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import time
+from typing import List, Optional
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,6 +16,7 @@ from clinic.settings import Settings, get_settings
 from db.engine import session_factory
 from notifications.outbox import SmtpSettings, deliver_due
 from notifications.red_flags import Recipient, alert_new_red_flags
+from notifications.retention import RetentionSchedule
 
 logger = logging.getLogger("notifications.worker")
 
@@ -27,17 +30,18 @@ def recipient(settings: Settings) -> Recipient:
     )
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--interval", type=float, default=5.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
     smtp = SmtpSettings.from_settings(settings)
     logger.info("Delivering notifications by %s", "SMTP" if smtp else "local outbox")
     factory = session_factory()
     seen = 0  # the highest transcript event id read for red flags
+    retention = RetentionSchedule(settings.staff)
     while True:
         try:
             with factory() as session:
@@ -55,6 +59,7 @@ def main() -> None:
                 )
         except SQLAlchemyError as error:  # database down: try again later
             logger.warning("Outbox unavailable: %s", type(error).__name__)
+        retention.tick(factory)
         if args.once:
             return
         time.sleep(args.interval)

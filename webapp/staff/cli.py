@@ -106,7 +106,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     commands.add_parser("list-users")
     retention = commands.add_parser(
         "retention",
-        help="delete closed leads and lead-less conversations past RETENTION_DAYS",
+        help="delete leads past their status's RETENTION_DAYS_<STATUS> and "
+        "lead-less conversations past RETENTION_DAYS (--days N: N for all)",
     )
     retention.add_argument("--days", type=int, default=None)
     retention.add_argument("--dry-run", action="store_true")
@@ -195,10 +196,13 @@ def _run(args: argparse.Namespace, session) -> int:  # noqa: ANN001 - a Session
     elif args.command == "retention":
         staff = get_settings().staff
         days = args.days if args.days is not None else staff.retention_days
-        report = purge(session, days, dry_run=args.dry_run)
+        # --days N is one period for everything; else each status its own.
+        periods = None if args.days is not None else staff.retention_periods()
+        report = purge(session, days, dry_run=args.dry_run, periods=periods)
         verb = "Would delete" if args.dry_run else "Deleted"
+        statuses = ", ".join(f"{s} {n}" for s, n in report.by_status.items() if n)
         print(
-            f"{verb} {report.leads} closed or not-a-fit leads and "
+            f"{verb} {report.leads} leads ({statuses or 'none'}) and "
             f"{report.conversations} conversations without a lead, last active "
             f"before {report.cutoff:%Y-%m-%d %H:%M} UTC ({days} days)"
             + ("" if args.dry_run else f"; {report.events} tracker events")

@@ -2,16 +2,18 @@
 
 A deleted lead leaves its audit trail (LeadEvent rows hold no personal
 data) plus a `deleted` event; its row, notes, submission keys and the
-transcript of its conversation go. The retention purge deletes closed and
-not-a-fit leads, and conversations without a lead, that have seen no
-activity for RETENTION_DAYS.
+transcript of its conversation go. The retention purge deletes leads of
+every status, each after its own period without activity
+(RETENTION_DAYS_<STATUS>, default RETENTION_DAYS), and conversations
+without a lead after RETENTION_DAYS. The notification worker runs it on its
+own every RETENTION_INTERVAL_HOURS (notifications/worker.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import List, Optional
+from typing import Dict, List, Mapping, Optional
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -26,7 +28,6 @@ from webapp.staff.transcript import (
 )
 
 RETENTION_ACTOR = "retention"
-PURGEABLE = (LeadStatus.CLOSED, LeadStatus.NOT_A_FIT)
 
 
 def delete_lead(
@@ -65,28 +66,50 @@ def delete_lead(
 
 @dataclass(frozen=True)
 class RetentionReport:
-    cutoff: datetime
+    cutoff: datetime  # for conversations without a lead
     leads: int
     conversations: int
     events: int
+    by_status: Dict[str, int]  # leads deleted (or that would be), per status
+
+
+def periods_for(days: int, periods: Optional[Mapping[str, int]]) -> Dict[str, int]:
+    """Each lead status's period: its own from `periods`, else `days`."""
+    found = {status.value: days for status in LeadStatus}
+    for status, value in (periods or {}).items():
+        if status not in found:
+            raise ValueError(f"retention: no lead status {status!r}")
+        found[status] = value
+    return found
 
 
 def purge(
-    session: Session, days: int, now: Optional[datetime] = None, dry_run: bool = False
+    session: Session,
+    days: int,
+    now: Optional[datetime] = None,
+    dry_run: bool = False,
+    periods: Optional[Mapping[str, int]] = None,
 ) -> RetentionReport:
-    """Deletes closed / not-a-fit leads and lead-less conversations whose last
-    activity is older than `days`. Commits unless `dry_run`."""
-    if days < 1:
+    """Deletes leads of every status whose last activity is older than
+    their status's period (`periods`, by status value; `days` for a status
+    it does not name) and lead-less conversations older than `days`.
+    Commits unless `dry_run`."""
+    by_days = periods_for(days, periods)
+    if min([days, *by_days.values()]) < 1:
         raise ValueError("retention needs at least one day")
-    cutoff = (now or utcnow()) - timedelta(days=days)
-    old_leads: List[Lead] = list(
-        session.scalars(
+    now = now or utcnow()
+    cutoff = now - timedelta(days=days)
+    old_leads: List[Lead] = []
+    for status in LeadStatus:
+        old_leads += session.scalars(
             select(Lead)
-            .where(Lead.status.in_(PURGEABLE))
-            .where(Lead.updated_at < cutoff)
+            .where(Lead.status == status)
+            .where(Lead.updated_at < now - timedelta(days=by_days[status.value]))
             .order_by(Lead.id)
         )
-    )
+    by_status = {status.value: 0 for status in LeadStatus}
+    for lead in old_leads:
+        by_status[lead.status.value] += 1
     lead_count, event_count, conversation_count = len(old_leads), 0, 0
     old_senders: List[str] = []
     if has_events_table(session):
@@ -102,16 +125,19 @@ def purge(
         conversation_count = len(old_senders)
     if dry_run:
         session.rollback()
-        return RetentionReport(cutoff, lead_count, conversation_count, 0)
+        return RetentionReport(cutoff, lead_count, conversation_count, 0, by_status)
     for lead in old_leads:
+        status = lead.status.value
         event_count += delete_lead(
             session,
             lead,
             actor=RETENTION_ACTOR,
-            reason=f"retention: {lead.status.value} for over {days} days",
+            reason=f"retention: {status} for over {by_days[status]} days",
             keep_shared=True,
         )
     for start in range(0, len(old_senders), 500):
         event_count += delete_conversation(session, old_senders[start : start + 500])
     session.commit()
-    return RetentionReport(cutoff, lead_count, conversation_count, event_count)
+    return RetentionReport(
+        cutoff, lead_count, conversation_count, event_count, by_status
+    )
