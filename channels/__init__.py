@@ -2,6 +2,8 @@
 
 Website (REST and socket.io): `rest_channel`, `socketio_channel`. The checks
 every channel shares are a Rasa extension: rasa_extensions/channel_guard.py.
+`conversation_ids`: every channel's conversation ids (`tel:`, `web:`,
+`rest:`), so that no channel can address another's conversations.
 
 SMS and WhatsApp through Twilio:
 
