@@ -5,7 +5,7 @@ worker (notifications/worker.py), which calls `RetentionSchedule.tick` on
 every loop: once at start and then every RETENTION_INTERVAL_HOURS (24 by
 default; 0 turns it off) it deletes what is past its period, each lead by
 its status's RETENTION_DAYS_<STATUS> and lead-less conversations by
-RETENTION_DAYS (webapp/staff/privacy.py `purge`). No cron is needed;
+RETENTION_DAYS (db/deletion.py `purge`). No cron is needed;
 `make retention` still runs a pass by hand. Two workers (two replicas)
 running a pass at once delete the same rows: deletion is idempotent and
 each row goes once.
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from clinic.settings import StaffSettings
-from webapp.staff.privacy import RetentionReport, purge
+from db.deletion import RetentionReport, purge
 
 logger = logging.getLogger("notifications.retention")
 

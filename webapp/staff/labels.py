@@ -63,6 +63,7 @@ EVENTS = {
     "exported": "Exported",
     "deleted": "Deleted",
     "red_flag_reviewed": "Red flag reviewed",
+    "privacy_request": "Deleted at the person's request (chat)",
 }
 # Words for the `key=value` details the trail stores.
 TRANSPORTS = {"smtp": "by email", "local": "kept in the outbox"}

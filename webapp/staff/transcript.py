@@ -12,29 +12,18 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from sqlalchemy import (
     case,
-    delete,
     func,
-    inspect,
     select,
 )
-from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from db.models import Lead, RedFlagAlert
+from db.deletion import delete_conversation, has_events_table  # noqa: F401
+from db.models import Lead
 from db.rasa_events import RED_FLAG_ACTION, event_data, events, red_flag_event
-from db.staff_models import AnswerReview
-from db.tombstones import record_deletion
 from webapp.staff import labels
 
 FALLBACK_INTENT = "nlu_fallback"
 LEAD_FORM_START = "action_start_lead"
-
-
-def has_events_table(bind: Engine | Connection | Session) -> bool:
-    """False until Rasa has run once against this database."""
-    if isinstance(bind, Session):
-        bind = bind.get_bind()
-    return inspect(bind).has_table("events")
 
 
 def to_datetime(timestamp: Optional[float]) -> Optional[datetime]:
@@ -144,26 +133,6 @@ def transcript(session: Session, sender_id: str) -> List[Turn]:
         .order_by(events.c.id)
     )
     return build_transcript(rows)
-
-
-def delete_conversation(session: Session, sender_ids: Sequence[str]) -> int:
-    """Deletes every event of these senders; returns how many rows went.
-
-    First records their tombstones (db/tombstones.py), holding each
-    conversation's lock until the caller commits: a message still being
-    handled then writes nothing of the deleted conversation back.
-    """
-    if not sender_ids:
-        return 0
-    record_deletion(session, sender_ids)
-    # Its red-flag alert goes too (the audit trail keeps that it was reviewed).
-    session.execute(delete(RedFlagAlert).where(RedFlagAlert.sender_id.in_(sender_ids)))
-    # And staff's checks of its answers (they point at its events).
-    session.execute(delete(AnswerReview).where(AnswerReview.sender_id.in_(sender_ids)))
-    if not has_events_table(session):
-        return 0
-    result = session.execute(delete(events).where(events.c.sender_id.in_(sender_ids)))
-    return result.rowcount or 0
 
 
 @dataclass(frozen=True)
