@@ -95,7 +95,7 @@ class AnswerReview(Base):
     answer the person marked unhelpful, or one answered with low confidence
     (webapp/staff/reviews.py). The message itself stays in Rasa's `events`
     table (`event_id` is its row); this row holds only the verdict, so
-    deleting the conversation deletes it too (transcript.delete_conversation).
+    deleting the conversation deletes it too (db/deletion.py delete_conversation).
     """
 
     __tablename__ = "answer_reviews"
