@@ -434,3 +434,31 @@ async def test_what_was_said_before_the_form_is_offered_not_asked_again(
         "8 months",
         "sciatica",
     )
+
+
+# A person's own deletion request (#14, actions/privacy.py). Needs a model
+# trained with data/rules/privacy.yml.
+async def test_a_privacy_question_offers_deletion_and_a_yes_deletes(
+    agent, conversation_db
+):
+    from db.models import LeadEvent
+
+    chat = Chat(agent)
+    reply = await chat.say("who has access to my information")
+    assert "Only clinic staff who sign in can see them" in reply
+    assert "Delete it?" in reply
+    assert chat.buttons == ["Yes, delete it", "No, keep it"]
+    reply = await chat.say("yes")
+    assert reply.startswith("Done: this conversation and 0 request(s)")
+    reference = reply.split("Reference ")[1].split(":")[0]
+    with session_factory(conversation_db)() as session:
+        detail = session.scalars(
+            select(LeadEvent.detail).where(LeadEvent.lead_reference == reference)
+        ).one()
+    assert detail == "privacy request: 1 conversation, 0 leads deleted, channel rest"
+
+
+async def test_a_no_to_the_offer_deletes_nothing(agent):
+    chat = Chat(agent)
+    assert "Delete it?" in await chat.say("how long do you keep my records")
+    assert "nothing was deleted" in await chat.say("no")
