@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List
 
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
@@ -23,12 +24,12 @@ from channels.conversation_ids import rest_conversation_id
 from db.engine import session_factory
 from db.leads import save_lead
 from db.migrate import upgrade
-from db.models import Lead, LeadEvent
+from db.models import Lead, LeadEvent, utcnow
 from tests.conversation import booking_messages
 from tests.factories import NOTIFY, lead_input
 from tests.servers import assistant_env, assistant_with_web_app, free_port
 from tests.stack import say, texts
-from webapp.staff import auth
+from webapp.staff import auth, roles
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +39,7 @@ NAME, PHONE, CONCERN = (
     "burning pain down my left leg",
 )
 USERNAME, PASSWORD = "reception", "a long browser test password"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 BOOKING = ["hi", "how often do I need IMS?", *booking_messages(NAME, PHONE, CONCERN)]
 
 
@@ -66,7 +68,9 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
         replies = [texts(say(rasa, client_sender, message)) for message in BOOKING]
         assert "Your reference is IMS-" in replies[-1], replies[-1]
         with session_factory(database_url)() as session:
-            auth.create_user(session, USERNAME, PASSWORD)
+            # An admin (the walk exports), so with two-factor sign-in set up.
+            user = auth.create_user(session, USERNAME, PASSWORD, role=roles.ADMIN)
+            user.totp_secret, user.totp_enabled_at = TOTP_SECRET, utcnow()
             session.commit()
             reference = session.scalars(
                 select(Lead.reference).where(Lead.sender_id == sender)
@@ -74,9 +78,19 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Stack]:
         yield Stack(web, database_url, reference, sender, logs)
 
 
-def sign_in(page: Page) -> None:
+def sign_in(page: Page, database_url: str) -> None:
+    """The password, then the authenticator's code (the account's last used
+    step forgotten first: the tests sign in several times a minute)."""
     page.get_by_label("User name").fill(USERNAME)
     page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign-in code")).to_be_visible()
+    with session_factory(database_url)() as session:
+        user = auth.find_user(session, USERNAME)
+        assert user is not None
+        user.totp_last_step = None
+        session.commit()
+    page.get_by_label("The 6-digit code").fill(pyotp.TOTP(TOTP_SECRET).now())
     page.get_by_role("button", name="Sign in").click()
 
 
@@ -88,7 +102,7 @@ def test_a_receptionist_works_a_lead_from_a_real_conversation(page, stack, tmp_p
     # The link in the staff email leads to the sign-in page, then to the lead.
     page.goto(f"{stack.web}/staff/leads/{stack.reference}")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    sign_in(page)
+    sign_in(page, stack.database_url)
     expect(page).to_have_url(f"{stack.web}/staff/leads/{stack.reference}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(stack.reference)
     details = page.locator("dl.fields")
@@ -162,7 +176,7 @@ def test_pages_fit_a_tablet_and_a_laptop(page, stack, width, height):
     errors: List[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{stack.web}/staff/login")
-    sign_in(page)
+    sign_in(page, stack.database_url)
     for path in (
         "/staff/leads",
         f"/staff/leads/{stack.reference}",
@@ -195,7 +209,7 @@ STAFF_PAGES = (
 def test_axe_finds_nothing_on_any_staff_page(page, stack, axe_violations):
     page.goto(f"{stack.web}/staff/login")
     found = {"/staff/login": axe_violations(page)}
-    sign_in(page)
+    sign_in(page, stack.database_url)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     for path in STAFF_PAGES:
         page.goto(
@@ -238,7 +252,7 @@ def test_on_a_tablet_the_queue_fits_and_every_tap_target_is_44_px(page, stack):
     page.set_viewport_size({"width": 820, "height": 1180})
     page.goto(f"{stack.web}/staff/login")
     small = {"/staff/login": page.evaluate(SMALL_TARGETS, TAP_TARGETS)}
-    sign_in(page)
+    sign_in(page, stack.database_url)
     expect(page.get_by_role("heading", name="Leads")).to_be_visible()
 
     row = page.locator("table.queue tbody tr", has_text=stack.reference)

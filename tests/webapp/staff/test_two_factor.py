@@ -175,3 +175,25 @@ def test_a_front_desk_user_who_set_it_up_is_asked_for_a_code(client, database_ur
     response = login(client, "fred", code_step=False)
     assert response.headers["Location"] == "/staff/login/code"
     assert enter_code(client, "fred").status_code == 303
+
+
+@pytest.mark.parametrize(
+    "typed", ["x" * 5000, "\x00" * 6, "١٢٣٤٥٦", "' OR 1=1 --", " "]
+)
+def test_odd_codes_get_an_answer_not_an_error(client, database_url, typed):
+    add_user(database_url)
+    login(client, code_step=False)
+    response = enter_code(client, code=typed)
+    assert response.status_code in (400, 401)
+    assert client.get("/staff/leads").status_code == 302
+
+
+def test_odd_set_up_codes_get_an_answer_not_an_error(client, database_url):
+    add_user(database_url, "ada", totp=False)
+    login(client, "ada")
+    token = csrf_from(client.get("/staff/account/two-factor").get_data(as_text=True))
+    for typed in ("x" * 5000, "\x00", "١٢٣٤٥٦"):
+        response = client.post(
+            "/staff/account/two-factor", data={"csrf_token": token, "code": typed}
+        )
+        assert response.status_code == 400
