@@ -31,8 +31,8 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.slots import latest_entity
-from channels.conversation_ids import number_of
 from clinic.contact import display_phone, find_email, parse_phone
+from clinic.conversation_ids import number_of
 from clinic.profile import current_profile
 from clinic.settings import get_settings
 from db.engine import session_factory
@@ -339,7 +339,7 @@ def sender_phone(tracker: Tracker) -> Optional[str]:
     """On SMS/WhatsApp, the sender's own number (E.164), else None."""
     if not is_phone_channel(tracker):
         return None
-    # Only the Twilio channel's ids carry a number (channels/conversation_ids.py):
+    # Only the Twilio channel's ids carry a number (clinic/conversation_ids.py):
     # a REST or web client naming itself '+1604...' is offered nothing.
     return number_of(tracker.sender_id)
 

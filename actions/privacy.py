@@ -9,7 +9,7 @@ every deletion is tombstoned:
 - on the website (or REST): the current conversation and any lead from it;
 - on SMS or WhatsApp: every conversation and lead of the number. Only when
   the message came in on the Twilio channel and the conversation id is the
-  number's (`tel:+E164`, channels/conversation_ids.py), both set by the
+  number's (`tel:+E164`, clinic/conversation_ids.py), both set by the
   server after Twilio's signature was checked: no web or REST client can
   name a number.
 
@@ -80,7 +80,7 @@ def scope(tracker: Tracker) -> tuple[List[str], Optional[str], str]:
         medium = metadata.get(MEDIUM_KEY)
         channel = medium if medium in ("sms", "whatsapp") else "twilio"
         # Its Twilio conversation (`tel:+E164`) and, stored before the
-        # channel prefixes, the bare number (channels/conversation_ids.py).
+        # channel prefixes, the bare number (clinic/conversation_ids.py).
         return list(dict.fromkeys([tracker.sender_id, number])), number, channel
     channel = tracker.get_latest_input_channel() or "unknown"
     return [tracker.sender_id], None, channel

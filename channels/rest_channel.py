@@ -18,7 +18,7 @@ Who may use it (#14), from clinic/settings.py:
 - else (the default, what a deployment gets): off, 403 to every POST.
 
 Whichever the mode, the conversation is `rest:<sender>`
-(channels/conversation_ids.py): a REST client reaches only REST
+(clinic/conversation_ids.py): a REST client reaches only REST
 conversations, never an SMS/WhatsApp or widget one, whatever it sends as
 `sender`.
 
@@ -36,7 +36,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.conversation_ids import rest_conversation_id
+from clinic.conversation_ids import rest_conversation_id
 from clinic.settings import get_settings
 from rasa_extensions.channel_guard import (
     MAX_MESSAGE_CHARS,

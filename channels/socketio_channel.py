@@ -21,7 +21,7 @@ message handler like every project channel. Session ids are the server's
 person's conversation (an SMS number, say). Here `session_confirm` gives
 the browser a token `<key>.<signature>`, signed with CHAT_SESSION_SECRET
 (unset: a secret made once in var/chat-session-secret, mode 0600), and the
-conversation is `web:<key>` (channels/conversation_ids.py). A
+conversation is `web:<key>` (clinic/conversation_ids.py). A
 session_request with a token this server signed rejoins its conversation
 (the widget's reconnect); any other id, a guess or another channel's id,
 gets a new token and an empty conversation. A message is taken only for a
@@ -66,8 +66,8 @@ from rasa.core.channels import socketio
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint
 
-from channels.conversation_ids import issue_web_token, web_conversation_of
 from channels.twilio_channel import local_token  # its safe, 0600 secret file
+from clinic.conversation_ids import issue_web_token, web_conversation_of
 from clinic.settings import PROJECT_ROOT, get_settings, origin_of
 from rasa_extensions.channel_guard import GuardedChannel, Handler, guard
 

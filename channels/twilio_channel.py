@@ -8,7 +8,7 @@ Twilio posts to `/webhooks/twilio/webhook`. Unlike Rasa's built-in
   configured (not the URL this server sees behind a proxy): a missing or
   wrong signature gets 403 and never reaches the conversation;
 - makes `tel:<the sender's E.164 number>` the conversation id
-  (channels/conversation_ids.py), so SMS and WhatsApp from one phone are one
+  (clinic/conversation_ids.py), so SMS and WhatsApp from one phone are one
   conversation and one `sms_contacts` row, the lead form can offer that
   number, and no other channel can address it;
 - shows buttons as numbered options and reads a reply of "2" as the second
@@ -61,7 +61,6 @@ from twilio.request_validator import RequestValidator
 
 from channels import sms_text
 from channels.contacts import ContactStore
-from channels.conversation_ids import number_of, twilio_conversation_id
 from channels.message_sids import MessageSids
 from channels.senders import (
     OPTED_OUT_AT_TWILIO,
@@ -71,6 +70,7 @@ from channels.senders import (
     TwilioRestSender,
 )
 from clinic.contact import parse_phone
+from clinic.conversation_ids import number_of, twilio_conversation_id
 from clinic.private_files import private_dir
 from clinic.profile import current_profile
 from clinic.settings import PROJECT_ROOT, environment_value, get_settings

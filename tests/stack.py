@@ -104,7 +104,7 @@ class Widget:
     @property
     def conversation(self) -> str:
         """The conversation id of the token the server confirmed (`web:<key>`,
-        channels/conversation_ids.py)."""
+        clinic/conversation_ids.py)."""
         return widget_conversation(self.session_id)
 
     async def connect(self, session_id: Any = None) -> None:

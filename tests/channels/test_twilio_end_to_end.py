@@ -20,8 +20,8 @@ import yaml
 from sqlalchemy import create_engine, select
 from twilio.request_validator import RequestValidator
 
-from channels.conversation_ids import twilio_conversation_id
 from channels.senders import read_outbox
+from clinic.conversation_ids import twilio_conversation_id
 from db.migrate import upgrade
 from db.models import Lead, SmsContact
 from tests.conftest import ROOT

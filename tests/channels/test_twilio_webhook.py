@@ -35,7 +35,7 @@ PUBLIC = "https://assistant.clinic.example.org"  # the proxy's host, not ours
 PATH = "/webhooks/twilio/webhook"
 PHONE = "+16045550123"
 NEW_PHONE = "+16045550188"
-CONVERSATION = "tel:" + PHONE  # channels/conversation_ids.py
+CONVERSATION = "tel:" + PHONE  # clinic/conversation_ids.py
 CLINIC_SMS, CLINIC_WHATSAPP = "+16045550100", "+16045550199"
 MENU = [
     {"title": "How often?", "payload": "How often do I need IMS?"},

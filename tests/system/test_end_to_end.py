@@ -13,7 +13,7 @@ from typing import Dict, Iterator, List
 import pytest
 from sqlalchemy import create_engine, select
 
-from channels.conversation_ids import rest_conversation_id
+from clinic.conversation_ids import rest_conversation_id
 from clinic.profile import load_profile
 from db.migrate import upgrade
 from db.models import Lead

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
-from channels.conversation_ids import rest_conversation_id
+from clinic.conversation_ids import rest_conversation_id
 from clinic.profile import current_profile
 from db.migrate import upgrade
 from db.models import Lead

@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence, Tuple
 import pytest
 from sqlalchemy import create_engine, select
 
-from channels.conversation_ids import rest_conversation_id
+from clinic.conversation_ids import rest_conversation_id
 from db.models import Lead
 from tests.conversation import tracker_events
 from tests.stack import Widget, http, say, texts

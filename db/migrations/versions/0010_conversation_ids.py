@@ -4,7 +4,7 @@ Revision ID: 0010_conversation_ids
 Revises: 0005_answer_reviews
 Create Date: 2026-12-02 20:30:00
 
-Data only (#14, channels/conversation_ids.py). Before, the Twilio channel
+Data only (#14, clinic/conversation_ids.py). Before, the Twilio channel
 keyed a conversation by the bare E.164 number, which any REST or socket.io
 client could also name. Its conversations are renamed `tel:<number>` in
 Rasa's `events` (data only: the table stays Rasa's) and in the tables that

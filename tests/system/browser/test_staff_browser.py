@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from channels.conversation_ids import rest_conversation_id
+from clinic.conversation_ids import rest_conversation_id
 from db.engine import session_factory
 from db.leads import save_lead
 from db.migrate import upgrade

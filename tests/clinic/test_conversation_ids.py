@@ -1,8 +1,8 @@
-"""The conversation id scheme (channels/conversation_ids.py, #14)."""
+"""The conversation id scheme (clinic/conversation_ids.py, #14)."""
 
 import pytest
 
-from channels import conversation_ids as ids
+from clinic import conversation_ids as ids
 
 SECRET = "a-test-secret"
 
