@@ -32,6 +32,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.slots import before_latest_message
 from clinic.faq_keys import RETRIEVAL_INTENT, answer_key, ranked_topics, topic_of
 from clinic.faq_topics import TOPICS
 
@@ -55,16 +56,11 @@ def _user_events(tracker: Tracker) -> List[Dict[Text, Any]]:
 def after_suggestions(tracker: Tracker) -> bool:
     """Whether the latest message answered the "Did you mean ...?" fallback:
     the last action before it (other than listening) was the fallback."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif seen_user and kind == "action" and event.get("name") != "action_listen":
-            return event.get("name") == SUGGESTIONS
-    return False
+    action = before_latest_message(
+        tracker,
+        lambda e: e.get("event") == "action" and e.get("name") != "action_listen",
+    )
+    return action is not None and action.get("name") == SUGGESTIONS
 
 
 def feedback_due(tracker: Tracker) -> bool:

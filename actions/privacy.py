@@ -33,6 +33,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.leads import sender_phone, yes_no
+from actions.slots import before_latest_message
 from db.deletion import delete_on_request
 from db.engine import session_factory
 
@@ -53,16 +54,8 @@ def confirmed(tracker: Tracker) -> bool:
     """Whether the person just said yes to `utter_ask_privacy_delete`: the
     last thing the assistant said before their latest message was that
     question. A mistaken prediction never deletes anything."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif kind == "bot" and seen_user:
-            return (event.get("metadata") or {}).get("utter_action") == ASK
-    return False
+    said = before_latest_message(tracker, lambda e: e.get("event") == "bot")
+    return said is not None and (said.get("metadata") or {}).get("utter_action") == ASK
 
 
 def said_yes(tracker: Tracker) -> bool:

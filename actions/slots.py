@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -59,6 +59,23 @@ def latest_entity(tracker: Tracker, entity: Text) -> Optional[Text]:
     """The first value of `entity` in the latest user message, if any."""
     values = latest_entities(tracker, entity)
     return values[0] if values else None
+
+
+def before_latest_message(
+    tracker: Tracker, matches: Callable[[Dict[Text, Any]], bool]
+) -> Optional[Dict[Text, Any]]:
+    """The latest event that `matches` between the person's latest message
+    and the one before it (what the assistant did just before they wrote),
+    or None."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and matches(event):
+            return event
+    return None
 
 
 def faq_topic(parse_data: Dict[Text, Any]) -> Optional[Text]:
