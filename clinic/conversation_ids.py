@@ -16,7 +16,7 @@ one channel can never address another channel's conversations:
   (channels/rest_channel.py).
 
 Conversations stored before the prefixes (a Twilio conversation keyed by
-the bare number) are renamed by migration 0010_conversation_ids; other old
+the bare number) are renamed by migration 0006_conversation_ids; other old
 ids stay as they are (staff still read them) and no client can reach them.
 """
 
@@ -54,7 +54,7 @@ def twilio_conversation_id(number: str, whatsapp: bool = False) -> str:
 def conversation_ids_of_number(number: str) -> List[str]:
     """Every id a number's conversations may be stored under: its Twilio
     conversation and, from before the prefixes, the bare number (for
-    deleting a number's data even where migration 0010 has not run)."""
+    deleting a number's data even where migration 0006 has not run)."""
     return [twilio_conversation_id(number), number]
 
 

@@ -144,7 +144,7 @@ def test_on_sms_every_conversation_and_lead_of_the_number_go(use_database):
     url = use_database
     sms = {"twilio_medium": "sms"}
     write_conversation(url, "tel:" + NUMBER, asked("twilio", sms))
-    write_conversation(url, NUMBER, faq_chat(START, "twilio"))  # from before 0010
+    write_conversation(url, NUMBER, faq_chat(START, "twilio"))  # from before 0006
     add_lead(url, sender_id="tel:" + NUMBER, submission_key="t", phone=NUMBER)
     # A lead left on the website with this number is the number's too.
     write_conversation(url, "web:form", faq_chat(START, "socketio"))

@@ -1,4 +1,4 @@
-"""Migration 0010: stored Twilio conversations take their `tel:` id (#14)."""
+"""Migration 0006: stored Twilio conversations take their `tel:` id (#14)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from db.rasa_events import events
 from db.rasa_events import metadata as rasa_metadata
 from tests.db_fixtures import create_postgres_database, dispose_all, sqlite_url
 
-MIGRATION = importlib.import_module("db.migrations.versions.0010_conversation_ids")
+MIGRATION = importlib.import_module("db.migrations.versions.0006_conversation_ids")
 TEXTER = "+16045550188"
-# The tables as the migration before 0010 left them (not today's models,
+# The tables as the migration before 0006 left them (not today's models,
 # which later migrations may have changed): the columns that must be given.
 contacts = sa.table(
     "sms_contacts", *(sa.column(n) for n in ("phone", "first_seen_at", "last_seen_at"))

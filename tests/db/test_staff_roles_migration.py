@@ -50,7 +50,7 @@ def test_existing_accounts_become_admins_without_totp(empty_url):
                 for n in ("ana", "bea")
             ],
         )  # fmt: skip
-    command.upgrade(config, "0006_staff_roles_totp")
+    command.upgrade(config, "0008_staff_roles_totp")
     table = sa.Table("staff_users", sa.MetaData(), autoload_with=engine)
     with engine.connect() as conn:
         rows = conn.execute(

@@ -1,7 +1,7 @@
 """tombstones of deleted conversations, and Twilio MessageSids received
 
 Revision ID: 0007_tombstones_message_sids
-Revises: 0010_conversation_ids
+Revises: 0006_conversation_ids
 Create Date: 2026-12-02 20:10:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_tombstones_message_sids"
-down_revision = "0010_conversation_ids"
+down_revision = "0006_conversation_ids"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ Every account that exists becomes an admin: until now each one could do
 everything (export, delete), and an admin is asked to set up TOTP at its
 next sign-in. New accounts choose their role (create-user --role).
 
-Revision ID: 0006_staff_roles_totp
+Revision ID: 0008_staff_roles_totp
 Revises: 0007_tombstones_message_sids
 Create Date: 2026-12-02 20:40:00
 """
@@ -12,9 +12,7 @@ Create Date: 2026-12-02 20:40:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_staff_roles_totp"
-# Numbered 0006 as planned for #14, but applied after the migrations that
-# landed first (0010, then 0007), so that there is one head.
+revision = "0008_staff_roles_totp"
 down_revision = "0007_tombstones_message_sids"
 branch_labels = None
 depends_on = None

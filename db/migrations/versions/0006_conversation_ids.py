@@ -1,6 +1,6 @@
 """conversation ids namespaced by channel: a Twilio conversation is tel:+E164
 
-Revision ID: 0010_conversation_ids
+Revision ID: 0006_conversation_ids
 Revises: 0005_answer_reviews
 Create Date: 2026-12-02 20:30:00
 
@@ -17,7 +17,7 @@ client can reach them any more, as every new id has its channel's prefix.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_conversation_ids"
+revision = "0006_conversation_ids"
 down_revision = "0005_answer_reviews"
 branch_labels = None
 depends_on = None
