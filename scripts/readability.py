@@ -129,6 +129,8 @@ def fill_values() -> Dict[str, str]:
         summary=summary(SAMPLE_LEAD),
         concern="sciatica",
         duration="8 months",
+        conversations="2",  # a privacy request's deletion (actions/privacy.py)
+        leads="1",
     )
     return values
 
