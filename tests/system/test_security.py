@@ -119,7 +119,10 @@ def test_websockets_only_from_the_configured_origins(made_run):
 
 # --- who can address a conversation (#14) -------------------------------------
 
-VICTIM = "+16045550188"
+# A number no other test of the shared make run stack texts from
+# (test_fuzz.py texts from ...0188 and ...0189): the texter's conversation must
+# hold only this test's two messages.
+VICTIM = "+16045550173"
 VICTIM_NAME = "Jane Mariner"
 
 
@@ -175,10 +178,10 @@ def test_the_attack_from_the_issue_sees_nothing_of_an_sms_conversation(made_run)
 
     text_the_assistant(made_run, "I'd like to book an assessment", "name")
     offer = text_the_assistant(made_run, VICTIM_NAME, "best number")
-    assert "604-555-0188" in offer  # mid-form, the number on offer
+    assert "604-555-0173" in offer  # mid-form, the number on offer
 
     def leaked(reply: str) -> bool:
-        return VICTIM_NAME in reply or "555-0188" in reply or "Jane" in reply
+        return VICTIM_NAME in reply or "555-0173" in reply or "Jane" in reply
 
     for sender in (VICTIM, f"tel:{VICTIM}"):
         for message in ("skip", "yes"):
