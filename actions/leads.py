@@ -30,6 +30,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.handoff import TIMEOUT_INTENT
 from actions.slots import latest_entity
 from clinic.contact import display_phone, find_email, parse_phone
 from clinic.conversation_ids import number_of
@@ -474,7 +475,10 @@ class ActionStartLead(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        kind = "callback" if latest_intent(tracker) == "request_human" else "assessment"
+        # A call back when asked for a person, or when nobody could join the
+        # chat in time (actions/handoff.py).
+        callback = latest_intent(tracker) in ("request_human", TIMEOUT_INTENT)
+        kind = "callback" if callback else "assessment"
         paused = bool(tracker.get_slot("lead_paused"))
         if tracker.get_slot("red_flag") and not tracker.get_slot("red_flag_safe"):
             # Urgent care first: the form ends before its first question, and

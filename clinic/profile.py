@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional
 
 import yaml
 
+from clinic.opening_hours import HoursError, OpeningHours
 from clinic.settings import get_settings
 
 REQUIRED = ("name", "phone", "email", "privacy_url")
@@ -65,6 +66,13 @@ class ClinicProfile:
     crisis_line: str = "988"
     crisis_line_name: str = "Suicide Crisis Helpline"
     staff_email: Optional[str] = None
+    # Live chat with the front desk (#15): when someone may join
+    # (clinic/opening_hours.py; empty: never, the call-back form instead),
+    # in `timezone`, and how long a person waits before they are told
+    # nobody could join.
+    chat_hours: Optional[str] = None
+    timezone: str = "UTC"
+    chat_wait_minutes: int = 3
 
     @classmethod
     def from_mapping(cls, data: Dict[str, Any]) -> ClinicProfile:
@@ -79,12 +87,25 @@ class ClinicProfile:
         referral = data.get("referral_required")
         if referral is not None and not isinstance(referral, bool):
             raise ProfileError("referral_required must be true, false or empty")
+        wait = data.get("chat_wait_minutes", 3)
+        if isinstance(wait, bool) or not isinstance(wait, int) or not 1 <= wait <= 60:
+            raise ProfileError("chat_wait_minutes must be a whole number, 1 to 60")
         values: Dict[str, Any] = {
             k: (str(v).strip() or None if v is not None else None)
             for k, v in data.items()
-            if k != "referral_required"
+            if k not in ("referral_required", "chat_wait_minutes")
         }
-        return cls(**values, referral_required=referral)
+        values["timezone"] = values.get("timezone") or "UTC"
+        try:
+            OpeningHours.parse(values.get("chat_hours"), values["timezone"])
+        except HoursError as error:
+            raise ProfileError(str(error)) from error
+        return cls(**values, referral_required=referral, chat_wait_minutes=wait)
+
+    @property
+    def opening_hours(self) -> OpeningHours:
+        """`chat_hours` read (checked when the profile was loaded)."""
+        return OpeningHours.parse(self.chat_hours, self.timezone)
 
     def slots(self) -> Dict[str, Optional[str]]:
         """The profile as `clinic_*` slot values for responses.

@@ -32,7 +32,7 @@ from db.models import (
     utcnow,
 )
 from db.rasa_events import events
-from db.staff_models import AnswerReview, LeadNote
+from db.staff_models import AnswerReview, HandoffChat, LeadNote
 from db.tombstones import record_deletion
 
 
@@ -57,6 +57,8 @@ def delete_conversation(session: Session, sender_ids: Sequence[str]) -> int:
     session.execute(delete(RedFlagAlert).where(RedFlagAlert.sender_id.in_(sender_ids)))
     # And staff's checks of its answers (they point at its events).
     session.execute(delete(AnswerReview).where(AnswerReview.sender_id.in_(sender_ids)))
+    # And its live-chat requests (a tel: id holds the number).
+    session.execute(delete(HandoffChat).where(HandoffChat.sender_id.in_(sender_ids)))
     if not has_events_table(session):
         return 0
     result = session.execute(delete(events).where(events.c.sender_id.in_(sender_ids)))

@@ -13,11 +13,14 @@ as the leads (db/models.py).
   deletes its notes, while its LeadEvent rows stay.
 - `answer_reviews`: staff's verdict on answers that were marked unhelpful or
   given with low confidence, for new training examples.
+- `staff_availability`: who takes live chats now (#15).
+- `handoff_chats`: a person's request to chat with the clinic, and who
+  took it (#15, db/handoff.py).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text
 
 from db.models import Base, utcnow
 
@@ -107,3 +110,42 @@ class AnswerReview(Base):
     topic = Column(String(64))  # for "wrong": the FAQ topic it should have been
     reviewed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     reviewed_by = Column(String(120), nullable=False)
+
+
+class StaffAvailability(Base):
+    """Whether a staff member takes live chats now (the Chats page's switch,
+    db/handoff.py). Together with a live sign-in (`staff_sessions`) it is
+    what lets the assistant offer a person at the clinic."""
+
+    __tablename__ = "staff_availability"
+
+    user_id = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True
+    )
+    available = Column(Boolean, nullable=False, default=False)
+    changed_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class HandoffChat(Base):
+    """A person's request to chat with the clinic (live handoff,
+    db/handoff.py): waiting, then held by one staff member, then ended; or
+    expired when nobody took it in time. The messages themselves stay in
+    Rasa's `events` (staff replies as bot events with the account in their
+    metadata); this row holds only the state, who took it and when.
+
+    `status` changes only by conditional UPDATEs (`... WHERE status =
+    'waiting'`), so of two staff members who click "take" at once exactly
+    one wins, and a take and the wait running out cannot both happen.
+    """
+
+    __tablename__ = "handoff_chats"
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(32))  # the person's channel when they asked
+    status = Column(String(16), nullable=False, index=True)  # waiting/held/...
+    requested_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    wait_until = Column(DateTime(timezone=True), nullable=False)
+    taken_by = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"))
+    taken_at = Column(DateTime(timezone=True))
+    ended_at = Column(DateTime(timezone=True))
