@@ -61,14 +61,19 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.private_files import private_file
 from db.rasa_events import REPORTING_INDEXES, events
-from db.tombstones import began_before, deleted_at, lock_conversations, tombstones
+from db.tombstones import (
+    began_before,
+    lock_conversations,
+    sender_hash,
+    tombstones,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -192,17 +197,23 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             )
         return self._has_tombstones
 
-    def _stamp(self, session: Any, sender_id: Text) -> Stamp:
+    def _stamp(self, connection: Any, sender_id: Text) -> Stamp:
         """How many rows the sender has, the newest row's id and when the
         conversation was last deleted: any write (from any replica) or
-        deletion changes it."""
-        count, newest = (
-            session.query(func.count(self.SQLEvent.id), func.max(self.SQLEvent.id))
-            .filter(self.SQLEvent.sender_id == sender_id)
-            .one()
-        )
-        deleted = deleted_at(session, sender_id) if self._tombstones() else None
-        return int(count), newest, deleted
+        deletion changes it. One indexed query (`connection`: a Session or
+        a Connection)."""
+        table = self.SQLEvent.__table__
+        columns: List[Any] = [func.count(table.c.id), func.max(table.c.id)]
+        if self._tombstones():
+            columns.append(
+                select(tombstones.c.deleted_at)
+                .where(tombstones.c.sender_hash == sender_hash(sender_id))
+                .scalar_subquery()
+            )
+        row = connection.execute(
+            select(*columns).where(table.c.sender_id == sender_id)
+        ).one()
+        return int(row[0]), row[1], row[2] if len(row) > 2 else None
 
     def _remember(self, tracker: DialogueStateTracker, stamp: Stamp) -> None:
         if self.cache_size <= 0:
@@ -219,8 +230,8 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         stamp = None
         try:
             if self.cache_size > 0:  # 0: Rasa's way, read and replay every turn
-                with self.session_scope() as session:
-                    stamp = self._stamp(session, sender_id)
+                with self.engine.connect() as connection:
+                    stamp = self._stamp(connection, sender_id)
                 cached = self._cache.get(sender_id)
                 if cached is not None and cached.fresh(stamp):
                     self._cache.move_to_end(sender_id)
@@ -301,41 +312,48 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         for under the conversation's lock on PostgreSQL, and after the first
         insert on SQLite (the database's write lock is held from then on),
         so a deletion cannot slip in between the look and the commit.
+
+        The new rows go in one multi-row INSERT of Rasa's own table, and
+        the stamp after it is one query that also reads the tombstone: a
+        kept conversation's turn costs three statements (stamp, insert,
+        stamp) and a commit, where one ORM object, INSERT and flush per
+        event and five more queries cost about 4 ms of CPU a turn.
         """
         honour = self._tombstones()
         with self.session_scope() as session:
             if honour:
                 lock_conversations(session, [tracker.sender_id])
-            added = 0
-            for event in self._additional_events(session, tracker):
-                added += 1
-                data = event.as_dict()
-                intent = (data.get("parse_data") or {}).get("intent") or {}
-                session.add(
-                    self.SQLEvent(
-                        sender_id=tracker.sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=intent.get(INTENT_NAME_KEY),
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
-            session.flush()
-            if (
-                honour
-                and added
-                and began_before(tracker.events, deleted_at(session, tracker.sender_id))
-            ):
+            rows = [
+                self._row(tracker.sender_id, event)
+                for event in self._additional_events(session, tracker)
+            ]
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            stamp = self._stamp(session, tracker.sender_id)
+            if honour and rows and began_before(tracker.events, stamp[2]):
                 session.rollback()
                 logger.info(
                     "Tracker store: a conversation deleted while a message was "
                     "handled was not written back"
                 )
                 return None
-            stamp = self._stamp(session, tracker.sender_id)
             session.commit()
         return stamp
+
+    @staticmethod
+    def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:
+        """The `events` row of one event, as Rasa's SQLTrackerStore.save
+        writes it."""
+        data = event.as_dict()
+        intent = (data.get("parse_data") or {}).get("intent") or {}
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": intent.get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
     def _additional_events(
         self, session: Any, tracker: DialogueStateTracker
