@@ -4,8 +4,8 @@ use: so a turn costs about the same at message 80 as at message 5.
 Rasa 3.6 recomputes what a conversation's history means from its first
 event several times in every turn (RasaHQ/rasa#3011 is the upstream issue
 of long trackers, closed with sessions, which bound a tracker by time, not
-by length). Three of those computations grow with the conversation and are
-made incremental here:
+by length). Five of those computations grow with the conversation and are
+made incremental, or bounded, here:
 
 - `DialogueStateTracker.applied_events` (the history after rewinds,
   restarts and forms are folded in) is called by the session check, the
@@ -20,10 +20,27 @@ made incremental here:
 - `RulePolicy` formats every state as text for a debug log line on every
   prediction, whatever the log level; it is formatted only when debug
   logging is on.
+- `RulePolicy._prediction_states` copies every state of the conversation,
+  then strips and matches them all, for each of the two or three
+  predictions of a turn, though a rule can only look as far back as it is
+  long (`_is_rule_applicable` passes every rule at an older turn). At
+  prediction time it now gets the last `rule_window` states (its longest
+  rule plus one, so that "no rule applies" still has a key longer than any
+  rule's), made as Rasa's featurizer makes them all; training keeps
+  Rasa's own.
+- `DialogueStateTracker.copy`, which the processor calls before every
+  action of a turn, replays every event into a new tracker. Each tracker
+  keeps its replay and feeds it only the events added since, then hands
+  out an independent clone of it (the same state, its containers and
+  slots copied; a direct change such as `clear_followup_action` is not
+  an event and is left out, as Rasa's replay leaves it out).
 
-Both caches are used only while the new events can only append to the
-history Rasa applies. Whatever could rewrite it falls back to Rasa's own
-function, whose answer is kept for next time:
+The kept replay takes any new event, as Rasa's replay does, and starts
+again when the tracker's earlier events are not the very objects it
+replayed. The states and applied events are kept only while the new
+events can only append to the history Rasa applies. Whatever could
+rewrite it falls back to Rasa's own function, whose answer is kept for
+next time:
 
 - a restart or a new session (the applied history starts again),
 - a rewind (`ActionReverted`, `UserUtteranceReverted`),
@@ -41,8 +58,9 @@ they get (the featurizers delete keys of states; a state's sub-states can
 be the replayed tracker's own). At most `MAX_CONVERSATIONS` conversations'
 states are kept, least recently used first out.
 
-It replaces two public methods and one static method, and replays with
-the tracker's own `init_copy` and `update`, as Rasa does; tied to the rasa
+It replaces three public methods, one static and one private method
+(`RulePolicy._prediction_states`), and replays with the tracker's own
+`init_copy` and `update`, as Rasa does; tied to the rasa
 version in rasa_extensions/__init__.py. Idempotent; installed by the
 start-up hook (rasa_extensions/plugin.py); `uninstall()` puts Rasa's own
 back (`make bench` measures both).
@@ -50,8 +68,10 @@ back (`make bench` measures both).
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Callable, Dict, List, Optional, Text, Tuple
@@ -79,6 +99,8 @@ _lock = threading.Lock()
 _original: Optional[Callable[..., List[State]]] = None
 _original_applied: Optional[Callable[[Any], List[Any]]] = None
 _original_format: Optional[Callable[[List[Dict]], Text]] = None
+_original_rule_states: Optional[Callable[..., List[State]]] = None
+_original_copy: Optional[Callable[[Any], Any]] = None
 
 
 def _copy(state: State) -> State:
@@ -153,14 +175,32 @@ def states_for_tracker_history(
     rule_only_data: Optional[Dict[Text, Any]] = None,
 ) -> List[State]:
     """Drop-in for `Domain.states_for_tracker_history` (module docstring)."""
+    return last_states(
+        self, tracker, None, omit_unset_slots, ignore_rule_only_turns, rule_only_data
+    )
+
+
+def last_states(
+    domain: Any,
+    tracker: Any,
+    count: Optional[int],
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: Optional[Dict[Text, Any]] = None,
+) -> List[State]:
+    """The last `count` (None: all) of what Rasa's
+    `Domain.states_for_tracker_history` returns, copied: a caller that
+    reads only the last few states gets them without copying the rest."""
     from rasa.shared.core.events import ActionExecuted, ActiveLoop
 
     assert _original is not None
+    self = domain
     if tracker.is_rule_tracker or tracker._max_event_history:
         # training data, or a tracker that forgets its first events
-        return _original(
+        everything = _original(
             self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
         )
+        return everything if count is None else everything[-count:]
     key = (
         tracker.sender_id,
         omit_unset_slots,
@@ -230,10 +270,16 @@ def states_for_tracker_history(
         omit_unset_slots,
         rule_only_data,
     )
-    result = [_copy(state) for state in kept.states]
-    if last is not None:
-        # its sub-states can be the replayed tracker's own (latest_action)
-        result.append(_copy(last))
+    # The last state's sub-states can be the replayed tracker's own
+    # (latest_action): copied like the others.
+    tail = [last] if last is not None else []
+    if count is None:
+        wanted = kept.states + tail
+    elif count > 0:
+        wanted = (kept.states[-count:] + tail)[-count:]
+    else:
+        wanted = []
+    result = [_copy(state) for state in wanted]
     with _lock:
         _kept[key] = kept
         while len(_kept) > MAX_CONVERSATIONS:
@@ -292,6 +338,62 @@ def applied_events(self: Any) -> List[Any]:
     return applied
 
 
+@dataclass
+class _Replayed:
+    """A tracker replayed through another's first `count` events."""
+
+    events: Any  # the tracker's event deque these were read from
+    count: int
+    last: Any  # its event number `count`, to see it is the same history
+    replay: Any
+
+
+def _clone(replayed: Any) -> Any:
+    """An independent tracker in the same state as `replayed` (what a
+    replay of its events makes), sharing the event objects as a replay
+    does: its containers are copied, every slot too."""
+    clone = copy.copy(replayed)
+    for name in ("_history_cache_applied", "_history_cache_replay"):
+        clone.__dict__.pop(name, None)
+    clone.events = deque(replayed.events, maxlen=replayed.events.maxlen)
+    slots = type(replayed.slots)()
+    slots.update((key, copy.copy(slot)) for key, slot in replayed.slots.items())
+    clone.slots = slots
+    if replayed.latest_action is not None:
+        clone.latest_action = dict(replayed.latest_action)
+    if replayed.active_loop is not None:
+        clone.active_loop = copy.copy(replayed.active_loop)
+    return clone
+
+
+def copy_tracker(self: Any) -> Any:
+    """Drop-in for `DialogueStateTracker.copy` (module docstring): Rasa
+    replays every event into a new tracker, before each action of a turn;
+    here each tracker keeps its replay and feeds it the new events only."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    assert _original_copy is not None
+    if type(self) is not DialogueStateTracker or self._max_event_history:
+        return _original_copy(self)
+    events = self.events
+    count = len(events)
+    memo: Optional[_Replayed] = self.__dict__.get("_history_cache_replay")
+    if not (
+        memo is not None
+        and memo.events is events
+        and memo.count <= count
+        and (memo.count == 0 or events[memo.count - 1] is memo.last)
+    ):
+        memo = _Replayed(events=events, count=0, last=None, replay=self.init_copy())
+    for index in range(memo.count, count):
+        # Rasa's own replay (travel_back_in_time), one event at a time
+        memo.replay.update(events[index])
+    memo.count = count
+    memo.last = events[-1] if count else None
+    self.__dict__["_history_cache_replay"] = memo
+    return _clone(memo.replay)
+
+
 def format_tracker_states(states: List[Dict]) -> Text:
     """Drop-in for `Policy.format_tracker_states`, used by `RulePolicy` only
     for a debug log line: formatted only when it would be logged."""
@@ -301,6 +403,86 @@ def format_tracker_states(states: List[Dict]) -> Text:
     if logging.getLogger("rasa").isEnabledFor(logging.DEBUG):
         return _original_format(states)
     return f"{len(states)} states (shown at log level DEBUG)"
+
+
+def rule_window(policy: Any) -> int:
+    """How many of the latest states can decide a `RulePolicy` prediction:
+    one more than its longest rule (`_is_rule_applicable` passes every rule
+    at a turn further back than the rule is long), so that a window's key
+    for the "no rule applies" case is still longer than any rule's, as the
+    whole history's is. Computed once per loaded policy."""
+    from rasa.core.policies.rule_policy import (
+        RULES,
+        RULES_FOR_LOOP_UNHAPPY_PATH,
+        RULES_NOT_IN_STORIES,
+    )
+
+    lookup = policy.lookup
+    memo = policy.__dict__.get("_history_cache_window")
+    if memo is not None and memo[0] is lookup:
+        return int(memo[1])
+    keys = [*lookup.get(RULES, {}), *lookup.get(RULES_FOR_LOOP_UNHAPPY_PATH, {})]
+    keys += list(lookup.get(RULES_NOT_IN_STORIES, []))
+    longest = 0
+    for key in keys:
+        try:
+            states = json.loads(key)
+        except (TypeError, ValueError):  # a default or loop rule's name
+            continue
+        if isinstance(states, list):
+            longest = max(longest, len(states))
+    policy.__dict__["_history_cache_window"] = (lookup, longest + 1)
+    return longest + 1
+
+
+def rule_policy_prediction_states(
+    self: Any,
+    tracker: Any,
+    domain: Any,
+    use_text_for_last_user_input: bool = False,
+    rule_only_data: Optional[Dict[Text, Any]] = None,
+) -> List[State]:
+    """Drop-in for `RulePolicy._prediction_states` (module docstring): the
+    last `rule_window` states, made as Rasa's MaxHistoryTrackerFeaturizer
+    makes all of them, at prediction time; Rasa's own in training."""
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+    from rasa.core.policies.policy import SupportedData
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    assert _original_rule_states is not None
+    featurizer = self.featurizer
+    if (
+        type(tracker) is not DialogueStateTracker  # training's trackers
+        or type(featurizer) is not MaxHistoryTrackerFeaturizer
+        or featurizer.max_history
+    ):
+        return _original_rule_states(
+            self, tracker, domain, use_text_for_last_user_input, rule_only_data
+        )
+    states = last_states(
+        domain,
+        tracker,
+        rule_window(self),
+        omit_unset_slots=False,
+        ignore_rule_only_turns=self.supported_data() == SupportedData.ML_DATA,
+        rule_only_data=rule_only_data,
+    )
+    featurizer._choose_last_user_input([states], use_text_for_last_user_input)
+    return states
+
+
+def rasa_rule_prediction_states() -> Callable[..., List[State]]:
+    """Rasa's own `RulePolicy._prediction_states`, installed or not."""
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    return _original_rule_states or RulePolicy._prediction_states
+
+
+def rasa_copy() -> Callable[[Any], Any]:
+    """Rasa's own `DialogueStateTracker.copy`, installed or not."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return _original_copy or DialogueStateTracker.copy
 
 
 def rasa_applied_events() -> Callable[[Any], List[Any]]:
@@ -319,7 +501,9 @@ def rasa_states_for_tracker_history() -> Callable[..., List[State]]:
 
 def install() -> None:
     global _original, _original_applied, _original_format
+    global _original_rule_states, _original_copy
     from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -327,20 +511,28 @@ def install() -> None:
         _original = Domain.states_for_tracker_history
         _original_applied = DialogueStateTracker.applied_events
         _original_format = Policy.format_tracker_states
+        _original_rule_states = RulePolicy._prediction_states
+        _original_copy = DialogueStateTracker.copy
     Domain.states_for_tracker_history = states_for_tracker_history
     DialogueStateTracker.applied_events = applied_events
     Policy.format_tracker_states = staticmethod(format_tracker_states)
+    RulePolicy._prediction_states = rule_policy_prediction_states
+    DialogueStateTracker.copy = copy_tracker
 
 
 def uninstall() -> None:
     """Rasa's own function back (`make bench` measures both)."""
     from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
     if _original is not None:
         assert _original_applied is not None and _original_format is not None
+        assert _original_rule_states is not None and _original_copy is not None
         Domain.states_for_tracker_history = _original
         DialogueStateTracker.applied_events = _original_applied
         Policy.format_tracker_states = staticmethod(_original_format)
+        RulePolicy._prediction_states = _original_rule_states
+        DialogueStateTracker.copy = _original_copy
     clear()

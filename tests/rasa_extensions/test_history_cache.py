@@ -29,6 +29,8 @@ from tests.conversation import Chat, booking_messages
 
 RASA_STATES = history_cache.rasa_states_for_tracker_history()
 RASA_APPLIED = history_cache.rasa_applied_events()
+RASA_RULE_STATES = history_cache.rasa_rule_prediction_states()
+RASA_COPY = history_cache.rasa_copy()
 
 
 def rasa_states(
@@ -221,20 +223,55 @@ def test_a_new_domain_starts_again(domain, kept):
     assert states(other, tracker) == rasa_states(other, tracker)
 
 
+def rasa_prediction_states(
+    policy: Any, tracker: Any, *args: Any, **kw: Any
+) -> List[Any]:
+    """Rasa's own RulePolicy states: every state, from Rasa's functions."""
+    installed = Domain.states_for_tracker_history, DialogueStateTracker.applied_events
+    Domain.states_for_tracker_history = RASA_STATES
+    DialogueStateTracker.applied_events = RASA_APPLIED
+    try:
+        return RASA_RULE_STATES(policy, tracker, *args, **kw)
+    finally:
+        Domain.states_for_tracker_history = installed[0]
+        DialogueStateTracker.applied_events = installed[1]
+
+
 @pytest.mark.slow
 async def test_a_real_conversation_sees_the_states_rasa_would(agent, kept, monkeypatch):
     """The trained assistant, a booking with a question and a correction in
-    the middle of the form, then more questions: every prediction's states
-    are compared with Rasa's own."""
+    the middle of the form, then more questions: at every prediction, the
+    rule policy's window of states is the end of Rasa's own states, the
+    rules that window lets through are those Rasa's whole history lets
+    through, and the kept states equal Rasa's."""
+    from rasa.core.policies.rule_policy import (
+        RULES,
+        RULES_FOR_LOOP_UNHAPPY_PATH,
+        RulePolicy,
+    )
+
     compared: List[int] = []
 
-    def checked(self: Domain, tracker: DialogueStateTracker, *args: Any, **kw: Any):
-        ours = history_cache.states_for_tracker_history(self, tracker, *args, **kw)
-        assert ours == rasa_states(self, tracker, *args, **kw), tracker.sender_id
-        compared.append(len(ours))
+    def checked(self: RulePolicy, tracker: Any, domain: Domain, *args: Any, **kw: Any):
+        ours = history_cache.rule_policy_prediction_states(
+            self, tracker, domain, *args, **kw
+        )
+        theirs = rasa_prediction_states(self, tracker, domain, *args, **kw)
+        window = history_cache.rule_window(self)
+        assert len(ours) == min(window, len(theirs)), tracker.sender_id
+        assert ours == theirs[-window:], tracker.sender_id
+        for lookup in (RULES, RULES_FOR_LOOP_UNHAPPY_PATH):
+            rules = self.lookup.get(lookup, {})
+            assert self._get_possible_keys(rules, ours) == self._get_possible_keys(
+                rules, theirs
+            ), lookup
+        assert domain.states_for_tracker_history(tracker) == rasa_states(
+            domain, tracker
+        )
+        compared.append(len(theirs))
         return ours
 
-    monkeypatch.setattr(Domain, "states_for_tracker_history", checked)
+    monkeypatch.setattr(RulePolicy, "_prediction_states", checked)
     booking = booking_messages("Ana Diaz", "604 555 0100", "sciatica down my leg")
     chat = Chat(agent)
     for message in [
@@ -249,6 +286,109 @@ async def test_a_real_conversation_sees_the_states_rasa_would(agent, kept, monke
         "yes, send it",
         "how often do I need IMS?",
         "thanks",
+        *[QUESTIONS[n % len(QUESTIONS)] for n in range(8)],
     ]:
         await chat.say(message)
-    assert len(compared) >= 20 and max(compared) > 10, compared
+    assert len(compared) >= 20, compared
+    # the window cut the history short: longer histories were compared
+    assert max(compared) > history_cache.rule_window(policy_of(agent)), compared
+
+
+QUESTIONS = ("what is IMS?", "does IMS hurt?", "how much does a session cost?")
+
+
+def policy_of(agent: Any) -> Any:
+    """The loaded RulePolicy of an agent's graph."""
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    runner = agent.processor.graph_runner
+    for node in runner._instantiated_nodes.values():
+        component = getattr(node, "_component", None)
+        if isinstance(component, RulePolicy):
+            return component
+    raise AssertionError("no RulePolicy in the graph")
+
+
+def snapshot(tracker: DialogueStateTracker) -> Any:
+    """Everything a tracker holds, comparable with ==."""
+    from rasa.shared.core.trackers import EventVerbosity
+
+    held = {
+        key: value
+        for key, value in vars(tracker).items()
+        if not key.startswith("_history_cache")
+    }
+    held["events"] = list(tracker.events)
+    held["slots"] = {name: vars(slot) for name, slot in tracker.slots.items()}
+    return held, tracker.current_state(EventVerbosity.ALL)
+
+
+def test_a_copy_equals_rasas_after_every_event(domain, kept):
+    from rasa.shared.core.events import FollowupAction
+
+    tracker = DialogueStateTracker("copies", domain.slots)
+    events = conversation()
+    events.insert(12, FollowupAction("utter_greet"))
+    for n, event in enumerate(events, 1):
+        tracker.update(event, domain)
+        if isinstance(event, FollowupAction):
+            tracker.clear_followup_action()  # as the processor does: no event
+        ours, theirs = tracker.copy(), RASA_COPY(tracker)
+        assert snapshot(ours) == snapshot(theirs), (n, event)
+        # a copy is the caller's own: what it does to one reaches no other
+        ours.update(SlotSet("faq_topic", "changed"), domain)
+        ours.update(ActionExecuted("utter_changed"), domain)
+        assert snapshot(tracker.copy()) == snapshot(theirs), (n, event)
+        assert snapshot(RASA_COPY(tracker)) == snapshot(theirs), (n, event)
+
+
+def test_a_copy_replays_only_the_new_events(domain, kept, monkeypatch):
+    tracker = DialogueStateTracker("long-copy", domain.slots)
+    for event in session_start() + [e for n in range(40) for e in faq_turn(n)]:
+        tracker.update(event, domain)
+    tracker.copy()
+    replayed: List[Event] = []
+    real = DialogueStateTracker.update
+    monkeypatch.setattr(
+        DialogueStateTracker,
+        "update",
+        lambda self, event, *a: replayed.append(event) or real(self, event, *a),
+    )
+    new = faq_turn(41)
+    for event in new:
+        tracker.update(event, domain)
+    replayed.clear()
+    copied = tracker.copy()
+    monkeypatch.undo()
+    assert replayed == new  # not the ~160 events before them
+    assert snapshot(copied) == snapshot(RASA_COPY(tracker))
+
+
+def a_rule_policy(longest_rule: int) -> Any:
+    """A RulePolicy with one rule of `longest_rule` states, as loaded."""
+    import json
+
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+    from rasa.core.policies.rule_policy import RULES, RulePolicy
+
+    policy = RulePolicy.__new__(RulePolicy)
+    rule = [{"prev_action": {"action_name": "action_listen"}}] * longest_rule
+    policy.lookup = {RULES: {json.dumps(rule): "utter_greet"}}
+    policy._Policy__featurizer = MaxHistoryTrackerFeaturizer(None, None)
+    return policy
+
+
+@pytest.mark.parametrize("use_text", [False, True])
+def test_the_rule_policy_reads_a_window_of_rasas_states(domain, kept, use_text):
+    policy = a_rule_policy(longest_rule=4)
+    assert history_cache.rule_window(policy) == 5
+    tracker = DialogueStateTracker("window", domain.slots)
+    longest = 0
+    for n, event in enumerate(conversation(), 1):
+        tracker.update(event, domain)
+        ours = policy._prediction_states(tracker, domain, use_text)
+        theirs = rasa_prediction_states(policy, tracker, domain, use_text)
+        assert ours == theirs[-5:], (n, event)
+        assert len(ours) == min(5, len(theirs))
+        longest = max(longest, len(theirs))
+    assert longest > 10
