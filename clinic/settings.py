@@ -47,6 +47,7 @@ VARIABLES = (
     "DATABASE_URL",
     "CLINIC_PROFILE",
     "RASA_URL",
+    "RASA_AUTH_TOKEN",
     "ACTION_TIMEOUT_SECONDS",
     "REPLICA_NAME",
     "PUBLIC_BASE_URL",
@@ -283,6 +284,10 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     clinic_profile_path: Path = PROJECT_ROOT / "clinic_profile.yml"
     rasa_url: str = "http://localhost:5005"
+    # The token of Rasa's HTTP API (RASA_AUTH_TOKEN), which the staff app
+    # uses for live chat (webapp/staff/rasa_api.py); `make run` draws one per
+    # run. Empty: the API is off and staff cannot join chats.
+    rasa_auth_token: str = ""
     # How long Rasa waits for the action server (the lead form's actions)
     # before it answers in its place: a hung server must not hang the chat.
     action_timeout_seconds: float = 8.0
@@ -341,6 +346,7 @@ class Settings:
                 "CLINIC_PROFILE", PROJECT_ROOT / "clinic_profile.yml"
             ),
             rasa_url=_text("RASA_URL", "http://localhost:5005"),
+            rasa_auth_token=_text("RASA_AUTH_TOKEN"),
             action_timeout_seconds=_seconds("ACTION_TIMEOUT_SECONDS", 8.0),
             replica_name=_replica_name(),
             public_base_url=public_base_url,

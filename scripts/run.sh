@@ -17,6 +17,10 @@ export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
 # REST_CHANNEL_TOKEN requires a bearer token instead; README, Security).
 export REST_CHANNEL="${REST_CHANNEL:-open}"
 set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
+# Rasa's HTTP API is on for one client, the staff app's live chat
+# (webapp/staff/rasa_api.py), with a token drawn for this run unless
+# RASA_AUTH_TOKEN is given: every API call without it is refused (401).
+export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')}"
 # var/ holds the database, the outboxes and the secrets: owner-only
 # (clinic/private_files.py makes each file 0600).
 mkdir -p var && chmod 700 var
@@ -34,6 +38,7 @@ pids+=($!)
 # hook (rasa_extensions/plugin.py): version check, action-server fallback.
 SANIC_REQUEST_MAX_SIZE=65536 "$BIN/python" -m rasa_extensions run --port "$RASA_PORT" --model models \
   --endpoints endpoints.yml --credentials credentials.yml \
+  --enable-api --auth-token "$RASA_AUTH_TOKEN" \
   --cors "${chat_origins[@]}" &
 pids+=($!)
 "$BIN/python" -m webapp --port "$WEB_PORT" &

@@ -1,8 +1,9 @@
 """The production configuration's security, checked on running servers.
 
 - Rasa's HTTP API (model loading, trackers, status) is not reachable without
-  authentication: off in what `make run` starts (404), on with a token in
-  the scaled set-up (401 without it, 200 with it).
+  authentication: on with a token drawn for the run in what `make run`
+  starts, for the staff app's live chat (401 without it; #15), and with the
+  given token in the scaled set-up (401 without it, 200 with it).
 - CORS answers only the configured web origin.
 - REST and socket.io cannot reach an SMS/WhatsApp conversation (#14).
 - No configuration file in the repository holds a secret: every password,
@@ -59,8 +60,13 @@ def allowed_origin(url: str, origin: str, method: str = "OPTIONS") -> str:
     return {k.lower(): v for k, v in got.items()}.get("access-control-allow-origin", "")
 
 
-def test_make_run_has_no_http_api(made_run):
-    assert refused(made_run["url"], (404,)) == []
+def test_make_run_api_needs_its_token(made_run):
+    """On for the staff app's live chat only (#15), with a token the run
+    drew: nobody else can use it."""
+    assert refused(made_run["url"], (401,)) == []
+    assert refused(made_run["url"], (401,), Authorization="Bearer not-a-jwt") == []
+    status, _, _ = http(f"{made_run['url']}/status?token=guessed")
+    assert status == 401
 
 
 def test_scaled_api_needs_its_token(scaled_run):

@@ -36,7 +36,7 @@ def pinned_version() -> str:
 
 def test_the_socket_io_client_is_pinned_exactly_by_the_lockfile():
     package = json.loads((WIDGET / "package.json").read_text())
-    assert list(package["dependencies"]) == ["socket.io-client"]
+    assert sorted(package["dependencies"]) == ["htmx.org", "socket.io-client"]
     version = pinned_version()
     assert re.fullmatch(r"4\.\d+\.\d+", version), "an exact socket.io v4 version"
     lock = json.loads((WIDGET / "package-lock.json").read_text())
@@ -44,6 +44,20 @@ def test_the_socket_io_client_is_pinned_exactly_by_the_lockfile():
     entry = lock["packages"]["node_modules/socket.io-client"]
     assert entry["version"] == version
     assert entry["integrity"].startswith("sha512-")
+
+
+def test_htmx_is_pinned_exactly_by_the_lockfile():
+    """The staff app's Chats page polls with htmx (webapp/staff/chats.py)."""
+    package = json.loads((WIDGET / "package.json").read_text())
+    version = package["dependencies"]["htmx.org"]
+    assert re.fullmatch(r"2\.\d+\.\d+", version), "an exact htmx v2 version"
+    lock = json.loads((WIDGET / "package-lock.json").read_text())
+    entry = lock["packages"]["node_modules/htmx.org"]
+    assert entry["version"] == version
+    assert entry["integrity"].startswith("sha512-")
+    installed = WIDGET / "node_modules" / "htmx.org" / "package.json"
+    assert installed.is_file(), "run `make install` (npm ci --prefix widget-vendor)"
+    assert json.loads(installed.read_text())["version"] == version
 
 
 def test_axe_core_is_pinned_exactly_for_the_tests_only():

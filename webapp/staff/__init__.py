@@ -1,5 +1,6 @@
 """The staff app, under /staff: sign in, the lead queue, lead pages with
-their transcripts, conversations, the dashboard and the outbox.
+their transcripts, conversations, live chats (`chats`), the dashboard and
+the outbox.
 
 `default_config()` gives the app's security settings (create_app applies
 them before a caller's overrides); `init_app(app)` registers the blueprint,
@@ -75,6 +76,7 @@ def _error_page(error: HTTPException):  # noqa: ANN202 - a response
 
 def init_app(app: Flask) -> None:
     """Adds the staff app to `app`."""
+    from webapp.staff import chats  # noqa: F401 - adds the live-chat routes to bp
     from webapp.staff.views import bp
 
     if not app.config.get("SECRET_KEY"):

@@ -46,3 +46,24 @@ class CodeForm(FlaskForm):
     """A six-digit code of the authenticator app (sign-in, TOTP set-up)."""
 
     code = StringField("Code", validators=[DataRequired(), Length(max=32)])
+
+
+REPLY_LENGTH = 1000
+
+
+class ReplyForm(FlaskForm):
+    """A staff member's message to the person in a live chat."""
+
+    text = TextAreaField(
+        "Your message", validators=[DataRequired(), Length(max=REPLY_LENGTH)]
+    )
+
+
+class ChatForm(FlaskForm):
+    """Take or end a live chat (CSRF only: no fields)."""
+
+
+class AvailabilityForm(FlaskForm):
+    """Live chat on or off for the signed-in staff member."""
+
+    available = HiddenField(validators=[DataRequired()])

@@ -48,6 +48,7 @@ class Turn:
     buttons: List[str] = field(default_factory=list)
     clicked: bool = False  # the person pressed a button (text is its title)
     image: Optional[str] = None
+    author: Optional[str] = None  # the staff member, for kind "staff"
 
 
 def _buttons(data: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -87,6 +88,18 @@ def build_transcript(rows: Iterable[Any]) -> List[Turn]:
             buttons = _buttons(data)
             extra = data.get("data") or {}
             image = extra.get("image") if isinstance(extra.get("image"), str) else None
+            # A staff member's message in a live chat (webapp/staff/chats.py).
+            staff = (data.get("metadata") or {}).get("handoff")
+            if isinstance(staff, dict) and staff.get("staff"):
+                turns.append(
+                    Turn(
+                        kind="staff",
+                        at=at,
+                        text=str(data.get("text") or ""),
+                        author=str(staff["staff"]),
+                    )
+                )
+                continue
             turns.append(
                 Turn(
                     kind="bot",

@@ -31,6 +31,11 @@ GET_URLS = {
     "staff.outbox": "/staff/outbox",
     "staff.red_flag": "/staff/red-flags/RF-AAAAAA",
     "staff.two_factor_setup": "/staff/account/two-factor",
+    "staff.chats": "/staff/chats",
+    "staff.chat_list": "/staff/chats/list",
+    "staff.chat_page": "/staff/chats/1",
+    "staff.chat_transcript": "/staff/chats/1/transcript",
+    "staff.htmx_script": "/staff/chats/htmx.min.js",
 }
 POST_URLS = {
     "staff.export_csv": "/staff/leads/export.csv",
@@ -39,6 +44,10 @@ POST_URLS = {
     "staff.delete_conversation_view": "/staff/conversations/delete",
     "staff.mark_reviewed": "/staff/conversations/reviewed",
     "staff.review_answer": "/staff/answers/review",
+    "staff.chat_availability": "/staff/chats/availability",
+    "staff.take_chat": "/staff/chats/1/take",
+    "staff.reply_chat": "/staff/chats/1/reply",
+    "staff.end_chat": "/staff/chats/1/end",
 }
 PUBLIC = {"staff.login", "staff.login_code", "staff.logout"}
 

@@ -1,0 +1,196 @@
+"""Live handoff end to end (#15): real Rasa (the trained model, its HTTP API
+on with a token) and action server, the Twilio channel in local mode with
+signed requests, and the staff app (in this process) talking to Rasa's API.
+
+A person texts "Talk to the clinic"; a front-desk member who is signed in
+and available takes the chat; three messages go each way (the bot says
+nothing to the person's); a red flag still gets the urgent reply at once;
+staff end the chat and the bot answers again."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Dict, Iterator, List
+
+import pytest
+from flask.testing import FlaskClient
+
+from clinic.conversation_ids import twilio_conversation_id
+from clinic.settings import StaffSettings
+from db.engine import session_factory
+from db.migrate import upgrade
+from db.staff_models import HandoffChat
+from tests.channels.test_twilio_end_to_end import (
+    CLINIC_SMS,
+    CLINIC_WHATSAPP,
+    PUBLIC,
+    TOKEN,
+    Phone,
+)
+from tests.conftest import ROOT
+from tests.conversation import tracker_events
+from tests.servers import Servers, assistant_env, free_port
+from tests.webapp.staff.conftest import add_user, csrf_from, login
+from webapp import create_app
+from webapp.staff import roles
+
+pytestmark = pytest.mark.slow
+
+API_TOKEN = "handoff-e2e-api-token"
+NUMBER = "+16045550177"
+# Actions of every turn that say nothing (slot mappings).
+QUIET = ("action_extract_slots", "action_validate_slot_mappings")
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
+    tmp = tmp_path_factory.mktemp("handoff-e2e")
+    database = f"sqlite:///{tmp / 'clinic.db'}"
+    upgrade(database)
+    # The sample clinic, open for chat at any hour (the test may run at night).
+    text = (ROOT / "clinic_profile.yml").read_text(encoding="utf-8")
+    profile = tmp / "clinic_profile.yml"
+    profile.write_text(
+        re.sub(r'chat_hours: ".*"', 'chat_hours: "Mon-Sun 00:00-24:00"', text),
+        encoding="utf-8",
+    )
+    actions_port, rasa_port = free_port(), free_port()
+    env = assistant_env(
+        database,
+        actions_port,
+        CLINIC_PROFILE=str(profile),
+        TWILIO_AUTH_TOKEN=TOKEN,  # no TWILIO_ACCOUNT_SID: local mode
+        TWILIO_PUBLIC_URL=PUBLIC,
+        TWILIO_NUMBER=CLINIC_SMS,
+        TWILIO_WHATSAPP_NUMBER=f"whatsapp:{CLINIC_WHATSAPP}",
+        TWILIO_LOCAL_DIR=str(tmp),
+    )
+    env.pop("TWILIO_ACCOUNT_SID", None)
+    api = ["--enable-api", "--auth-token", API_TOKEN]
+    with Servers(tmp) as servers:
+        servers.assistant(trained_model, env, actions_port, rasa_port, api)
+        yield {
+            "url": f"http://127.0.0.1:{rasa_port}",
+            "db": database,
+            "outbox": tmp / "twilio-outbox.jsonl",
+            "profile": profile,
+        }
+
+
+@pytest.fixture
+def staff(stack, monkeypatch) -> FlaskClient:
+    """A front-desk member signed in to the staff app, live chat on."""
+    monkeypatch.setenv("RASA_AUTH_TOKEN", API_TOKEN)
+    monkeypatch.setenv("CLINIC_PROFILE", str(stack["profile"]))
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": stack["db"],
+            "RASA_URL": stack["url"],
+            "SECRET_KEY": "test-only-secret",
+            "STAFF_SETTINGS": StaffSettings(timezone="UTC"),
+        }
+    )
+    add_user(stack["db"], "fay", role=roles.FRONT_DESK)
+    client = app.test_client()
+    assert login(client, "fay").status_code == 303
+    assert post(client, "/staff/chats", "/staff/chats/availability", available="on")
+    return client
+
+
+def post(client: FlaskClient, page: str, action: str, **data: str):
+    token = csrf_from(client.get(page).get_data(as_text=True))
+    response = client.post(action, data={"csrf_token": token, **data})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response
+
+
+def handled(database: str, number: str, text: str) -> List[str]:
+    """What the assistant did after the person's latest `text`, once Rasa
+    has stored the turn (it stores it just after it answers)."""
+    conversation = twilio_conversation_id(number)
+    deadline = time.monotonic() + 60
+    while True:
+        events = tracker_events(database, conversation)
+        users = [i for i, (kind, data) in enumerate(events) if kind == "user"]
+        if users and events[users[-1]][1].get("text") == text:
+            after = events[users[-1] + 1 :]
+            if any(kind == "action" for kind, _ in after):
+                return [
+                    data.get("name") or data.get("text") or kind
+                    for kind, data in after
+                    if kind == "bot"
+                    or (kind == "action" and data.get("name") not in QUIET)
+                ]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"turn {text!r} not stored")
+        time.sleep(0.2)
+
+
+def the_chat(database: str) -> HandoffChat:
+    with session_factory(database)() as session:
+        [chat] = session.query(HandoffChat).all()
+        return chat
+
+
+def test_a_chat_is_taken_answered_and_given_back(stack, staff):
+    phone = Phone(stack, NUMBER)
+    phone.ask("hello", "automated assistant")
+    reply = phone.ask("3", "asking the front desk to join")  # "Talk to the clinic"
+    assert "call you back" not in reply
+
+    # Waiting: the bot listens and says nothing.
+    since = phone.text("is anyone there?")
+    assert handled(stack["db"], NUMBER, "is anyone there?") == ["action_listen"]
+    assert phone.replies(since) == []
+    chat = the_chat(stack["db"])
+    listed = staff.get("/staff/chats/list").get_data(as_text=True)
+    assert "is anyone there?" in listed and "Waiting" in listed
+
+    page = f"/staff/chats/{chat.id}"
+    since = len(phone.replies())
+    post(staff, page, f"{page}/take")
+    phone.wait_for(lambda r: r.startswith("Fay from the clinic has joined"), since)
+    assert the_chat(stack["db"]).status == "held"
+
+    for turn in range(1, 4):
+        since = len(phone.replies())
+        post(staff, page, f"{page}/reply", text=f"Staff message {turn}")
+        phone.wait_for(lambda r, t=turn: r == f"Staff message {t}", since)
+        since = phone.text(f"Person message {turn}")
+        assert handled(stack["db"], NUMBER, f"Person message {turn}") == [
+            "action_listen"
+        ]
+        assert phone.replies(since) == []
+    shown = staff.get(f"{page}/transcript").get_data(as_text=True)
+    for turn in range(1, 4):
+        assert f"Person message {turn}" in shown and f"Staff message {turn}" in shown
+    assert "fay (staff)" in shown
+
+    # A red flag while the person is held: the urgent reply at once.
+    reply = phone.ask("I have crushing chest pain right now", "911")
+    assert "emergency" in reply.lower()
+
+    since = len(phone.replies())
+    post(staff, page, f"{page}/end")
+    phone.wait_for(lambda r: r == "You're back with the automated assistant.", since)
+    assert the_chat(stack["db"]).status == "ended"
+    phone.ask("i've been seen already", "IMS")
+    reply = phone.ask("How long does an IMS session take?", "minutes")
+    assert handled(stack["db"], NUMBER, "How long does an IMS session take?")[0] == (
+        "utter_faq"
+    )
+
+
+def test_the_staff_messages_are_in_the_conversation_with_the_account(stack):
+    """After the chat above: the staff messages are Rasa bot events of the
+    same conversation, each with the staff member's account."""
+    events = tracker_events(stack["db"], twilio_conversation_id(NUMBER))
+    staff = [
+        data
+        for kind, data in events
+        if kind == "bot" and (data.get("metadata") or {}).get("handoff")
+    ]
+    assert [d["text"] for d in staff][1:4] == [f"Staff message {t}" for t in (1, 2, 3)]
+    assert {d["metadata"]["handoff"]["staff"] for d in staff} == {"fay"}

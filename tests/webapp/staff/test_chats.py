@@ -1,0 +1,261 @@
+"""The staff app's live chat (webapp/staff/chats.py): the Chats page, take,
+reply, end and availability, with Rasa's HTTP API replaced by a recorder."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask.testing import FlaskClient
+
+from db import handoff
+from db.engine import session_factory
+from db.staff_models import HandoffChat
+from tests.webapp.staff.conftest import (
+    add_user,
+    bot,
+    csrf_from,
+    login,
+    session_start,
+    slot,
+    ts,
+    user,
+    write_conversation,
+)
+from webapp.staff import chats, rasa_api, roles
+from webapp.staff.transcript import build_transcript
+
+SENDER = "tel:+16045550100"
+DAY = datetime(2026, 12, 3, 17, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def rasa(monkeypatch):
+    """Records what would go to Rasa's HTTP API; `.down = True` fails it."""
+
+    class Recorder:
+        down = False
+        calls: list = []
+
+        def __call__(self, url, token, sender_id, events):
+            if self.down:
+                raise rasa_api.RasaUnavailable("down")
+            self.calls.append((sender_id, events))
+
+    recorder = Recorder()
+    recorder.calls = []
+    monkeypatch.setattr(rasa_api, "append_events", recorder)
+    return recorder
+
+
+def front_desk(app, name: str) -> FlaskClient:
+    add_user(app.config["DATABASE_URL"], name, role=roles.FRONT_DESK)
+    client = app.test_client()
+    assert login(client, name).status_code == 303
+    return client
+
+
+def waiting_chat(database_url: str, sender: str = SENDER) -> int:
+    write_conversation(
+        database_url,
+        sender,
+        [
+            *session_start(ts(DAY)),
+            user("I have chest pain", "emergency", ts(DAY, 1), "twilio"),
+            slot("red_flag", "chest_pain", ts(DAY, 1)),
+            bot("Please call 911 now.", ts(DAY, 1)),
+            user("/request_human", "request_human", ts(DAY, 2), "twilio"),
+            user("is anyone there? my name is Ana", "greet", ts(DAY, 3), "twilio"),
+        ],
+    )
+    with session_factory(database_url)() as session:
+        chat = handoff.request_chat(session, sender, "twilio", timedelta(minutes=3))
+        session.commit()
+        return chat.id
+
+
+def post(client: FlaskClient, page: str, action: str, **data: str):
+    token = csrf_from(client.get(page).get_data(as_text=True))
+    return client.post(action, data={"csrf_token": token, **data})
+
+
+def status(database_url: str, chat_id: int) -> str:
+    with session_factory(database_url)() as session:
+        return session.get(HandoffChat, chat_id).status
+
+
+def test_the_chats_page_lists_a_waiting_chat(app, database_url, rasa):
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    page = fay.get("/staff/chats")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "1 chat waiting for a person" in html
+    assert "is anyone there? my name is Ana" in html  # the last message
+    assert "Red flag" in html and "<td>SMS or WhatsApp</td>" in html
+    assert f"/staff/chats/{chat_id}" in html
+    assert 'hx-get="/staff/chats/list"' in html and "every 3s" in html
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "'unsafe" not in policy
+    listed = fay.get("/staff/chats/list").get_data(as_text=True)
+    assert "<html" not in listed  # the list alone, for htmx to swap in
+    assert f'data-waiting="{chat_id}"' in listed
+
+
+def test_take_reply_and_end(app, database_url, rasa):
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    assert post(fay, page, f"{page}/take").status_code == 303
+    assert status(database_url, chat_id) == "held"
+    [(sender, events)] = rasa.calls
+    assert sender == SENDER
+    assert events[0] == {"event": "cancel_reminder", "name": "handoff_timeout"}
+    assert events[1] == {"event": "slot", "name": "handoff", "value": "held"}
+    assert events[2]["text"].startswith("Fay from the clinic has joined")
+    staff = events[2]["metadata"]["handoff"]
+    assert staff["staff"] == "fay" and isinstance(staff["staff_id"], int)
+
+    assert post(fay, page, f"{page}/reply", text="Hi, I'm here.").status_code == 303
+    assert rasa.calls[-1][1] == [
+        rasa_api.staff_message("Hi, I'm here.", staff["staff_id"], "fay")
+    ]
+    assert post(fay, page, f"{page}/end").status_code == 303
+    assert rasa.calls[-1][1] == [
+        {"event": "slot", "name": "handoff", "value": None},
+        rasa_api.staff_message(chats.ENDED, staff["staff_id"], "fay"),
+    ]
+    assert status(database_url, chat_id) == "ended"
+
+
+def test_a_second_taker_is_told_who_has_it(app, database_url, rasa):
+    chat_id = waiting_chat(database_url)
+    fay, gus = front_desk(app, "fay"), front_desk(app, "gus")
+    page = f"/staff/chats/{chat_id}"
+    token_fay = csrf_from(fay.get(page).get_data(as_text=True))
+    token_gus = csrf_from(gus.get(page).get_data(as_text=True))
+    # Both pages showed "Take"; both click.
+    assert fay.post(f"{page}/take", data={"csrf_token": token_fay}).status_code == 303
+    lost = gus.post(f"{page}/take", data={"csrf_token": token_gus})
+    assert lost.status_code == 303 and len(rasa.calls) == 1
+    assert "fay has already taken this chat" in gus.get(page).get_data(as_text=True)
+    # Only the holder replies or ends.
+    assert post(gus, page, f"{page}/reply", text="me too").status_code == 409
+    assert post(gus, page, f"{page}/end").status_code == 409
+    assert len(rasa.calls) == 1
+
+
+def test_an_admin_may_take_chats_too(app, database_url, rasa, signed_in):
+    chat_id = waiting_chat(database_url)
+    page = f"/staff/chats/{chat_id}"
+    assert post(signed_in, page, f"{page}/take").status_code == 303
+    assert status(database_url, chat_id) == "held"
+
+
+def test_rasa_unreachable_leaves_the_chat_waiting(app, database_url, rasa):
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    rasa.down = True
+    page = f"/staff/chats/{chat_id}"
+    assert post(fay, page, f"{page}/take").status_code == 303
+    assert status(database_url, chat_id) == "waiting"
+    assert "could not be reached" in fay.get(page).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"), [("", 400), ("   ", 400), ("x" * 1001, 400), ("\x00", 400)]
+)
+def test_bad_replies_are_refused(app, database_url, rasa, text, code):
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    post(fay, page, f"{page}/take")
+    assert post(fay, page, f"{page}/reply", text=text).status_code == code
+    assert len(rasa.calls) == 1  # the take only
+
+
+def test_posts_need_the_csrf_token(app, database_url, rasa):
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    for action in ("take", "reply", "end"):
+        response = fay.post(f"/staff/chats/{chat_id}/{action}", data={"text": "x"})
+        assert response.status_code == 400
+    assert fay.post("/staff/chats/availability", data={}).status_code == 400
+    assert rasa.calls == [] and status(database_url, chat_id) == "waiting"
+
+
+@pytest.mark.parametrize(
+    "path", ["/staff/chats/0", "/staff/chats/99999999999999999999999", "/staff/chats/x"]
+)
+def test_unknown_chats_are_404(app, database_url, path):
+    fay = front_desk(app, "fay")
+    assert fay.get(path).status_code == 404
+    assert fay.get(path + "/transcript").status_code == 404
+
+
+def test_everything_needs_a_sign_in(client, database_url):
+    chat_id = waiting_chat(database_url)
+    for path in (
+        "/staff/chats",
+        "/staff/chats/list",
+        f"/staff/chats/{chat_id}",
+        "/staff/chats/htmx.min.js",
+    ):
+        response = client.get(path)
+        assert response.status_code == 302 and "/staff/login" in response.location
+    for action in ("take", "reply", "end"):
+        assert client.post(f"/staff/chats/{chat_id}/{action}").status_code in (
+            400,
+            401,
+        )
+    assert status(database_url, chat_id) == "waiting"
+
+
+def test_availability_on_and_off(app, database_url):
+    fay = front_desk(app, "fay")
+    assert "Take chats" in fay.get("/staff/chats").get_data(as_text=True)
+    assert post(fay, "/staff/chats", "/staff/chats/availability", available="on")
+    assert "Stop taking chats" in fay.get("/staff/chats").get_data(as_text=True)
+    with session_factory(database_url)() as session:
+        assert len(handoff.signed_in_and_available(session, timedelta(hours=1))) == 1
+    post(fay, "/staff/chats", "/staff/chats/availability", available="off")
+    with session_factory(database_url)() as session:
+        assert handoff.signed_in_and_available(session, timedelta(hours=1)) == []
+    bad = post(fay, "/staff/chats", "/staff/chats/availability", available="maybe")
+    assert bad.status_code == 400
+
+
+def test_the_chat_page_shows_the_transcript_polled(app, database_url, rasa):
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    html = fay.get(f"/staff/chats/{chat_id}").get_data(as_text=True)
+    assert "is anyone there? my name is Ana" in html and "Take this chat" in html
+    assert f'hx-get="/staff/chats/{chat_id}/transcript"' in html
+    part = fay.get(f"/staff/chats/{chat_id}/transcript").get_data(as_text=True)
+    assert "Waiting for a person" in part and "<html" not in part
+
+
+def test_the_htmx_file_is_served_to_staff(app, database_url):
+    fay = front_desk(app, "fay")
+    response = fay.get("/staff/chats/htmx.min.js")
+    assert response.status_code == 200 and b"htmx" in response.data[:2000]
+
+
+def test_staff_messages_show_who_wrote_them():
+    from rasa.shared.core.events import BotUttered
+
+    class Row:
+        def __init__(self, event):
+            import json
+
+            data = event.as_dict()
+            self.type_name = data["event"]
+            self.timestamp = data["timestamp"]
+            self.action_name = None
+            self.data = json.dumps(data)
+
+    event = BotUttered(
+        "Hi, I'm here.", metadata={"handoff": {"staff_id": 1, "staff": "fay"}}
+    )
+    [turn] = build_transcript([Row(event)])
+    assert (turn.kind, turn.author, turn.text) == ("staff", "fay", "Hi, I'm here.")

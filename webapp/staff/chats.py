@@ -1,0 +1,302 @@
+"""Live chat (#15): the Chats page, taking, answering and ending a chat.
+
+- `/staff/chats`: whether the signed-in staff member takes chats (their
+  availability switch), the chats waiting for a person (how long each has
+  waited, its channel, the red-flag mark, the person's last message) and
+  those held; the list refreshes itself every few seconds by htmx polling
+  (`/staff/chats/list`), and a new request sounds an alert (chats.js).
+- `/staff/chats/<id>`: the whole conversation so far (refreshed the same
+  way), "Take this chat", and for the staff member holding it a reply box
+  and "End chat".
+
+A take is a conditional UPDATE (db/handoff.py): of two staff members who
+click at once, exactly one gets the chat and the other is told who has it.
+What the person sees goes through Rasa's HTTP API (webapp/staff/rasa_api.py):
+the `handoff` slot (`held`, then empty), and staff messages as bot events
+with the staff member's account, in the same conversation as everything
+else. Front desk and admins alike may take chats.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Dict, List, Optional
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    send_from_directory,
+    url_for,
+)
+from sqlalchemy import select
+
+from clinic.settings import PROJECT_ROOT, get_settings
+from db import handoff
+from db.deletion import has_events_table
+from db.models import utcnow
+from db.rasa_events import event_data, events
+from db.staff_models import HandoffChat
+from webapp.staff import auth, rasa_api
+from webapp.staff.forms import AvailabilityForm, ChatForm, ReplyForm
+from webapp.staff.roles import FRONT_DESK, allow
+from webapp.staff.transcript import is_red_flagged, transcript
+from webapp.staff.views import bp, db
+
+logger = logging.getLogger(__name__)
+
+SLOT = "handoff"  # actions/handoff.py
+REMINDER = "handoff_timeout"
+JOINED = "{name} from the clinic has joined the chat. You're now talking with a person."
+ENDED = "You're back with the automated assistant."
+HTMX_DIST = PROJECT_ROOT / "widget-vendor" / "node_modules" / "htmx.org" / "dist"
+POLL_SECONDS = 3
+# The chat pages run two scripts of this site (htmx and chats.js) and make
+# requests to it; everything else stays as locked down as the other pages.
+CHAT_POLICY = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; "
+    "style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+LARGEST_ID = 2**31 - 1
+
+
+def display_name(username: str) -> str:
+    return username[:1].upper() + username[1:]
+
+
+def _page(template: str, **context: Any) -> Response:
+    response = current_app.make_response(
+        render_template(template, poll_seconds=POLL_SECONDS, **context)
+    )
+    response.headers["Content-Security-Policy"] = CHAT_POLICY
+    return response
+
+
+def _chat(chat_id: int) -> HandoffChat:
+    chat = db().get(HandoffChat, chat_id) if 0 < chat_id <= LARGEST_ID else None
+    if chat is None:
+        abort(404, "There is no such chat request (it may have been deleted).")
+    return chat
+
+
+def waited(since: datetime, now: datetime) -> str:
+    """How long since `since`, as staff read it: "45 s", "3 min 05 s"."""
+    seconds = max(0, int((now - auth.aware(since)).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def last_message(sender_id: str) -> str:
+    """The person's latest message in the conversation (for the list)."""
+    if not has_events_table(db()):
+        return ""
+    raw = db().scalar(
+        select(events.c.data)
+        .where(events.c.sender_id == sender_id)
+        .where(events.c.type_name == "user")
+        .order_by(events.c.id.desc())
+        .limit(1)
+    )
+    text = str(event_data(raw).get("text") or "")
+    return text if len(text) <= 140 else text[:139] + "…"
+
+
+def _rows() -> List[Dict[str, Any]]:
+    now = utcnow()
+    rows = []
+    for chat in handoff.open_chats(db()):
+        rows.append(
+            {
+                "chat": chat,
+                "waited": waited(chat.requested_at, now),
+                "red_flag": is_red_flagged(db(), chat.sender_id),
+                "last": last_message(chat.sender_id),
+                "mine": chat.taken_by == g.staff_user.id,
+            }
+        )
+    return rows
+
+
+def _send(sender_id: str, events_: List[Dict[str, Any]]) -> None:
+    rasa_api.append_events(
+        current_app.config["RASA_URL"],
+        get_settings().rasa_auth_token,
+        sender_id,
+        events_,
+    )
+
+
+@bp.get("/chats")
+@allow(FRONT_DESK)
+def chats() -> Response:
+    return _page(
+        "staff/chats.html",
+        rows=_rows(),
+        available=handoff.is_available(db(), g.staff_user.id),
+        availability_form=AvailabilityForm(formdata=None),
+    )
+
+
+@bp.get("/chats/list")
+@allow(FRONT_DESK)
+def chat_list() -> Response:
+    """The list alone, for htmx to swap in (polled)."""
+    return _page("staff/_chat_list.html", rows=_rows())
+
+
+@bp.post("/chats/availability")
+@allow(FRONT_DESK)
+def chat_availability() -> Any:
+    form = AvailabilityForm()
+    if not form.validate_on_submit() or form.available.data not in ("on", "off"):
+        abort(400, "Say whether you take chats: on or off.")
+    handoff.set_available(db(), g.staff_user.id, form.available.data == "on")
+    db().commit()
+    flash(
+        "You take live chats now."
+        if form.available.data == "on"
+        else "Live chat is off for you."
+    )
+    return redirect(url_for("staff.chats"), code=303)
+
+
+def _chat_context(chat: HandoffChat) -> Dict[str, Any]:
+    return {
+        "chat": chat,
+        "turns": transcript(db(), chat.sender_id),
+        "mine": chat.status == handoff.HELD and chat.taken_by == g.staff_user.id,
+        "holder": _holder(chat),
+        "red_flagged": is_red_flagged(db(), chat.sender_id),
+    }
+
+
+def _holder(chat: HandoffChat) -> Optional[str]:
+    from db.staff_models import StaffUser
+
+    user = db().get(StaffUser, chat.taken_by) if chat.taken_by else None
+    return user.username if user else None
+
+
+@bp.get("/chats/<int:chat_id>")
+@allow(FRONT_DESK)
+def chat_page(chat_id: int) -> Response:
+    chat = _chat(chat_id)
+    logger.info("Staff user %s opened chat %s", g.staff_user.username, chat.id)
+    return _page(
+        "staff/chat.html",
+        chat_form=ChatForm(formdata=None),
+        reply_form=ReplyForm(formdata=None),
+        **_chat_context(chat),
+    )
+
+
+@bp.get("/chats/<int:chat_id>/transcript")
+@allow(FRONT_DESK)
+def chat_transcript(chat_id: int) -> Response:
+    """The conversation alone, for htmx to swap in (polled)."""
+    return _page("staff/_chat_transcript.html", **_chat_context(_chat(chat_id)))
+
+
+@bp.post("/chats/<int:chat_id>/take")
+@allow(FRONT_DESK)
+def take_chat(chat_id: int) -> Any:
+    chat = _chat(chat_id)
+    if not ChatForm().validate_on_submit():
+        abort(400, "This form has expired. Reload the page and try again.")
+    user = g.staff_user
+    if not handoff.take(db(), chat.id, user.id):
+        db().refresh(chat)
+        holder = _holder(chat)
+        flash(
+            f"{holder} has already taken this chat."
+            if chat.status == handoff.HELD and holder
+            else "This chat is no longer waiting.",
+            "error",
+        )
+        return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+    joined = JOINED.format(name=display_name(user.username))
+    try:
+        _send(
+            chat.sender_id,
+            [
+                rasa_api.cancel_reminder(REMINDER),
+                rasa_api.slot(SLOT, handoff.HELD),
+                rasa_api.staff_message(joined, user.id, user.username),
+            ],
+        )
+    except rasa_api.RasaUnavailable:
+        handoff.give_back(db(), chat.id, user.id)
+        flash(
+            "The assistant could not be reached, so the person was not told: "
+            "the chat is still waiting. Try again in a moment.",
+            "error",
+        )
+        return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+    logger.info("Staff user %s took chat %s", user.username, chat.id)
+    return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+
+
+def _held_by_me(chat: HandoffChat) -> None:
+    if chat.status != handoff.HELD or chat.taken_by != g.staff_user.id:
+        abort(409, "Only the staff member who took this chat can do that.")
+
+
+@bp.post("/chats/<int:chat_id>/reply")
+@allow(FRONT_DESK)
+def reply_chat(chat_id: int) -> Any:
+    chat = _chat(chat_id)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        abort(400, "Write a message of at most 1,000 characters.")
+    _held_by_me(chat)
+    user = g.staff_user
+    text = form.text.data.replace("\x00", "").strip()
+    if not text:
+        abort(400, "Write a message of at most 1,000 characters.")
+    try:
+        _send(chat.sender_id, [rasa_api.staff_message(text, user.id, user.username)])
+    except rasa_api.RasaUnavailable:
+        flash("Not sent: the assistant could not be reached. Try again.", "error")
+    return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+
+
+@bp.post("/chats/<int:chat_id>/end")
+@allow(FRONT_DESK)
+def end_chat(chat_id: int) -> Any:
+    chat = _chat(chat_id)
+    if not ChatForm().validate_on_submit():
+        abort(400, "This form has expired. Reload the page and try again.")
+    _held_by_me(chat)
+    user = g.staff_user
+    try:
+        _send(
+            chat.sender_id,
+            [
+                rasa_api.slot(SLOT, None),
+                rasa_api.staff_message(ENDED, user.id, user.username),
+            ],
+        )
+    except rasa_api.RasaUnavailable:
+        flash("Not ended: the assistant could not be reached. Try again.", "error")
+        return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+    handoff.end(db(), chat.id, user.id)
+    logger.info("Staff user %s ended chat %s", user.username, chat.id)
+    flash("Chat ended: the person is back with the automated assistant.")
+    return redirect(url_for("staff.chats"), code=303)
+
+
+@bp.get("/chats/htmx.min.js")
+@allow(FRONT_DESK)
+def htmx_script() -> Response:
+    """htmx, pinned by widget-vendor/package-lock.json (`make install`)."""
+    if not (HTMX_DIST / "htmx.min.js").is_file():
+        logger.error("htmx missing in %s: run `make install`", HTMX_DIST)
+        abort(404)
+    return send_from_directory(HTMX_DIST, "htmx.min.js", max_age=3600)
