@@ -203,6 +203,7 @@ STAFF_PAGES = (
     "/staff/conversations/view?sender={sender}",
     "/staff/dashboard",
     "/staff/outbox",
+    "/staff/chats",
 )
 
 
