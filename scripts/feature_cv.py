@@ -12,6 +12,7 @@ variants; they are not `make evaluate`'s.
     python -m scripts.feature_cv base      # today's features
     python -m scripts.feature_cv knn 1     # + nearest-example similarity
     python -m scripts.feature_cv last      # + the last sentence's vector
+    python -m scripts.feature_cv late 1    # two models, probabilities averaged
 
 `knn`: for each label, the cosine similarity of the message's sentence
 vector to the nearest training example of that label (in training, the
@@ -106,6 +107,17 @@ def predict(
         own = train["groups"]
         fit.append(weight * nearest_by_label(train["vectors"], own, *reference))
         use.append(weight * nearest_by_label(vectors, None, *reference))
+    if variant == "late":
+        # Two models, their probabilities averaged: TF-IDF alone (C=100)
+        # and the sentence vector alone (C=10), the latter weighted `weight`.
+        sparse_model = LogisticRegression(C=100, max_iter=3000, random_state=42)
+        sparse_model.fit(fit[0], train["labels"])
+        dense_model = LogisticRegression(C=10, max_iter=3000, random_state=42)
+        dense_model.fit(train["vectors"], train["labels"])
+        blend = sparse_model.predict_proba(use[0]) + weight * dense_model.predict_proba(
+            vectors
+        )
+        return sparse_model.classes_[blend.argmax(axis=1)]
     model = LogisticRegression(C=100, max_iter=3000, random_state=42)
     model.fit(sp.hstack([sp.csr_matrix(b) for b in fit], format="csr"), train["labels"])
     return model.predict(sp.hstack([sp.csr_matrix(b) for b in use], format="csr"))
