@@ -15,6 +15,12 @@ the benchmarks, the tests' servers, the Helm values) in place of `rasa run`.
   once. Installed by the start-up hook, for the whole process.
 - `action_fallback`: Rasa answers when the action server is down.
   Installed by the start-up hook, as a server listener.
+- `history_cache`: a long conversation's history worked through once.
+  Installed by the start-up hook, for the whole process.
+- `nlu_batching`: concurrent messages' sentence vectors in one model call.
+  Installed by the start-up hook, for the whole process.
+- `sdk_validation`: rasa_sdk's slot list kept between slot validations.
+  Installed by the start-up hook, for the whole process.
 - `plugin`: the start-up hook itself, a Rasa plugin (pluggy), registered by
   `__main__`.
 

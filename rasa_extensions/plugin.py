@@ -9,6 +9,10 @@ plugin:
 - replaces the action-reply check (`response_schema.install`, process-wide);
 - keeps each conversation's dialogue states between predictions
   (`history_cache.install`, process-wide);
+- embeds concurrent conversations' messages in one batch
+  (`nlu_batching.install`, process-wide);
+- keeps rasa_sdk's list of the domain's slots between slot validations
+  (`sdk_validation.install`, process-wide);
 - adds `action_fallback.install` and `urgent_reminder.install` to the
   server's `server_listeners`, a parameter of Rasa's own
   `serve_application`, run after the server starts, when the agent is
@@ -50,13 +54,17 @@ def install_for_server(arguments: argparse.Namespace) -> None:
         action_fallback,
         check_rasa_version,
         history_cache,
+        nlu_batching,
         response_schema,
+        sdk_validation,
         urgent_reminder,
     )
 
     check_rasa_version()
     response_schema.install()
     history_cache.install()
+    nlu_batching.install()
+    sdk_validation.install()
     listeners = list(getattr(arguments, "server_listeners", None) or [])
     listeners.append((action_fallback.install, "after_server_start"))
     listeners.append((urgent_reminder.install, "after_server_start"))

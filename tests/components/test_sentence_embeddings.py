@@ -207,3 +207,32 @@ def test_runs_with_no_hub_to_reach(featurizer, tmp_path: Path, flags) -> None:
     # transformers writes only its cache's version.txt there at import.
     cached = {p.name for p in (tmp_path / "hf-home").rglob("*") if p.is_file()}
     assert cached <= {"version.txt"}
+
+
+def test_vectors_embedded_ahead_are_taken_as_they_are(featurizer, monkeypatch) -> None:
+    """`embed_ahead` (rasa_extensions/nlu_batching.py's batches): the parse
+    that follows takes the kept vector, which is the text's own."""
+    from components import sentence_embeddings
+
+    single = np.vstack([featurizer.embed([text]) for text in TEXTS])
+    assert sentence_embeddings.embed_ahead(TEXTS) >= 1
+    monkeypatch.setattr(featurizer, "embed", lambda texts: pytest.fail(texts))
+    parsed = featurizer.process(messages(TEXTS))
+    found = np.vstack([m.get_dense_features(TEXT)[1].features for m in parsed])
+    np.testing.assert_allclose(found, single, atol=1e-5)
+    np.testing.assert_allclose(featurizer.vectors(TEXTS[:2]), single[:2], atol=1e-5)
+
+
+def test_texts_not_embedded_ahead_are_embedded_then(featurizer) -> None:
+    featurizer.embed_ahead(["hi"])
+    vectors = featurizer.vectors(["hi", "a text never embedded ahead"])
+    expected = featurizer.embed(["hi", "a text never embedded ahead"])
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+
+
+def test_at_most_kept_vectors_are_kept(featurizer, monkeypatch) -> None:
+    from components import sentence_embeddings
+
+    monkeypatch.setattr(sentence_embeddings, "KEPT_VECTORS", 3)
+    featurizer.embed_ahead([f"text {n}" for n in range(5)])
+    assert list(featurizer._ahead) == ["text 2", "text 3", "text 4"]

@@ -9,14 +9,18 @@ import pytest
 import rasa.version
 from rasa.__main__ import create_argument_parser
 from rasa.core.actions.action import RemoteAction
+from rasa.core.processor import MessageProcessor
 from rasa.shared.core.domain import Domain
+from rasa_sdk.forms import ValidationAction
 
 import rasa_extensions
 from rasa_extensions import (
     action_fallback,
     history_cache,
+    nlu_batching,
     plugin,
     response_schema,
+    sdk_validation,
     urgent_reminder,
 )
 from rasa_extensions.channel_guard import warn_without_start_up_hook
@@ -52,6 +56,8 @@ def test_rasa_run_gets_the_fallback_listener_and_the_reply_check(monkeypatch):
         response_schema.validate_action_result
     )
     assert Domain.states_for_tracker_history is history_cache.states_for_tracker_history
+    assert MessageProcessor.parse_message is nlu_batching.parse_message
+    assert ValidationAction.global_slots is sdk_validation.global_slots
     assert plugin.installed()
 
 
