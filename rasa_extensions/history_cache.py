@@ -357,7 +357,12 @@ def _clone(replayed: Any) -> Any:
         clone.__dict__.pop(name, None)
     clone.events = deque(replayed.events, maxlen=replayed.events.maxlen)
     slots = type(replayed.slots)()
-    slots.update((key, copy.copy(slot)) for key, slot in replayed.slots.items())
+    for key, slot in replayed.slots.items():
+        # copy.copy(slot), without its __reduce_ex__ round trip (a slot is a
+        # plain object; its value is shared with the event, as in a replay)
+        twin = object.__new__(type(slot))
+        twin.__dict__.update(slot.__dict__)
+        slots[key] = twin
     clone.slots = slots
     if replayed.latest_action is not None:
         clone.latest_action = dict(replayed.latest_action)
