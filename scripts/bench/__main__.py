@@ -13,7 +13,11 @@ Options are environment variables (`make bench BENCH_QUICK=1` works too):
                         features that config.yml is not, and the comparison),
                         nlu (every NLU comparison, sentence too), turns
                         (one long conversation: a turn's cost by its number,
-                        with and without the kept tracker and states), load
+                        with and without the kept tracker and states), load,
+                        capacity (16 conversations of 40 turns back to back
+                        on one process and on make run-scaled, and RSS
+                        over 1,000 conversations)
+  BENCH_CONVERSATIONS=1000  conversations of the capacity part's memory run
   BENCH_LEVELS=1,4,8,16 paced conversations at once (people who read and type)
   BENCH_THINK=2         their mean think time in seconds (0.5x to 1.5x)
   BENCH_STRESS_LEVELS=1,4,16  back-to-back conversations (no think time)
@@ -46,12 +50,21 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from scripts.bench import load, nlu, profile, report, sentence, training, turns
+from scripts.bench import (
+    capacity,
+    load,
+    nlu,
+    profile,
+    report,
+    sentence,
+    training,
+    turns,
+)
 from scripts.evaluate import TEST_SETS, Example, load_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_NLU = ROOT / "data" / "nlu"
-PARTS = ("default", "baseline", "sentence", "nlu", "turns", "load")
+PARTS = ("default", "baseline", "sentence", "nlu", "turns", "load", "capacity")
 
 
 def _ints(text: str) -> List[int]:
@@ -71,6 +84,7 @@ class Options:
     plan: load.Plan
     database: str
     out: Path
+    conversations: int = capacity.CONVERSATIONS
 
     @classmethod
     def from_env(cls, env=os.environ) -> Options:
@@ -108,6 +122,9 @@ class Options:
             plan=plan,
             database=database,
             out=out,
+            conversations=int(
+                env.get("BENCH_CONVERSATIONS") or (50 if quick else 1000)
+            ),
         )
 
 
@@ -228,6 +245,18 @@ def main() -> int:
             )
             results["startup"].update(figures.pop("startup"))
             results.update(figures)
+
+        if "capacity" not in options.skip:
+            step(
+                f"capacity: {capacity.PEOPLE} conversations of {capacity.TURNS} "
+                "turns back to back on one Rasa process and on make run-scaled, "
+                f"then RSS over {options.conversations} conversations"
+            )
+            results["capacity"] = capacity.measure(
+                model,
+                warm_up=options.plan.warm_up,
+                memory_conversations=options.conversations,
+            )
 
     results["meta"]["seconds"] = round(time.monotonic() - started, 1)
     targets = report.write(results, options.out)

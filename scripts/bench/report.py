@@ -78,9 +78,66 @@ def _target(name, value, limit, unit, comparison="<=") -> Target:
         passed = None
     elif comparison == "<=":
         passed = value <= limit
+    elif comparison == ">=":
+        passed = value >= limit
     else:
         passed = value > limit
     return Target(name, value, limit, unit, comparison, passed)
+
+
+# The issue's capacity targets (scripts/bench/capacity.py): twice the 19
+# messages/s measured before it, two replicas 1.8 times one process, and
+# no memory growth per conversation.
+CAPACITY_LIMIT = 2 * 19.0
+SCALED_LIMIT = 1.8
+MEMORY_LIMIT = 1.10
+
+
+def capacity_targets(results: Dict[str, Any]) -> List[Target]:
+    """The part `capacity`'s targets; each n/a when it was not measured."""
+    found = results.get("capacity") or {}
+    one = found.get("sixteen_by_forty") or {}
+    p95 = (one.get("faq_latency_ms") or {}).get("p95")
+    on = f", {found['database']}" if found.get("database") else ""
+    shown = "n/a" if p95 is None else f"{p95:.0f} ms"
+    targets = [
+        _target(
+            f"messages/s of one Rasa process, 16 conversations of 40 turns back "
+            f"to back{on} (FAQ turn p95 {shown})",
+            one.get("throughput_per_s"),
+            CAPACITY_LIMIT,
+            "/s",
+            ">=",
+        )
+    ]
+    scaled = found.get("scaled") or {}
+    scaled_p95 = (scaled.get("faq_latency_ms") or {}).get("p95")
+    why = found.get("scaled_missing")
+    detail = (
+        f"not measured: {why}"
+        if why
+        else "FAQ turn p95 " + ("n/a" if scaled_p95 is None else f"{scaled_p95:.0f} ms")
+    )
+    targets.append(
+        _target(
+            f"make run-scaled (2 replicas) over one process, same load ({detail})",
+            found.get("scaled_ratio"),
+            SCALED_LIMIT,
+            "x",
+            ">=",
+        )
+    )
+    memory = found.get("memory") or {}
+    targets.append(
+        _target(
+            f"Rasa server peak RSS until {memory.get('conversations', 1000)} "
+            f"conversations over its RSS after {memory.get('first', 10)}",
+            memory.get("ratio"),
+            MEMORY_LIMIT,
+            "x",
+        )
+    )
+    return targets
 
 
 def evaluate_targets(results: Dict[str, Any]) -> List[Target]:
@@ -131,6 +188,7 @@ def evaluate_targets(results: Dict[str, Any]) -> List[Target]:
                     "ms",
                 )
             )
+    targets += capacity_targets(results)
     nlu = results.get("nlu", {})
     for test_set in TEST_SETS:
         ours = nlu.get("project", {}).get(test_set, {}).get("overall_accuracy")
@@ -191,6 +249,9 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
             f"| {t.verdict} |".replace("  |", " |")
         )
 
+    capacity_rows = capacity_table(results)
+    if capacity_rows:
+        lines += ["", "## Capacity and memory", "", *capacity_rows]
     lines += turns_table(results)
     profile_rows = turns_profile_table(results)
     if profile_rows:
@@ -265,6 +326,53 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def capacity_table(results: Dict[str, Any]) -> List[str]:
+    """The part `capacity` (scripts/bench/capacity.py): 16 conversations of
+    40 turns back to back on one process and on two replicas, and the Rasa
+    server's memory over many conversations."""
+    found = results.get("capacity") or {}
+    rows = [
+        ("one Rasa process", found.get("sixteen_by_forty")),
+        ("make run-scaled (2 replicas behind nginx)", found.get("scaled")),
+    ]
+    rows = [(name, run) for name, run in rows if run]
+    if not rows:
+        return []
+    database = DATABASE_NAMES.get(found.get("database"), found.get("database"))
+    lines = [
+        f"16 conversations of a greeting and 40 FAQ questions each, back to "
+        f"back, over REST, {database}:",
+        "",
+        "| server | messages | seconds | messages/s | FAQ turn p50 | FAQ turn p95 "
+        "| errors | Rasa CPU per message |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, run in rows:
+        latency = run.get("faq_latency_ms") or {}
+        lines.append(
+            f"| {name} | {run['messages']} | {_fmt(run.get('seconds'), 's')} "
+            f"| {_fmt(run.get('throughput_per_s'))} "
+            f"| {_fmt(latency.get('p50'), 'ms')} | {_fmt(latency.get('p95'), 'ms')} "
+            f"| {run.get('errors', 'n/a')} "
+            f"| {_fmt(run.get('cpu_ms_per_message'), 'ms')} |"
+        )
+    if found.get("scaled_missing"):
+        lines += ["", f"make run-scaled not measured: {found['scaled_missing']}."]
+    memory = found.get("memory") or {}
+    if memory:
+        lines += [
+            "",
+            f"The Rasa server's RSS (with its children) after the first "
+            f"{memory['first']} conversations of a greeting and one FAQ question "
+            f"(16 at a time, back to back): "
+            f"{_mib(memory.get('rss_after_first_bytes'))}; its peak until "
+            f"{memory['conversations']} had ended: "
+            f"{_mib(memory.get('peak_rss_after_all_bytes'))} "
+            f"({_fmt(memory.get('ratio'), 'x', 3)}).",
+        ]
+    return lines
 
 
 def turns_runs(results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:

@@ -7,12 +7,15 @@ project's tracker store on a throwaway SQLite file, its action endpoint (an
 FAQ turn's actions run inside Rasa, so no action server is started) and the
 faster reply check. Each turn's wall time and this process's CPU time are
 recorded. It runs twice on the same model: "kept", as `rasa run` runs here
-(the tracker kept between turns, `cache_size` 256, and each conversation's
-dialogue states kept between predictions, rasa_extensions/history_cache.py),
-and "replayed", as Rasa does by itself (`cache_size` 0: the table is read
-and the session replayed on every turn, and the policies' states computed
-from the first event on every prediction), so one command gives the
-figures before and after those changes.
+(the tracker kept between turns, `cache_size` 256, each conversation's
+dialogue states and replay kept between predictions and the rule policy's
+window, rasa_extensions/history_cache.py, and rasa_sdk's slot list kept,
+sdk_validation.py; one conversation has nothing to batch, so
+nlu_batching.py is left out), and "replayed", as Rasa does by itself
+(`cache_size` 0: the table is read and the session replayed on every
+turn, and the policies' states computed from the first event on every
+prediction), so one command gives the figures before and after those
+changes.
 
 It runs on a throwaway SQLite file, and again on a throwaway PostgreSQL
 database when the server answers (BENCH_POSTGRES_URL, as the load part).
@@ -114,15 +117,17 @@ async def _conversation(
     from rasa.core.agent import Agent
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-    from rasa_extensions import history_cache, response_schema
+    from rasa_extensions import history_cache, response_schema, sdk_validation
     from rasa_extensions.action_fallback import ActionServerFallback
     from rasa_extensions.tracker_store import ResilientSQLTrackerStore
 
     response_schema.install()
     if kept:
         history_cache.install()
+        sdk_validation.install()
     else:
         history_cache.uninstall()
+        sdk_validation.uninstall()
     cache_size = 256 if kept else 0
     agent = Agent.load(
         str(model),

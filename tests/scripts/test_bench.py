@@ -199,7 +199,7 @@ def test_unmeasured_figures_are_neither_pass_nor_miss():
 
 
 def test_report_files_are_written(tmp_path):
-    targets = report.write(fake_results(), tmp_path)
+    targets = report.write({**fake_results(), **capacity_results()}, tmp_path)
 
     document = json.loads((tmp_path / "bench.json").read_text())
     assert document["e2e"]["levels"][1]["faq_latency_ms"]["p50"] == 80.0
@@ -218,6 +218,7 @@ def test_report_files_are_written(tmp_path):
     assert "| TF-IDF + logistic regression | 85.0% |" in table
     assert "| NLU parse (pipeline graph) | 50% |" in table
     assert "| Rasa server | 1126 MiB |" in table
+    assert "## Capacity and memory" in table
     assert "made-up figures" in table
 
     png = (tmp_path / "latency.png").read_bytes()
@@ -674,3 +675,106 @@ def test_the_profile_table_has_a_column_per_run_and_window():
     assert "replayed, turns 71-80 | kept, turns 1-10" in lines[0]
     assert "| whole turn | 40.0 | 90.0 | 40.0 | 45.0 |" in lines
     assert report.turns_profile_table(fake_results()) == []
+
+
+def capacity_results(rate=40.0, scaled=76.0, first=900, peak=950) -> dict:
+    def run(messages_per_s: float) -> dict:
+        return {
+            "messages": 656,
+            "seconds": 656 / messages_per_s,
+            "throughput_per_s": messages_per_s,
+            "faq_latency_ms": {"p50": 380.0, "p95": 612.0},
+            "errors": 0,
+            "cpu_ms_per_message": 21.0,
+        }
+
+    return {
+        "capacity": {
+            "database": "postgresql",
+            "sixteen_by_forty": run(rate),
+            "scaled": run(scaled),
+            "scaled_ratio": round(scaled / rate, 2),
+            "memory": {
+                "conversations": 1000,
+                "first": 10,
+                "rss_after_first_bytes": first * MIB,
+                "peak_rss_after_all_bytes": peak * MIB,
+                "ratio": round(peak / first, 3),
+            },
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "rate, scaled, peak, verdicts",
+    [
+        (40.0, 76.0, 950, ["PASS", "PASS", "PASS"]),
+        (38.0, 68.4, 990, ["PASS", "PASS", "PASS"]),  # limits are inclusive
+        (24.3, 40.0, 1200, ["MISS", "MISS", "MISS"]),
+    ],
+)
+def test_the_capacity_targets_are_judged(rate, scaled, peak, verdicts):
+    targets = report.capacity_targets(capacity_results(rate, scaled, 900, peak))
+    assert [t.verdict for t in targets] == verdicts
+    assert "FAQ turn p95 612 ms" in targets[0].name
+    assert "16 conversations of 40 turns" in targets[0].name
+    assert [t.limit for t in targets] == [38.0, 1.8, 1.1]
+    names = [t.name for t in report.evaluate_targets(capacity_results())]
+    assert all(t.name in names for t in targets)
+
+
+def test_capacity_targets_not_measured_are_neither_pass_nor_miss():
+    targets = report.capacity_targets({})
+    assert [t.verdict for t in targets] == ["n/a"] * 3
+    found = capacity_results()
+    del found["capacity"]["scaled"], found["capacity"]["scaled_ratio"]
+    found["capacity"]["scaled_missing"] = "nginx is not installed"
+    scaled = report.capacity_targets(found)[1]
+    assert scaled.verdict == "n/a" and "nginx is not installed" in scaled.name
+
+
+def test_the_capacity_table_shows_both_servers_and_the_memory():
+    text = "\n".join(report.capacity_table(capacity_results()))
+    assert "| one Rasa process | 656 | 16.4 s | 40.0 | 380.0 ms | 612.0 ms |" in text
+    assert "make run-scaled (2 replicas behind nginx) | 656 |" in text
+    assert "900 MiB" in text and "950 MiB" in text and "1.056 x" in text
+    assert report.capacity_table({}) == []
+
+
+async def test_the_capacity_load_counts_whole_conversations():
+    """`capacity.conversations` on a stand-in server: each of `total`
+    conversations is a greeting and `turns` questions."""
+    from aiohttp import web
+
+    from scripts.bench import capacity
+    from scripts.ports import free_port
+
+    seen: list = []
+
+    async def webhook(request):
+        seen.append((await request.json())["sender"])
+        return web.json_response([{"text": "an answer"}])
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        ended: list = []
+        run = await capacity.conversations(
+            f"http://127.0.0.1:{port}", 3, 2, 7, "t", ended.append
+        )
+    finally:
+        await runner.cleanup()
+    assert run["conversations"] == 7 and ended == list(range(1, 8))
+    assert run["messages"] == 7 * 3 == len(seen) and run["errors"] == 0
+    assert len(set(seen)) == 7  # a sender per conversation
+    assert run["throughput_per_s"] > 0 and "p95" in run["faq_latency_ms"]
+
+
+def test_the_capacity_part_can_be_left_out_and_sized():
+    options = Options.from_env({"BENCH_SKIP": "capacity", "BENCH_CONVERSATIONS": "20"})
+    assert "capacity" in options.skip and options.conversations == 20
+    assert Options.from_env({}).conversations == 1000

@@ -156,3 +156,23 @@ def test_every_table_name_is_read_as_a_block() -> None:
         block = f"<!-- figures:{name} -->\nold\n<!-- /figures:{name} -->"
         match = docs_figures._BLOCK.search(block)
         assert match and match.group("name") == name, name
+
+
+def test_the_bench_block_shows_the_targets_of_a_run_without_load() -> None:
+    results = {
+        "meta": {"date": "d", "machine": {"cores": 2}, "database": "sqlite"},
+        "targets": [
+            {
+                "name": "CPU per FAQ turn outside NLU, turns 1-10, sqlite",
+                "value": 7.5,
+                "limit": 10.0,
+                "unit": "ms",
+                "comparison": "<=",
+                "passed": True,
+            },
+        ],
+    }
+    page = "<!-- figures:bench -->\n<!-- /figures:bench -->\n"
+    text = fill(page, loader({BENCH: results}))
+    assert "| CPU per FAQ turn outside NLU, turns 1-10, sqlite | 7.5 ms |" in text
+    assert "FAQ turn over REST" not in text

@@ -1,0 +1,331 @@
+"""The capacity of one Rasa process and of `make run-scaled`, and the Rasa
+server's memory over many conversations (`make bench`, part `capacity`).
+
+Three measurements, each over REST with aiohttp, after a warm-up:
+
+- **16 × 40, one process:** 16 people at once, each one conversation of a
+  greeting and 40 FAQ questions, sent back to back (the next message as
+  soon as the reply comes); messages per second from the first message to
+  the last reply, and the FAQ turns' p50 and p95. `rasa run` and the action
+  server as `load.servers` starts them.
+- **16 × 40, `make run-scaled`:** the same load through nginx in front of
+  the two replicas `scripts/run_scaled.sh` starts (Redis lock store, the
+  same kind of throwaway database), against the one process on the same
+  database. Measured when Redis, nginx and PostgreSQL answer; it needs
+  PostgreSQL, so the whole part runs on PostgreSQL when it answers (else on
+  SQLite, without the scaled run).
+- **Memory over 1,000 conversations:** on the one process, conversations of
+  a greeting and one FAQ question, 16 at a time, back to back; the Rasa
+  server's RSS (with its children) when the first 10 have ended, and its
+  peak from then until the 1,000th has ended.
+
+    python -m scripts.bench.capacity --model models/ims-assistant.tar.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+from scripts.bench import load
+from scripts.bench.report import percentiles
+from scripts.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PEOPLE = 16
+TURNS = 40
+CONVERSATIONS = 1000
+FIRST = 10  # conversations before the first memory reading
+
+
+async def conversations(
+    url: str,
+    people: int,
+    turns: int,
+    total: int,
+    tag: str,
+    on_ended: Any = None,
+) -> Dict[str, Any]:
+    """`people` at once, back to back, until `total` conversations (a
+    greeting and `turns` FAQ questions each) have ended; `on_ended(n)` is
+    called as the n-th ends. Messages per second from the first message to
+    the last reply, and latency percentiles."""
+    import aiohttp
+
+    faq: List[float] = []
+    counts = {"messages": 0, "errors": 0, "started": 0, "ended": 0}
+    kinds: Dict[str, int] = {}
+
+    async def say(session: Any, sender: str, text: str, is_faq: bool) -> None:
+        started = time.perf_counter()
+        failure = await load._send(session, url, sender, text)
+        counts["messages"] += 1
+        if failure:
+            counts["errors"] += 1
+            kinds[failure] = kinds.get(failure, 0) + 1
+        elif is_faq:
+            faq.append((time.perf_counter() - started) * 1000)
+
+    async def person(index: int, session: Any) -> None:
+        while counts["started"] < total:
+            counts["started"] += 1
+            sender = f"bench-{tag}-{index}-{counts['started']}"
+            await say(session, sender, load.OPENING, False)
+            for turn in range(turns):
+                text = load.FAQ_MESSAGES[(index + turn) % len(load.FAQ_MESSAGES)]
+                await say(session, sender, text, True)
+            counts["ended"] += 1
+            if on_ended is not None:
+                on_ended(counts["ended"])
+
+    timeout = aiohttp.ClientTimeout(total=load.TIMEOUT_S)
+    connector = aiohttp.TCPConnector(limit=people)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(person(i, session) for i in range(people)))
+        seconds = time.perf_counter() - started
+    return {
+        "people": people,
+        "turns": turns,
+        "conversations": counts["ended"],
+        "messages": counts["messages"],
+        "errors": counts["errors"],
+        "error_kinds": kinds,
+        "seconds": round(seconds, 2),
+        "throughput_per_s": round(counts["messages"] / seconds, 2),
+        "faq_latency_ms": percentiles(faq),
+    }
+
+
+def _warm_up(url: str, seconds: float) -> None:
+    asyncio.run(load.run_level(url, load.BACK_TO_BACK, 2, seconds, 10, tag="w"))
+
+
+def one_process(
+    model: Path, kind: str, warm_up: float, memory_conversations: int
+) -> Dict[str, Any]:
+    """16 × 40 on one `rasa run`, then the memory run on the same server."""
+    sampler = load.RssSampler()
+    sampler.start()
+    figures: Dict[str, Any] = {}
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="ims-bench-capacity-") as tmp,
+            load.throwaway_database(kind, Path(tmp)) as database_url,
+            load.servers(model, database_url, Path(tmp), sampler) as stack,
+        ):
+            _warm_up(stack.url, warm_up)
+            cpu = sampler.tree_cpu_seconds(stack.rasa.pid)
+            run = asyncio.run(conversations(stack.url, PEOPLE, TURNS, PEOPLE, "c"))
+            run["cpu_ms_per_message"] = round(
+                (sampler.tree_cpu_seconds(stack.rasa.pid) - cpu)
+                * 1000
+                / max(run["messages"], 1),
+                1,
+            )
+            figures["sixteen_by_forty"] = run
+            print(_line("one Rasa process", run), flush=True)
+            if memory_conversations:
+                figures["memory"] = memory(stack, sampler, memory_conversations)
+    finally:
+        sampler.stop()
+    return figures
+
+
+def memory(stack: Any, sampler: Any, total: int) -> Dict[str, Any]:
+    """The Rasa server's RSS after the first FIRST conversations, and its
+    peak until `total` have ended (one FAQ question each, 16 at a time)."""
+    readings: Dict[str, Any] = {"after_first": None, "peak_after": 0}
+    pid = stack.rasa.pid
+
+    def ended(count: int) -> None:
+        rss = sampler.tree_rss(pid)
+        if count == FIRST:
+            readings["after_first"] = rss
+        if count >= FIRST:
+            readings["peak_after"] = max(readings["peak_after"], rss)
+
+    watching = {"on": True}
+
+    async def run() -> Dict[str, Any]:
+        async def watch() -> None:  # between conversations' ends too
+            while watching["on"]:
+                if readings["after_first"] is not None:
+                    rss = sampler.tree_rss(pid)
+                    readings["peak_after"] = max(readings["peak_after"], rss)
+                await asyncio.sleep(sampler.interval)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            return await conversations(stack.url, PEOPLE, 1, total, "m", ended)
+        finally:
+            watching["on"] = False
+            await watcher
+
+    done = asyncio.run(run())
+    first, peak = readings["after_first"], readings["peak_after"]
+    result = {
+        "conversations": done["conversations"],
+        "messages": done["messages"],
+        "errors": done["errors"],
+        "first": FIRST,
+        "rss_after_first_bytes": first,
+        "peak_rss_after_all_bytes": peak,
+        "ratio": round(peak / first, 3) if first else None,
+    }
+    print(
+        f"  memory: RSS {first / 1024**2:.0f} MiB after {FIRST} conversations, "
+        f"peak {peak / 1024**2:.0f} MiB until {done['conversations']} "
+        f"({result['ratio']} x)",
+        flush=True,
+    )
+    return result
+
+
+def scaled_missing() -> Optional[str]:
+    """Why `make run-scaled` cannot be measured here, or None."""
+    import redis
+
+    from scripts.bench.turns import postgres_reachable
+
+    if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
+        return "nginx is not installed"
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=3).ping()
+    except redis.RedisError:
+        return "Redis does not answer on 127.0.0.1:6379"
+    if not postgres_reachable():
+        return "PostgreSQL does not answer"
+    return None
+
+
+@contextmanager
+def scaled_stack(database_url: str, workdir: Path) -> Iterator[str]:
+    """`scripts/run_scaled.sh` on free ports with its own Redis key prefix,
+    the REST channel open; yields nginx's URL."""
+    import redis
+
+    replicas, actions = [free_port(), free_port()], [free_port(), free_port()]
+    proxy = free_port()
+    prefix = "bench" + secrets.token_hex(4)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORT": str(proxy),
+        "RASA_PORTS": " ".join(map(str, replicas)),
+        "ACTION_PORTS": " ".join(map(str, actions)),
+        "ACTIONS_PROXY_PORT": str(free_port()),
+        "WEB_PORT": str(free_port()),
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6379",
+        "REDIS_DB": "1",
+        "LOCK_KEY_PREFIX": prefix,
+        "REST_CHANNEL": "open",  # the benchmark talks REST (off by default)
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",
+        "TWILIO_LOCAL_DIR": str(workdir / "twilio"),
+        "NGINX_DIR": str(workdir / "nginx"),
+    }
+    for name in ("RASA_URL", "PUBLIC_BASE_URL", "ACTION_ENDPOINT_URL"):
+        env.pop(name, None)
+    log = (workdir / "scaled.log").open("w")
+    process = subprocess.Popen(  # noqa: S603 - our script, our arguments
+        [shutil.which("bash") or "/bin/bash", "scripts/run_scaled.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        for port in replicas:
+            load.wait_until_up(f"http://127.0.0.1:{port}/", process)
+        load.wait_until_up(f"http://127.0.0.1:{proxy}/", process)
+        yield f"http://127.0.0.1:{proxy}"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, 15)  # the script and every server it started
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+        log.close()
+        client = redis.Redis(host="127.0.0.1", port=6379, db=1)
+        for key in client.scan_iter(f"{prefix}:*"):
+            client.delete(key)
+
+
+def scaled(warm_up: float) -> Dict[str, Any]:
+    """16 × 40 through `make run-scaled`'s nginx (PostgreSQL)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="ims-bench-scaled-") as tmp,
+        load.throwaway_database("postgresql", Path(tmp)) as database_url,
+        scaled_stack(database_url, Path(tmp)) as url,
+    ):
+        _warm_up(url, warm_up)
+        run = asyncio.run(conversations(url, PEOPLE, TURNS, PEOPLE, "s"))
+    print(_line("make run-scaled (2 replicas)", run), flush=True)
+    return run
+
+
+def _line(what: str, run: Dict[str, Any]) -> str:
+    latency = run["faq_latency_ms"]
+    return (
+        f"  {what}: {run['messages']} messages in {run['seconds']:.1f} s "
+        f"({run['throughput_per_s']}/s), FAQ turn p50 {latency.get('p50')} ms, "
+        f"p95 {latency.get('p95')} ms, errors {run['errors']}"
+    )
+
+
+def measure(
+    model: Path,
+    warm_up: float = 15.0,
+    memory_conversations: int = CONVERSATIONS,
+    with_scaled: bool = True,
+) -> Dict[str, Any]:
+    """The part's figures (see the module docstring)."""
+    missing = scaled_missing() if with_scaled else "not asked for"
+    from scripts.bench.turns import postgres_reachable
+
+    kind = "postgresql" if postgres_reachable() else "sqlite"
+    figures: Dict[str, Any] = {"database": kind}
+    figures.update(one_process(model, kind, warm_up, memory_conversations))
+    if missing is None:
+        figures["scaled"] = scaled(warm_up)
+        one = figures["sixteen_by_forty"]["throughput_per_s"]
+        figures["scaled_ratio"] = round(figures["scaled"]["throughput_per_s"] / one, 2)
+    else:
+        figures["scaled_missing"] = missing
+        print(f"  make run-scaled not measured: {missing}", flush=True)
+    return figures
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", type=Path, default=Path("models/ims-assistant.tar.gz")
+    )
+    parser.add_argument("--warm-up", type=float, default=15.0)
+    parser.add_argument("--conversations", type=int, default=CONVERSATIONS)
+    parser.add_argument("--no-scaled", action="store_true")
+    args = parser.parse_args(argv)
+    figures = measure(args.model, args.warm_up, args.conversations, not args.no_scaled)
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
