@@ -20,7 +20,7 @@ else. Front desk and admins alike may take chats.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional
 
 from flask import (
@@ -36,13 +36,14 @@ from flask import (
 )
 from sqlalchemy import select
 
+from clinic.conversation_ids import number_of
 from clinic.settings import PROJECT_ROOT, get_settings
 from db import handoff
 from db.deletion import has_events_table
 from db.models import utcnow
 from db.rasa_events import event_data, events
 from db.staff_models import HandoffChat
-from webapp.staff import auth, rasa_api
+from webapp.staff import auth, labels, rasa_api
 from webapp.staff.forms import AvailabilityForm, ChatForm, ReplyForm
 from webapp.staff.roles import FRONT_DESK, allow
 from webapp.staff.transcript import is_red_flagged, transcript
@@ -64,6 +65,12 @@ CHAT_POLICY = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 LARGEST_ID = 2**31 - 1
+WHATSAPP_WINDOW = timedelta(hours=24)
+WINDOW_CLOSED = (
+    "Not sent: WhatsApp lets the clinic reply freely only within 24 hours of "
+    "the person's last message, and theirs is older. Call or text them "
+    "instead{number}, or end the chat."
+)
 
 
 def display_name(username: str) -> str:
@@ -93,10 +100,9 @@ def waited(since: datetime, now: datetime) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
-def last_message(sender_id: str) -> str:
-    """The person's latest message in the conversation (for the list)."""
+def _latest_user_event(sender_id: str) -> Dict[str, Any]:
     if not has_events_table(db()):
-        return ""
+        return {}
     raw = db().scalar(
         select(events.c.data)
         .where(events.c.sender_id == sender_id)
@@ -104,8 +110,26 @@ def last_message(sender_id: str) -> str:
         .order_by(events.c.id.desc())
         .limit(1)
     )
-    text = str(event_data(raw).get("text") or "")
+    return event_data(raw)
+
+
+def last_message(sender_id: str) -> str:
+    """The person's latest message in the conversation (for the list)."""
+    text = str(_latest_user_event(sender_id).get("text") or "")
     return text if len(text) <= 140 else text[:139] + "…"
+
+
+def whatsapp_window_closed(sender_id: str, now: Optional[datetime] = None) -> bool:
+    """WhatsApp's 24-hour rule: Twilio refuses a free-form WhatsApp message
+    sent more than 24 hours after the person's last one."""
+    latest = _latest_user_event(sender_id)
+    if labels.medium(latest) != "whatsapp":
+        return False
+    at = latest.get("timestamp")
+    if not isinstance(at, (int, float)):
+        return False
+    now = now or utcnow()
+    return now.timestamp() - at > WHATSAPP_WINDOW.total_seconds()
 
 
 def _rows() -> List[Dict[str, Any]]:
@@ -174,6 +198,8 @@ def _chat_context(chat: HandoffChat) -> Dict[str, Any]:
         "mine": chat.status == handoff.HELD and chat.taken_by == g.staff_user.id,
         "holder": _holder(chat),
         "red_flagged": is_red_flagged(db(), chat.sender_id),
+        "window_closed": whatsapp_window_closed(chat.sender_id),
+        "number": number_of(chat.sender_id),
     }
 
 
@@ -260,6 +286,10 @@ def reply_chat(chat_id: int) -> Any:
     text = form.text.data.replace("\x00", "").strip()
     if not text:
         abort(400, "Write a message of at most 1,000 characters.")
+    if whatsapp_window_closed(chat.sender_id):
+        number = number_of(chat.sender_id)
+        flash(WINDOW_CLOSED.format(number=f" at {number}" if number else ""), "error")
+        return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
     try:
         _send(chat.sender_id, [rasa_api.staff_message(text, user.id, user.username)])
     except rasa_api.RasaUnavailable:
@@ -275,14 +305,11 @@ def end_chat(chat_id: int) -> Any:
         abort(400, "This form has expired. Reload the page and try again.")
     _held_by_me(chat)
     user = g.staff_user
+    ending = [rasa_api.slot(SLOT, None)]
+    if not whatsapp_window_closed(chat.sender_id):  # else Twilio would refuse it
+        ending.append(rasa_api.staff_message(ENDED, user.id, user.username))
     try:
-        _send(
-            chat.sender_id,
-            [
-                rasa_api.slot(SLOT, None),
-                rasa_api.staff_message(ENDED, user.id, user.username),
-            ],
-        )
+        _send(chat.sender_id, ending)
     except rasa_api.RasaUnavailable:
         flash("Not ended: the assistant could not be reached. Try again.", "error")
         return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)

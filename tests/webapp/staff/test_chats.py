@@ -259,3 +259,47 @@ def test_staff_messages_show_who_wrote_them():
     )
     [turn] = build_transcript([Row(event)])
     assert (turn.kind, turn.author, turn.text) == ("staff", "fay", "Hi, I'm here.")
+
+
+def whatsapp_chat(database_url: str, hours_ago: float) -> int:
+    from db.models import utcnow
+
+    at = (utcnow() - timedelta(hours=hours_ago)).timestamp()
+    write_conversation(
+        database_url,
+        SENDER,
+        [
+            *session_start(at),
+            user(
+                "/request_human",
+                "request_human",
+                at,
+                "twilio",
+                metadata={"twilio_medium": "whatsapp"},
+            ),
+        ],
+    )
+    with session_factory(database_url)() as session:
+        chat = handoff.request_chat(session, SENDER, "twilio", timedelta(minutes=3))
+        session.commit()
+        return chat.id
+
+
+@pytest.mark.parametrize(("hours_ago", "sent"), [(23, True), (25, False)])
+def test_whatsapp_s_24_hour_rule(app, database_url, rasa, hours_ago, sent):
+    chat_id = whatsapp_chat(database_url, hours_ago)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    post(fay, page, f"{page}/take")
+    post(fay, page, f"{page}/reply", text="Are you still there?")
+    html = fay.get(page).get_data(as_text=True)
+    replies = [e for _, events in rasa.calls for e in events if e.get("text")]
+    assert ("Are you still there?" in [e["text"] for e in replies]) is sent
+    assert ("more than 24 hours old" in html) is not sent
+    if not sent:
+        assert "Not sent: WhatsApp" in html and 'href="tel:+16045550100"' in html
+        post(fay, page, f"{page}/end")  # the slot is cleared, no message sent
+        assert rasa.calls[-1][1] == [
+            {"event": "slot", "name": "handoff", "value": None}
+        ]
+        assert status(database_url, chat_id) == "ended"
