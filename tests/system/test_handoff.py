@@ -5,10 +5,13 @@ signed requests, and the staff app (in this process) talking to Rasa's API.
 A person texts "Talk to the clinic"; a front-desk member who is signed in
 and available takes the chat; three messages go each way (the bot says
 nothing to the person's); a red flag still gets the urgent reply at once;
-staff end the chat and the bot answers again."""
+staff end the chat and the bot answers again. Outside chat hours the person
+is told and gets the call-back form; with nobody taking the chat, the
+reminder Rasa set fires after the profile's wait and does the same."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from typing import Dict, Iterator, List
@@ -33,7 +36,7 @@ from tests.conversation import tracker_events
 from tests.servers import Servers, assistant_env, free_port
 from tests.webapp.staff.conftest import add_user, csrf_from, login
 from webapp import create_app
-from webapp.staff import roles
+from webapp.staff import auth, roles
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +95,10 @@ def staff(stack, monkeypatch) -> FlaskClient:
             "STAFF_SETTINGS": StaffSettings(timezone="UTC"),
         }
     )
-    add_user(stack["db"], "fay", role=roles.FRONT_DESK)
+    with session_factory(stack["db"])() as session:
+        known = auth.find_user(session, "fay")
+    if known is None:
+        add_user(stack["db"], "fay", role=roles.FRONT_DESK)
     client = app.test_client()
     assert login(client, "fay").status_code == 303
     assert post(client, "/staff/chats", "/staff/chats/availability", available="on")
@@ -128,10 +134,25 @@ def handled(database: str, number: str, text: str) -> List[str]:
         time.sleep(0.2)
 
 
-def the_chat(database: str) -> HandoffChat:
+def the_chat(database: str, number: str = NUMBER) -> HandoffChat:
+    sender = twilio_conversation_id(number)
     with session_factory(database)() as session:
-        [chat] = session.query(HandoffChat).all()
+        [chat] = session.query(HandoffChat).filter_by(sender_id=sender).all()
         return chat
+
+
+@contextlib.contextmanager
+def profile_edited(stack, old: str, new: str) -> Iterator[None]:
+    """The clinic's profile with `old` replaced by `new`, as a clinic edits
+    it (the actions read it again when it changes)."""
+    path = stack["profile"]
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.write_text(text, encoding="utf-8")
 
 
 def test_a_chat_is_taken_answered_and_given_back(stack, staff):
@@ -194,3 +215,33 @@ def test_the_staff_messages_are_in_the_conversation_with_the_account(stack):
     ]
     assert [d["text"] for d in staff][1:4] == [f"Staff message {t}" for t in (1, 2, 3)]
     assert {d["metadata"]["handoff"]["staff"] for d in staff} == {"fay"}
+
+
+def test_outside_chat_hours_the_person_is_told_and_gets_the_call_back_form(
+    stack, staff
+):
+    phone = Phone(stack, "+16045550178")
+    phone.ask("hello", "automated assistant")
+    with profile_edited(stack, 'chat_hours: "Mon-Sun 00:00-24:00"', "chat_hours: "):
+        reply = phone.ask("3", "call you back. I just need a few details")
+    assert "only open in clinic hours" in reply
+    assert "asking the front desk" not in reply
+
+
+def test_nobody_takes_the_chat_in_time(stack, staff):
+    """The profile's shortest wait, a minute: the reminder Rasa set fires,
+    the request expires, the person is told and the call-back form starts."""
+    number = "+16045550179"
+    phone = Phone(stack, number)
+    phone.ask("hello", "automated assistant")
+    with profile_edited(stack, "chat_wait_minutes: 3", "chat_wait_minutes: 1"):
+        since = phone.text("3")
+        phone.wait_for(lambda r: "asking the front desk" in r, since)
+    replies = phone.wait_for(
+        lambda r: "I just need a few details" in r, since, timeout=180
+    )
+    bodies = [r["body"] for r in replies]
+    assert any("nobody from the front desk could join in time" in b for b in bodies)
+    assert the_chat(stack["db"], number).status == "expired"
+    listed = staff.get("/staff/chats/list").get_data(as_text=True)
+    assert "+16045550179" not in listed and "Nobody is waiting" in listed
