@@ -40,7 +40,7 @@ from clinic.conversation_ids import number_of
 from clinic.settings import PROJECT_ROOT, get_settings
 from db import handoff
 from db.deletion import has_events_table
-from db.models import utcnow
+from db.models import Lead, LeadEvent, utcnow
 from db.rasa_events import event_data, events
 from db.staff_models import HandoffChat
 from webapp.staff import auth, labels, rasa_api
@@ -146,6 +146,23 @@ def _rows() -> List[Dict[str, Any]]:
             }
         )
     return rows
+
+
+def _audit(chat: HandoffChat, kind: str) -> None:
+    """Into the audit trail of every lead of the conversation: who took or
+    ended its live chat (the messages themselves are in the transcript)."""
+    leads = db().scalars(select(Lead).where(Lead.sender_id == chat.sender_id))
+    for lead in leads:
+        db().add(
+            LeadEvent(
+                lead=lead,
+                lead_reference=lead.reference,
+                kind=kind,
+                actor=g.staff_user.username,
+                detail=f"chat {chat.id}",
+            )
+        )
+    db().commit()
 
 
 def _send(sender_id: str, events_: List[Dict[str, Any]]) -> None:
@@ -265,6 +282,7 @@ def take_chat(chat_id: int) -> Any:
             "error",
         )
         return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+    _audit(chat, "chat_taken")
     logger.info("Staff user %s took chat %s", user.username, chat.id)
     return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
 
@@ -313,7 +331,8 @@ def end_chat(chat_id: int) -> Any:
     except rasa_api.RasaUnavailable:
         flash("Not ended: the assistant could not be reached. Try again.", "error")
         return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
-    handoff.end(db(), chat.id, user.id)
+    if handoff.end(db(), chat.id, user.id):
+        _audit(chat, "chat_ended")
     logger.info("Staff user %s ended chat %s", user.username, chat.id)
     flash("Chat ended: the person is back with the automated assistant.")
     return redirect(url_for("staff.chats"), code=303)

@@ -64,6 +64,8 @@ EVENTS = {
     "deleted": "Deleted",
     "red_flag_reviewed": "Red flag reviewed",
     "privacy_request": "Deleted at the person's request (chat)",
+    "chat_taken": "Live chat taken",
+    "chat_ended": "Live chat ended",
 }
 # Words for the `key=value` details the trail stores.
 TRANSPORTS = {"smtp": "by email", "local": "kept in the outbox"}

@@ -303,3 +303,28 @@ def test_whatsapp_s_24_hour_rule(app, database_url, rasa, hours_ago, sent):
             {"event": "slot", "name": "handoff", "value": None}
         ]
         assert status(database_url, chat_id) == "ended"
+
+
+def test_taking_and_ending_are_in_the_lead_s_audit_trail(app, database_url, rasa):
+    from sqlalchemy import select
+
+    from db.models import LeadEvent
+    from tests.webapp.staff.conftest import add_lead
+
+    chat_id = waiting_chat(database_url)
+    reference = add_lead(database_url, sender_id=SENDER)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    post(fay, page, f"{page}/take")
+    post(fay, page, f"{page}/end")
+    with session_factory(database_url)() as session:
+        trail = session.execute(
+            select(LeadEvent.kind, LeadEvent.actor, LeadEvent.detail)
+            .where(LeadEvent.lead_reference == reference)
+            .where(LeadEvent.kind.like("chat_%"))
+            .order_by(LeadEvent.id)
+        ).all()
+    assert trail == [
+        ("chat_taken", "fay", f"chat {chat_id}"),
+        ("chat_ended", "fay", f"chat {chat_id}"),
+    ]
