@@ -41,8 +41,10 @@ INVALID = [
 @pytest.fixture(autouse=True)
 def patched():
     response_schema.install()
+    response_schema._valid_items.clear()
     yield
     RemoteAction._validate_action_result = RASA_CHECK
+    response_schema._valid_items.clear()
 
 
 ACTION = RemoteAction("action_anything", None)
@@ -106,3 +108,47 @@ def test_remote_action_still_uses_a_valid_reply() -> None:
 def test_remote_action_still_refuses_an_invalid_reply() -> None:
     with pytest.raises(ValidationError):
         run_remote_action({"events": [{"event": "slot"}]})
+
+
+def test_a_reply_of_items_seen_valid_is_not_checked_again(monkeypatch) -> None:
+    reply = {
+        "events": [{"event": "slot", "name": "faq_topic", "value": "cost"}],
+        "responses": [{"text": "Hi"}],
+    }
+    assert outcome(response_schema.validate_action_result, reply) is True
+
+    def unused() -> Any:
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(response_schema, "_validator", unused)
+    again = {"responses": [{"text": "Hi"}], "events": list(reply["events"])}
+    assert response_schema.validate_action_result(ACTION, again) is True
+
+
+@pytest.mark.parametrize("bad", INVALID)
+def test_seen_items_do_not_hide_an_invalid_one(bad: Any) -> None:
+    for reply in VALID:
+        response_schema.validate_action_result(ACTION, reply)  # remembered
+    for good in VALID:
+        mixed = bad
+        if isinstance(bad, dict) and isinstance(good, dict):
+            mixed = {
+                key: list(good.get(key) or []) + list(value)
+                if isinstance(value, list)
+                else value
+                for key, value in bad.items()
+            }
+        assert outcome(response_schema.validate_action_result, mixed) == outcome(
+            RASA_CHECK, mixed
+        )
+        assert outcome(RASA_CHECK, mixed) != True  # noqa: E712 - the verdict
+
+
+def test_only_plain_json_items_are_remembered() -> None:
+    looks_alike = {"responses": [{"text": "Hi", "buttons": ("a tuple",)}]}
+    assert response_schema._item_keys(looks_alike) is None
+    one, one_point_o = (
+        {"events": [{"event": "slot", "name": "n", "value": 1}]},
+        {"events": [{"event": "slot", "name": "n", "value": 1.0}]},
+    )
+    assert response_schema._item_keys(one) != response_schema._item_keys(one_point_o)
