@@ -245,11 +245,13 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             for text in texts:
                 if text in self._ahead:
                     found[text] = self._ahead[text]
+        if not found:
+            # exactly the batches `embed` makes (training data: the same
+            # vectors, to the last bit, as before vectors were kept)
+            return self.embed(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             found.update(zip(missing, self.embed(missing), strict=True))
-        if not texts:
-            return np.zeros((0, self.dimension or 0), dtype=np.float32)
         return np.stack([found[text] for text in texts]).astype(np.float32)
 
     # --- the graph ----------------------------------------------------------

@@ -236,3 +236,15 @@ def test_at_most_kept_vectors_are_kept(featurizer, monkeypatch) -> None:
     monkeypatch.setattr(sentence_embeddings, "KEPT_VECTORS", 3)
     featurizer.embed_ahead([f"text {n}" for n in range(5)])
     assert list(featurizer._ahead) == ["text 2", "text 3", "text 4"]
+
+
+def test_with_nothing_kept_the_vectors_are_embeds_own(featurizer, monkeypatch) -> None:
+    """Training data (nothing embedded ahead): the very batches `embed`
+    makes, duplicates and all, so a trained model is bit for bit the same."""
+    featurizer._ahead.clear()
+    texts = [*TEXTS, TEXTS[1]]
+    calls = []
+    real = featurizer.embed
+    monkeypatch.setattr(featurizer, "embed", lambda t: calls.append(list(t)) or real(t))
+    np.testing.assert_array_equal(featurizer.vectors(texts), real(texts))
+    assert calls == [texts]
