@@ -103,12 +103,19 @@ def request_chat(
     wait: timedelta,
     now: Optional[datetime] = None,
 ) -> HandoffChat:
-    """A waiting request for the conversation (its open one, if it already
-    has one: asking twice does not queue it twice). The caller commits."""
-    found = open_chat(session, sender_id)
-    if found is not None:
-        return found
+    """A waiting request for the conversation (its waiting one, if it has
+    one: asking twice does not queue it twice). The caller commits.
+
+    A chat still held is one staff never ended, from an earlier session (in
+    the current one the assistant would not be asked: it is silent while a
+    chat is held): it is ended, and the person waits anew, so nobody is
+    attached to a chat no one is watching."""
     now = now or utcnow()
+    found = open_chat(session, sender_id)
+    if found is not None and found.status == WAITING:
+        return found
+    if found is not None:
+        found.status, found.ended_at = ENDED, now
     chat = HandoffChat(
         sender_id=sender_id,
         channel=(channel or "")[:32] or None,

@@ -114,6 +114,20 @@ def test_only_the_holder_ends_a_chat_and_asking_twice_queues_once(database_url):
     assert new_chat(database_url) != chat_id  # a new request after the end
 
 
+def test_a_chat_left_held_from_an_earlier_session_is_ended_by_a_new_request(
+    database_url,
+):
+    ana = add_staff(database_url, "ana")
+    old = new_chat(database_url)
+    with session_factory(database_url)() as session:
+        assert handoff.take(session, old, ana)
+    fresh = new_chat(database_url)
+    assert fresh != old
+    with session_factory(database_url)() as session:
+        assert session.get(HandoffChat, old).status == handoff.ENDED
+        assert session.get(HandoffChat, fresh).status == handoff.WAITING
+
+
 def test_give_back_returns_a_chat_to_the_queue(database_url):
     ana = add_staff(database_url, "ana")
     chat_id = new_chat(database_url)
