@@ -285,7 +285,7 @@ class Settings:
     clinic_profile_path: Path = PROJECT_ROOT / "clinic_profile.yml"
     rasa_url: str = "http://localhost:5005"
     # The token of Rasa's HTTP API (RASA_AUTH_TOKEN), which the staff app
-    # uses for live chat (webapp/staff/rasa_api.py); `make run` draws one per
+    # uses for live chat (clinic/rasa_api.py); `make run` draws one per
     # run. Empty: the API is off and staff cannot join chats.
     rasa_auth_token: str = ""
     # How long Rasa waits for the action server (the lead form's actions)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinic.profile import ProfileError, current_profile
 from clinic.settings import Settings, get_settings
 from db.engine import session_factory
+from notifications.handoff import end_overdue_waits
 from notifications.outbox import SmtpSettings, deliver_due
 from notifications.red_flags import Recipient, alert_new_red_flags
 from notifications.retention import RetentionSchedule
@@ -48,6 +49,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                 seen = alert_new_red_flags(session, recipient(settings), seen)
         except (SQLAlchemyError, ProfileError) as error:
             logger.warning("Red flags not checked: %s", type(error).__name__)
+        try:  # live chat: no wait outlives a lost Rasa reminder (#15)
+            end_overdue_waits(factory, settings.rasa_url, settings.rasa_auth_token)
+        except SQLAlchemyError as error:
+            logger.warning("Chat requests not checked: %s", type(error).__name__)
         try:
             report = deliver_due(factory, smtp)
             if report.sent or report.kept_local or report.failed:

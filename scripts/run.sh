@@ -18,7 +18,7 @@ export RASA_URL="${RASA_URL:-http://localhost:$RASA_PORT}"
 export REST_CHANNEL="${REST_CHANNEL:-open}"
 set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
 # Rasa's HTTP API is on for one client, the staff app's live chat
-# (webapp/staff/rasa_api.py), with a token drawn for this run unless
+# (clinic/rasa_api.py), with a token drawn for this run unless
 # RASA_AUTH_TOKEN is given: every API call without it is refused (401).
 export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')}"
 # var/ holds the database, the outboxes and the secrets: owner-only

@@ -245,3 +245,28 @@ def test_nobody_takes_the_chat_in_time(stack, staff):
     assert the_chat(stack["db"], number).status == "expired"
     listed = staff.get("/staff/chats/list").get_data(as_text=True)
     assert "+16045550179" not in listed and "Nobody is waiting" in listed
+
+
+def test_a_lost_reminder_still_ends_the_wait(stack, staff):
+    """As after a restart of Rasa: the request is overdue but Rasa's reminder
+    has not fired. The worker's pass triggers the timeout through the API."""
+    from datetime import timedelta
+
+    from db.models import utcnow
+    from notifications.handoff import end_overdue_waits
+
+    number = "+16045550180"
+    phone = Phone(stack, number)
+    phone.ask("hello", "automated assistant")
+    phone.ask("3", "asking the front desk")
+    chat = the_chat(stack["db"], number)
+    with session_factory(stack["db"])() as session:
+        row = session.get(HandoffChat, chat.id)
+        row.wait_until = utcnow() - timedelta(minutes=5)  # overdue, reminder not yet
+        session.commit()
+    since = len(phone.replies())
+    factory = session_factory(stack["db"])
+    assert end_overdue_waits(factory, stack["url"], API_TOKEN) == 1
+    replies = phone.wait_for(lambda r: "I just need a few details" in r, since)
+    assert any("could join in time" in r["body"] for r in replies)
+    assert the_chat(stack["db"], number).status == "expired"

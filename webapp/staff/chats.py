@@ -11,7 +11,7 @@
 
 A take is a conditional UPDATE (db/handoff.py): of two staff members who
 click at once, exactly one gets the chat and the other is told who has it.
-What the person sees goes through Rasa's HTTP API (webapp/staff/rasa_api.py):
+What the person sees goes through Rasa's HTTP API (clinic/rasa_api.py):
 the `handoff` slot (`held`, then empty), and staff messages as bot events
 with the staff member's account, in the same conversation as everything
 else. Front desk and admins alike may take chats.
@@ -36,6 +36,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from clinic import rasa_api
 from clinic.conversation_ids import number_of
 from clinic.settings import PROJECT_ROOT, get_settings
 from db import handoff
@@ -43,7 +44,7 @@ from db.deletion import has_events_table
 from db.models import Lead, LeadEvent, utcnow
 from db.rasa_events import event_data, events
 from db.staff_models import HandoffChat
-from webapp.staff import auth, labels, rasa_api
+from webapp.staff import auth, labels
 from webapp.staff.forms import AvailabilityForm, ChatForm, ReplyForm
 from webapp.staff.roles import FRONT_DESK, allow
 from webapp.staff.transcript import is_red_flagged, transcript

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from flask.testing import FlaskClient
 
+from clinic import rasa_api
 from db import handoff
 from db.engine import session_factory
 from db.staff_models import HandoffChat
@@ -22,7 +23,7 @@ from tests.webapp.staff.conftest import (
     user,
     write_conversation,
 )
-from webapp.staff import chats, rasa_api, roles
+from webapp.staff import chats, roles
 from webapp.staff.transcript import build_transcript
 
 SENDER = "tel:+16045550100"

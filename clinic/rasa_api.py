@@ -1,6 +1,7 @@
-"""What the staff app asks of Rasa for live chat (#15): events appended to a
-conversation through Rasa's HTTP API, sent to the person on the channel they
-last used.
+"""What the staff app and the notification worker ask of Rasa for live chat
+(#15): events appended to a conversation through Rasa's HTTP API, sent to
+the person on the channel they last used; and the wait's timeout, triggered
+when Rasa's own reminder was lost (notifications/handoff.py).
 
 `POST /conversations/<id>/tracker/events?execute_side_effects=true&
 output_channel=latest` appends the events under the conversation's lock
@@ -12,7 +13,8 @@ and not the project's own channel code: docs/decisions.md.
 
 The API needs its token (RASA_AUTH_TOKEN, sent as Rasa expects it, in the
 `token` query parameter); without one the staff app cannot join chats and
-says so. Nothing of the conversation is logged here.
+says so. Nothing of the conversation is logged here. Only the standard
+library: the web app and the worker both use it.
 """
 
 from __future__ import annotations
@@ -53,11 +55,14 @@ def cancel_reminder(name: str) -> Dict[str, Any]:
     return {"event": "cancel_reminder", "name": name}
 
 
-def append_events(
-    rasa_url: str, token: str, sender_id: str, events: List[Dict[str, Any]]
+def _post(
+    rasa_url: str,
+    token: str,
+    sender_id: str,
+    action: str,
+    query: Dict[str, str],
+    body: Any,
 ) -> None:
-    """Appends `events` to the conversation and sends its bot messages to the
-    person's latest channel. Raises RasaUnavailable on any failure."""
     if not token:
         raise RasaUnavailable("RASA_AUTH_TOKEN is not set")
     if not rasa_url.lower().startswith(("http://", "https://")):
@@ -67,18 +72,13 @@ def append_events(
         # would name another conversation. tel:, web: and checked rest: ids
         # are all of these characters.
         raise RasaUnavailable("this conversation id cannot be addressed")
-    query = urlencode(
-        {
-            "execute_side_effects": "true",
-            "output_channel": "latest",
-            "include_events": "NONE",
-            "token": token,
-        }
+    query = {**query, "output_channel": "latest", "token": token}
+    url = (
+        f"{rasa_url.rstrip('/')}/conversations/{sender_id}/{action}?{urlencode(query)}"
     )
-    url = f"{rasa_url.rstrip('/')}/conversations/{sender_id}/tracker/events?{query}"
     request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
         url,
-        data=json.dumps(events).encode(),
+        data=json.dumps(body).encode(),
         method="POST",
         headers={"Content-Type": "application/json"},
     )
@@ -88,8 +88,24 @@ def append_events(
         ) as response:
             response.read()
     except urllib.error.HTTPError as error:
-        logger.error("Rasa's HTTP API refused live-chat events: %s", error.code)
+        logger.error("Rasa's HTTP API refused a live-chat call: %s", error.code)
         raise RasaUnavailable(f"Rasa answered {error.code}") from error
     except (OSError, ValueError) as error:  # URLError, timeouts, a bad URL
         logger.error("Rasa's HTTP API unreachable: %s", type(error).__name__)
         raise RasaUnavailable(type(error).__name__) from error
+
+
+def append_events(
+    rasa_url: str, token: str, sender_id: str, events: List[Dict[str, Any]]
+) -> None:
+    """Appends `events` to the conversation and sends its bot messages to the
+    person's latest channel. Raises RasaUnavailable on any failure."""
+    query = {"execute_side_effects": "true", "include_events": "NONE"}
+    _post(rasa_url, token, sender_id, "tracker/events", query, events)
+
+
+def trigger_intent(rasa_url: str, token: str, sender_id: str, intent: str) -> None:
+    """Runs the conversation's next turn as if the person had sent `intent`
+    (as a Rasa reminder does), replies going to their latest channel."""
+    query = {"include_events": "NONE"}
+    _post(rasa_url, token, sender_id, "trigger_intent", query, {"name": intent})

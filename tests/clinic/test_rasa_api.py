@@ -1,4 +1,4 @@
-"""The staff app's calls to Rasa's HTTP API (webapp/staff/rasa_api.py),
+"""The staff app's calls to Rasa's HTTP API (clinic/rasa_api.py),
 against a stand-in server that records them."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from webapp.staff import rasa_api
+from clinic import rasa_api
 
 
 @pytest.fixture
@@ -79,3 +79,14 @@ def test_a_refusal_or_no_server_is_rasa_unavailable(rasa):
         rasa_api.append_events("http://127.0.0.1:9", "t", "web:abc", [])
     with pytest.raises(rasa_api.RasaUnavailable):
         rasa_api.append_events("file:///etc/passwd", "t", "web:abc", [])
+
+
+def test_a_timeout_is_triggered_as_an_intent_for_the_latest_channel(rasa):
+    rasa_api.trigger_intent(
+        rasa["url"], "s3cret", "web:abc", "EXTERNAL_handoff_timeout"
+    )
+    [call] = rasa["received"]
+    assert call["path"] == "/conversations/web:abc/trigger_intent"
+    assert call["query"]["output_channel"] == ["latest"]
+    assert call["query"]["token"] == ["s3cret"]
+    assert call["body"] == {"name": "EXTERNAL_handoff_timeout"}
