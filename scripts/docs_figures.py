@@ -149,6 +149,7 @@ TABLES: Dict[str, tuple] = {
     "sentence": (BENCH, "make bench", report.sentence_rows),
     "bench": (BENCH, "make bench", bench_table),
     "capacity": (BENCH, "make bench", report.capacity_table),
+    "profile": (BENCH, "make bench", report.profile_table),
     "turns": (BENCH, "make bench", report.turns_table),
     "turns_profile": (BENCH, "make bench", report.turns_profile_table),
     "readability": (readability.OUT, "make readability", readability.results_table),

@@ -304,17 +304,9 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
             f"| {_fmt(row.get('throughput_per_s'))} | {row.get('errors', 'n/a')} "
             f"| {_fmt(cpu.get('rasa'), 'ms')}, {_fmt(cpu.get('actions'), 'ms')} |"
         )
-    profiled = results.get("profile") or {}
-    if profiled.get("stages"):
-        lines += [
-            "",
-            f"Where the Rasa server's time goes (py-spy, {profiled['samples']} "
-            f"samples during {profiled.get('during', 'n/a')}):",
-            "",
-            "| stage of a turn | share of samples |",
-            "| --- | --- |",
-        ]
-        lines += [f"| {r['stage']} | {r['share']:.0%} |" for r in profiled["stages"]]
+    profile_rows = profile_table(results)
+    if profile_rows:
+        lines += ["", *profile_rows]
     rss = results.get("rss", {})
     lines += [
         "",
@@ -326,6 +318,22 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def profile_table(results: Dict[str, Any]) -> List[str]:
+    """Where the Rasa server's time goes under load (py-spy, the load part's
+    top back-to-back level, scripts/bench/profile.py)."""
+    profiled = results.get("profile") or {}
+    if not profiled.get("stages"):
+        return []
+    lines = [
+        f"Where the Rasa server's time goes (py-spy, {profiled['samples']} "
+        f"samples during {profiled.get('during', 'n/a')}):",
+        "",
+        "| stage of a turn | share of samples |",
+        "| --- | --- |",
+    ]
+    return lines + [f"| {r['stage']} | {r['share']:.0%} |" for r in profiled["stages"]]
 
 
 def capacity_table(results: Dict[str, Any]) -> List[str]:

@@ -778,3 +778,9 @@ def test_the_capacity_part_can_be_left_out_and_sized():
     options = Options.from_env({"BENCH_SKIP": "capacity", "BENCH_CONVERSATIONS": "20"})
     assert "capacity" in options.skip and options.conversations == 20
     assert Options.from_env({}).conversations == 1000
+
+
+def test_the_py_spy_table_is_its_own_for_the_docs():
+    rows = report.profile_table(fake_results())
+    assert "| NLU parse (pipeline graph) | 50% |" in rows
+    assert report.profile_table({}) == []
