@@ -136,6 +136,24 @@ def bench_table(results: Dict[str, Any]) -> List[str]:
     return lines
 
 
+# The rows of the with / without table the README shows; docs/performance.md
+# has them all.
+SUMMARY_ROWS = (
+    "FAQ topic accuracy",
+    "out-of-scope recall",
+    "CPU per parsed message",
+    "peak RSS",
+    "`Agent.load`",
+)
+
+
+def sentence_summary_rows(results: Dict[str, Any]) -> List[str]:
+    """make bench's with / without sentence features table, only the rows
+    that say what the sentence vector buys and costs."""
+    rows = report.sentence_rows(results)
+    return rows[:2] + [r for r in rows[2:] if r[2:].startswith(SUMMARY_ROWS)]
+
+
 def _read(path: Path) -> Optional[Dict[str, Any]]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -147,6 +165,7 @@ TABLES: Dict[str, tuple] = {
     "evaluation": (EVALUATION, "make evaluate", evaluation_table),
     # The same table as make bench's own report (scripts/bench/report.py).
     "sentence": (BENCH, "make bench", report.sentence_rows),
+    "sentence_summary": (BENCH, "make bench", sentence_summary_rows),
     "bench": (BENCH, "make bench", bench_table),
     "capacity": (BENCH, "make bench", report.capacity_table),
     "profile": (BENCH, "make bench", report.profile_table),

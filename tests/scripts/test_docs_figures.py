@@ -79,6 +79,17 @@ def test_the_sentence_block_is_make_bench_s_own_table() -> None:
     assert "stale table" in text  # no evaluation results: untouched
 
 
+def test_the_readme_s_sentence_summary_keeps_what_it_buys_and_costs() -> None:
+    page = "<!-- figures:sentence_summary -->\n<!-- /figures:sentence_summary -->\n"
+    text = fill(page, loader({BENCH: BENCH_RESULTS}))
+    assert "| figure | with sentence features | without |" in text
+    assert "| FAQ topic accuracy, real questions (`make evaluate`: >= " in text
+    assert "| CPU per parsed message, real questions | 41.50 ms | n/a |" in text
+    assert "parse p50" not in text and "RSS after `Agent.load`" not in text
+    full = fill(PAGE, loader({BENCH: BENCH_RESULTS}))
+    assert len(text.splitlines()) < len(full.splitlines()) - 5
+
+
 def test_filling_twice_changes_nothing() -> None:
     found = loader({EVALUATION: EVALUATION_RESULTS, BENCH: BENCH_RESULTS})
     once = fill(PAGE, found)
