@@ -41,7 +41,8 @@ Rasa parses one message at a time, and one model call costs about the same
 CPU for one short text as for four (about 11 ms against 17 ms here), so
 `embed_ahead(texts)` lets a caller that sees several messages coming embed
 them in one batch first: every loaded featurizer keeps the vectors of the
-latest `KEPT_VECTORS` texts it embedded ahead, and `process()` takes a
+latest `KEPT_VECTORS` texts it embedded ahead (by a digest of each text,
+never the text), and `process()` takes a
 text's vector from there instead of computing it again. The vectors are
 the model's for that text either way (batching only pads, and the mask
 leaves padding out; tests compare them). rasa_extensions/nlu_batching.py
@@ -50,6 +51,7 @@ gathers concurrent conversations' messages for it.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 from collections import OrderedDict
@@ -71,6 +73,13 @@ from scripts.sentence_model import MODEL_DIR, REQUIRED_FILES, ROOT
 
 KEPT_VECTORS = 1024  # per featurizer: 1.5 MiB of float32 vectors at most
 _loaded: weakref.WeakSet[SentenceEmbeddingFeaturizer] = weakref.WeakSet()
+
+
+def _key(text: Text) -> Text:
+    """Where a text's vector embedded ahead is kept: a digest, not the text,
+    so what people typed (health details) is not held in this process's
+    memory, even after their conversation is deleted."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def embed_ahead(texts: Sequence[Text]) -> int:
@@ -135,6 +144,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._tokenizer: Any = None
         self._encode: Any = None
         self.dimension: Optional[int] = None
+        # Vectors embedded ahead, by a SHA-256 of their text (`_key`).
         self._ahead: OrderedDict[Text, np.ndarray] = OrderedDict()
         self._ahead_lock = threading.Lock()
         _loaded.add(self)
@@ -226,14 +236,14 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         """Embeds the texts not kept yet in one batch and keeps every
         vector, newest last, for `vectors` (the module docstring)."""
         with self._ahead_lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._ahead]
+            missing = [t for t in dict.fromkeys(texts) if _key(t) not in self._ahead]
         if not missing:
             return
         computed = self.embed(missing)
         with self._ahead_lock:
             for text, vector in zip(missing, computed, strict=True):
-                self._ahead[text] = vector
-                self._ahead.move_to_end(text)
+                self._ahead[_key(text)] = vector
+                self._ahead.move_to_end(_key(text))
             while len(self._ahead) > KEPT_VECTORS:
                 self._ahead.popitem(last=False)
 
@@ -243,8 +253,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         found: Dict[Text, np.ndarray] = {}
         with self._ahead_lock:
             for text in texts:
-                if text in self._ahead:
-                    found[text] = self._ahead[text]
+                if _key(text) in self._ahead:
+                    found[text] = self._ahead[_key(text)]
         if not found:
             # exactly the batches `embed` makes (training data: the same
             # vectors, to the last bit, as before vectors were kept)

@@ -21,8 +21,9 @@ send much the same few events every turn. Rasa's schema checks `events`
 and `responses` item by item (an object whose two arrays' items each have
 a schema, nothing else), so a reply is valid exactly when each of its
 items is. The items of valid replies are remembered (`KEPT_ITEMS`, by
-their exact value: only plain JSON values, keyed by `repr`, which tells
-1 from 1.0 and True, and a list from a tuple); a reply made only of
+their exact value: only plain JSON values, keyed by a SHA-256 of their
+`repr`, which tells 1 from 1.0 and True, and a list from a tuple, and keeps
+no text a person typed in memory); a reply made only of
 remembered items is valid without the check. Any other reply is checked
 in full, so a rejection is still Rasa's, with its message.
 
@@ -36,6 +37,7 @@ installed by the start-up hook (rasa_extensions/plugin.py).
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text
 
@@ -79,8 +81,15 @@ def _item_keys(result: Any) -> Optional[List[Text]]:
         items = result[name]
         if type(items) is not list or not all(_plain(item) for item in items):
             return None
-        keys += [f"{name}:{item!r}" for item in items]
+        keys += [_digest(f"{name}:{item!r}") for item in items]
     return keys
+
+
+def _digest(text: Text) -> Text:
+    """A fixed-size key for one reply item: items can hold what a person
+    typed (the lead form's slots), which must not stay in this process's
+    memory after the conversation is deleted, and can be long."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def validate_action_result(self: Any, result: Dict[Text, Any]) -> bool:

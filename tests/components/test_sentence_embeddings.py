@@ -234,8 +234,11 @@ def test_at_most_kept_vectors_are_kept(featurizer, monkeypatch) -> None:
     from components import sentence_embeddings
 
     monkeypatch.setattr(sentence_embeddings, "KEPT_VECTORS", 3)
+    featurizer._ahead.clear()
     featurizer.embed_ahead([f"text {n}" for n in range(5)])
-    assert list(featurizer._ahead) == ["text 2", "text 3", "text 4"]
+    assert list(featurizer._ahead) == [
+        sentence_embeddings._key(f"text {n}") for n in (2, 3, 4)
+    ]
 
 
 def test_with_nothing_kept_the_vectors_are_embeds_own(featurizer, monkeypatch) -> None:
@@ -248,3 +251,15 @@ def test_with_nothing_kept_the_vectors_are_embeds_own(featurizer, monkeypatch) -
     monkeypatch.setattr(featurizer, "embed", lambda t: calls.append(list(t)) or real(t))
     np.testing.assert_array_equal(featurizer.vectors(texts), real(texts))
     assert calls == [texts]
+
+
+def test_vectors_embedded_ahead_are_kept_without_their_text(featurizer) -> None:
+    """What people typed (health details) is not held in memory by the
+    batching: only a digest of each text, beside its vector."""
+    text = "my left calf has been numb since Tuesday"
+    featurizer.embed_ahead([text])
+    kept = list(featurizer._ahead)
+    assert kept and all("calf" not in key and len(key) == 64 for key in kept)
+    np.testing.assert_allclose(
+        featurizer.vectors([text])[0], featurizer.embed([text])[0], atol=1e-5
+    )

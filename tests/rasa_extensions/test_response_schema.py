@@ -152,3 +152,15 @@ def test_only_plain_json_items_are_remembered() -> None:
         {"events": [{"event": "slot", "name": "n", "value": 1.0}]},
     )
     assert response_schema._item_keys(one) != response_schema._item_keys(one_point_o)
+
+
+def test_remembered_items_hold_no_text_of_the_reply() -> None:
+    """A reply item can hold what a person typed (the lead form's name or
+    phone): only a fixed-size digest of it stays in memory."""
+    reply = {
+        "events": [{"event": "slot", "name": "name", "value": "Dana Q. Example"}],
+        "responses": [],
+    }
+    keys = response_schema._item_keys(reply)
+    assert keys is not None and len(keys) == 1
+    assert "Dana" not in keys[0] and len(keys[0]) == 64
