@@ -44,6 +44,18 @@ its Engine.IO session ids begin with '<name>.': the long-polling transport
 sends a session's requests separately, and nginx (deploy/nginx/scaled.conf)
 routes each one by that prefix to the replica that holds the session.
 
+Replicas pass socket.io emits to each other through Redis. The staff app's
+live-chat messages (#15) go through Rasa's HTTP API, which may be served by
+either replica, while the widget's socket is held by one: python-socketio
+emits only to the sockets of its own process. When REDIS_HOST is set (the
+lock store's Redis, clinic/settings.py), the server gets python-socketio's
+`AsyncRedisManager` as its client manager, so an emit to a room is
+published on a Redis channel (`<LOCK_KEY_PREFIX>:socketio`) and every
+replica sends it to the sockets it holds in that room. Without Redis (a
+single process, `make run`) the server keeps its in-process manager.
+Upstream Rasa builds the server without a `client_manager`; see
+https://python-socketio.readthedocs.io/en/stable/server.html#using-a-message-queue.
+
 Urgent replies reach the widget marked as such. Rasa's socket.io output
 sends only the text of each paragraph (and the buttons) and drops the rest
 of a response; `WidgetOutput` adds `"metadata": {"urgent": true}` to the
@@ -65,6 +77,7 @@ import rasa.core.channels.channel
 from rasa.core.channels import socketio
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from sanic import Blueprint
+from socketio import AsyncRedisManager, AsyncServer
 
 from channels.twilio_channel import local_token  # its safe, 0600 secret file
 from clinic.conversation_ids import issue_web_token, web_conversation_of
@@ -111,6 +124,28 @@ def named_ids(generate_id: Callable[[], str], replica: str) -> Callable[[], str]
         return f"{replica}.{generate_id()}"
 
     return generate
+
+
+def share_through_redis(sio: AsyncServer) -> Optional[AsyncRedisManager]:
+    """Gives `sio` a Redis message queue to the other replicas when Redis is
+    configured (REDIS_HOST); returns the manager, or None (a single process).
+
+    To be called before the server's first connection: python-socketio
+    initialises its manager (and starts the Redis listener) then."""
+    settings = get_settings()
+    if not settings.redis_url:
+        return None
+    prefix = settings.lock_key_prefix
+    manager = AsyncRedisManager(
+        settings.redis_url,
+        channel=f"{prefix}:socketio" if prefix else "socketio",
+        redis_options={"password": settings.redis_password or None},
+    )
+    if sio.manager_initialized:
+        raise RuntimeError("the socket.io server is already running")
+    sio.manager = manager
+    manager.set_server(sio)
+    return manager
 
 
 def urgent_flags(text: Text, metadata: Any) -> List[Tuple[Text, bool]]:
@@ -170,6 +205,7 @@ class SocketIOInput(GuardedChannel, socketio.SocketIOInput):
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
+        share_through_redis(sio)
         replica = get_settings().replica_name
         if replica:
             # generate_id is python-engineio's own hook for session ids.

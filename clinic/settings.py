@@ -83,6 +83,11 @@ VARIABLES = (
     "TWILIO_PUBLIC_URL",
     "TWILIO_API_BASE",
     "TWILIO_LOCAL_DIR",
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_DB",
+    "REDIS_PASSWORD",
+    "LOCK_KEY_PREFIX",
 )
 
 
@@ -323,6 +328,24 @@ class Settings:
     smtp_starttls: bool = True
     smtp_from: str = "assistant@localhost"
     staff_email: str = ""  # overrides the clinic profile's staff_email
+    # Redis, for several Rasa replicas (`make run-scaled`): the lock store
+    # (deploy/endpoints.scaled.yml) and the socket.io channel's message
+    # queue between replicas (channels/socketio_channel.py). No REDIS_HOST:
+    # a single process, without Redis.
+    redis_host: str = ""
+    redis_port: int = 6379
+    redis_db: int = 1  # as run_scaled.sh and Rasa's Redis lock store
+    redis_password: str = ""
+    lock_key_prefix: str = ""  # LOCK_KEY_PREFIX: keeps deployments apart
+
+    @property
+    def redis_url(self) -> str:
+        """`redis://host:port/db` (the password goes apart), or "" without
+        REDIS_HOST."""
+        if not self.redis_host:
+            return ""
+        host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host
+        return f"redis://{host}:{self.redis_port}/{self.redis_db}"
 
     # Parsed when first used, so that a bad STAFF_* value stops the staff
     # app (which reads them at start) and not, say, the action server.
@@ -362,6 +385,11 @@ class Settings:
             smtp_starttls=bool(_flag("SMTP_STARTTLS", True)),
             smtp_from=_text("SMTP_FROM", "assistant@localhost"),
             staff_email=_text("STAFF_EMAIL"),
+            redis_host=_text("REDIS_HOST"),
+            redis_port=_int("REDIS_PORT", 6379),
+            redis_db=_int("REDIS_DB", 1, minimum=0),
+            redis_password=_text("REDIS_PASSWORD"),
+            lock_key_prefix=_text("LOCK_KEY_PREFIX"),
         )
 
 

@@ -4,7 +4,10 @@ replies marked for the widget, and plain text on REST and SMS."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import secrets
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -13,6 +16,8 @@ from rasa.core.channels import socketio
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from socketio import AsyncRedisManager
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from channels.socketio_channel import SocketIOInput, WidgetOutput
 from channels.twilio_channel import TwilioOutput
@@ -42,6 +47,60 @@ def test_a_named_replica_puts_its_name_before_each_session_id(monkeypatch):
 
 def test_a_single_process_keeps_engineio_s_own_ids(monkeypatch):
     assert "." not in _session_id(monkeypatch, "")
+
+
+# ---- several replicas: emits through Redis (#15) ------------------------------
+
+
+def test_a_single_process_keeps_the_in_process_manager(monkeypatch):
+    monkeypatch.delenv("REDIS_HOST", raising=False)
+    channel = SocketIOInput(session_persistence=True)
+    channel.blueprint(_ignore)
+    assert not isinstance(channel.sio.manager, AsyncPubSubManager)
+
+
+def _redis_or_skip() -> None:
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=3).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not reachable at 127.0.0.1:6379")
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+
+
+async def test_with_redis_the_api_s_output_reaches_every_replica(monkeypatch):
+    """Rasa's HTTP API sends through get_output_channel(); its emit to the
+    conversation's room is published for the replica holding the socket."""
+    from redis import asyncio as aioredis
+
+    _redis_or_skip()
+    prefix = "t" + secrets.token_hex(6)
+    monkeypatch.setenv("REDIS_HOST", "127.0.0.1")
+    monkeypatch.setenv("REDIS_PORT", "6379")
+    monkeypatch.setenv("REDIS_DB", "1")
+    monkeypatch.setenv("LOCK_KEY_PREFIX", prefix)
+    channel = SocketIOInput(session_persistence=True)
+    channel.blueprint(_ignore)
+    assert isinstance(channel.sio.manager, AsyncRedisManager)
+    listener = aioredis.Redis.from_url("redis://127.0.0.1:6379/1")
+    pubsub = listener.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(f"{prefix}:socketio")
+    try:
+        output = channel.get_output_channel()
+        await output.send_text_message("web:abc", "Hello, Ana here.")
+        message = None
+        while message is None:  # a subscription's first read may be empty
+            message = await pubsub.get_message(timeout=10)
+    finally:
+        await pubsub.close()
+        await listener.close()
+        await channel.sio.manager.redis.close()
+    published = json.loads(message["data"])
+    assert published["method"] == "emit"
+    assert (published["event"], published["room"]) == ("bot_uttered", "web:abc")
+    assert published["data"] == [{"text": "Hello, Ana here."}]
 
 
 # ---- urgent replies: marked for the widget, plain text elsewhere -------------

@@ -57,6 +57,8 @@ def test_parsed_once_until_a_variable_changes(monkeypatch):
         ("STAFF_SESSION_HOURS", "0"),
         ("STAFF_TIMEZONE", "Mars/Olympus"),
         ("REPLICA_NAME", "r1.evil"),
+        ("REDIS_PORT", "six"),
+        ("REDIS_DB", "-1"),
         ("WEB_TRUSTED_PROXIES", "-1"),
         ("WEB_TRUSTED_PROXIES", "yes"),
     ],
@@ -66,6 +68,22 @@ def test_a_bad_value_names_its_variable(monkeypatch, name, value):
     with pytest.raises(SettingsError, match=name):
         settings = get_settings()
         _ = settings.staff  # the staff app's part is parsed when used
+
+
+@pytest.mark.parametrize(
+    "host, url",
+    [
+        ("", ""),  # a single process: no Redis
+        ("redis.internal", "redis://redis.internal:6380/2"),
+        ("::1", "redis://[::1]:6380/2"),
+    ],
+)
+def test_the_redis_url_is_that_of_the_lock_store_s_settings(monkeypatch, host, url):
+    monkeypatch.setenv("REDIS_HOST", host)
+    monkeypatch.setenv("REDIS_PORT", "6380")
+    monkeypatch.setenv("REDIS_DB", "2")
+    monkeypatch.setenv("REDIS_PASSWORD", "not-in-the-url")
+    assert get_settings().redis_url == url
 
 
 def test_a_bad_staff_value_does_not_stop_the_other_processes(monkeypatch):

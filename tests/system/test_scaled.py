@@ -13,6 +13,7 @@ tracker store holds every turn that was acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -246,3 +247,45 @@ def test_load_16_conversations_for_60_seconds(scaled_run):
         events = tracker_events(db, rest_conversation_id(sender))
         assert said(events) == acknowledged, sender
         assert_well_formed(events)
+
+
+def test_a_staff_message_sent_through_the_other_replica_reaches_the_widget(
+    scaled_run,
+):
+    """Live chat (#15): the staff app appends its message through the API of
+    whichever replica it reaches, not always the one holding the widget's
+    socket.io connection; the emit must still reach the widget (through
+    Redis, channels/socketio_channel.py)."""
+    from clinic.rasa_api import append_events, staff_message
+
+    by_name = {"r" + url.rsplit(":", 1)[1]: url for url in scaled_run["replicas"]}
+
+    async def talk() -> Tuple[str, List[dict]]:
+        widget = Widget(scaled_run["url"])
+        await widget.connect()
+        try:
+            # The person's latest message came from the widget: the API's
+            # output_channel=latest is then the socket.io channel.
+            assert "week" in await widget.ask("how often do I need IMS?")
+            holder = widget.client.eio.sid.split(".", 1)[0]
+            other = next(url for name, url in by_name.items() if name != holder)
+            before = len(widget.replies)
+            message = staff_message("Hello, Ana from the clinic here.", 1, "ana")
+            await asyncio.to_thread(
+                append_events,
+                other,
+                scaled_run["token"],
+                widget.conversation,
+                [message],
+            )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await widget.wait_for(before + 1)  # asserted below, with what came
+            return holder, widget.replies[before:]
+        finally:
+            await widget.close()
+
+    holder, received = asyncio.run(talk())
+    assert holder in by_name  # the session id names its replica
+    assert [r.get("text") for r in received] == ["Hello, Ana from the clinic here."], (
+        received
+    )
