@@ -16,6 +16,7 @@ PORT="${PORT:-8080}"                        # nginx in front of Rasa: clients us
 RASA_PORTS="${RASA_PORTS:-5005 5006}"       # one Rasa replica per port
 ACTION_PORTS="${ACTION_PORTS:-5055 5056}"   # one action server per port
 ACTIONS_PROXY_PORT="${ACTIONS_PROXY_PORT:-5050}"
+API_PROXY_PORT="${API_PROXY_PORT:-5004}"    # Rasa's HTTP API, for the staff app only
 WEB_PORT="${WEB_PORT:-8000}"
 NGINX_DIR="${NGINX_DIR:-var/nginx}"         # nginx's config, pid and buffers
 export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/ims_scaled?connect_timeout=5}"
@@ -23,17 +24,18 @@ export REDIS_HOST="${REDIS_HOST:-127.0.0.1}" REDIS_PORT="${REDIS_PORT:-6379}"
 export REDIS_DB="${REDIS_DB:-1}" REDIS_PASSWORD="${REDIS_PASSWORD:-}"
 export LOCK_KEY_PREFIX="${LOCK_KEY_PREFIX:-ims}"
 export ACTION_ENDPOINT_URL="http://127.0.0.1:$ACTIONS_PROXY_PORT/webhook"
-export RASA_URL="${RASA_URL:-http://localhost:$PORT}"
+export RASA_URL="${RASA_URL:-http://127.0.0.1:$API_PROXY_PORT}"
 set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
 
-# Rasa's HTTP API (/model, /status, /conversations/...) stays off unless a
-# token or JWT secret is given; then every API call needs it.
-api=()
-if [ -n "${RASA_AUTH_TOKEN:-}" ]; then api+=(--enable-api --auth-token "$RASA_AUTH_TOKEN"); fi
-if [ -n "${RASA_JWT_SECRET:-}" ]; then
-  [ ${#api[@]} -gt 0 ] || api+=(--enable-api)
-  api+=(--jwt-secret "$RASA_JWT_SECRET")
-fi
+# Rasa's HTTP API (/model, /status, /conversations/...) is on in every
+# replica for the staff app's live chat and the notification worker
+# (clinic/rasa_api.py), with a token drawn for this run unless
+# RASA_AUTH_TOKEN is given: every API call without it is refused (401).
+# nginx serves it only on its own listener (API_PROXY_PORT, RASA_URL), not
+# on PORT, which has the channels alone.
+export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')}"
+api=(--enable-api --auth-token "$RASA_AUTH_TOKEN")
+if [ -n "${RASA_JWT_SECRET:-}" ]; then api+=(--jwt-secret "$RASA_JWT_SECRET"); fi
 
 trap stop_all INT TERM EXIT
 
@@ -75,7 +77,8 @@ done
 
 "$BIN/python" -m deploy.nginx.render --out "$NGINX_DIR/nginx.conf" \
   --listen "127.0.0.1:$PORT" "${replicas[@]}" \
-  --actions-listen "127.0.0.1:$ACTIONS_PROXY_PORT" "${actions[@]}"
+  --actions-listen "127.0.0.1:$ACTIONS_PROXY_PORT" "${actions[@]}" \
+  --api-listen "127.0.0.1:$API_PROXY_PORT"
 "$NGINX" -p "$(cd "$NGINX_DIR" && pwd)" -e stderr -c nginx.conf -g "daemon off;" &
 pids+=($!)
 "$BIN/python" -m webapp --port "$WEB_PORT" &
@@ -94,6 +97,8 @@ cat <<MSG
                               unless REST_CHANNEL_TOKEN or REST_CHANNEL=open)
     Rasa replicas:            $RASA_PORTS (loopback only)
     Action servers:           $ACTION_PORTS, through nginx on $ACTIONS_PROXY_PORT
+    Rasa's HTTP API:          through nginx on $API_PROXY_PORT (loopback, with
+                              RASA_AUTH_TOKEN; for the staff app's live chat)
     Demo clinic page:         http://localhost:$WEB_PORT/
   Press Ctrl-C to stop everything.
 

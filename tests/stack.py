@@ -280,7 +280,8 @@ def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
 
     Two Rasa replicas and two action servers behind nginx, a throwaway
     PostgreSQL database, Redis locks under a key prefix of this run only,
-    and the HTTP API on with a random token (`RASA_AUTH_TOKEN`).
+    and the HTTP API on with a random token (`RASA_AUTH_TOKEN`), served by
+    nginx on its own listener (`api`), not on the public one (`url`).
     """
     import redis
 
@@ -299,6 +300,7 @@ def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
     replicas = [free_port(), free_port()]
     actions = [free_port(), free_port()]
     proxy, actions_proxy, web = free_port(), free_port(), free_port()
+    api_proxy = free_port()
     prefix = "t" + secrets.token_hex(6)
     token = secrets.token_urlsafe(24)
     env = clean_env(
@@ -307,6 +309,7 @@ def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
         RASA_PORTS=" ".join(map(str, replicas)),
         ACTION_PORTS=" ".join(map(str, actions)),
         ACTIONS_PROXY_PORT=str(actions_proxy),
+        API_PROXY_PORT=str(api_proxy),
         WEB_PORT=str(web),
         REDIS_HOST=redis_host,
         REDIS_PORT=str(redis_port),
@@ -325,6 +328,7 @@ def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
         servers.wait("scaled", f"http://127.0.0.1:{web}/healthz")
         yield {
             "url": f"http://127.0.0.1:{proxy}",
+            "api": f"http://127.0.0.1:{api_proxy}",  # Rasa's API, unpublished
             "replicas": [f"http://127.0.0.1:{port}" for port in replicas],
             "actions": [f"http://127.0.0.1:{port}" for port in actions],
             "web": f"http://127.0.0.1:{web}",

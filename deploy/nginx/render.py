@@ -2,7 +2,8 @@
 
     python -m deploy.nginx.render --out var/nginx/nginx.conf --listen 8080 \\
         --replica r5005=127.0.0.1:5005 --replica r5006=127.0.0.1:5006 \\
-        --actions-listen 5050 --action-server 127.0.0.1:5055
+        --actions-listen 5050 --action-server 127.0.0.1:5055 \\
+        --api-listen 127.0.0.1:5004
 
 Each --replica is NAME=HOST:PORT, NAME being that replica's REPLICA_NAME
 (the prefix of its socket.io session ids).
@@ -38,8 +39,10 @@ def render(
     replicas: Sequence[Tuple[str, str]],
     actions_listen: str,
     action_servers: Sequence[str],
+    api_listen: str,
 ) -> str:
-    """The config text; `replicas` are (REPLICA_NAME, HOST:PORT) pairs."""
+    """The config text; `replicas` are (REPLICA_NAME, HOST:PORT) pairs, and
+    `api_listen` is where Rasa's HTTP API is served to the staff app."""
     if not replicas or not action_servers:
         raise ValueError("at least one replica and one action server")
     for name, _ in replicas:
@@ -48,6 +51,7 @@ def render(
     values: Dict[str, str] = {
         "@LISTEN@": _address(listen),
         "@ACTIONS_LISTEN@": _address(actions_listen),
+        "@API_LISTEN@": _address(api_listen),
         "@RASA_SERVERS@": _servers([address for _, address in replicas]),
         "@STICKY_ROUTES@": "\n".join(
             f"        ~^{name}[.] {_address(address)};" for name, address in replicas
@@ -72,10 +76,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--replica", type=_replica, action="append", required=True)
     parser.add_argument("--actions-listen", required=True)
     parser.add_argument("--action-server", action="append", required=True)
+    parser.add_argument("--api-listen", required=True)
     args = parser.parse_args(argv)
     try:
         text = render(
-            args.listen, args.replica, args.actions_listen, args.action_server
+            args.listen,
+            args.replica,
+            args.actions_listen,
+            args.action_server,
+            args.api_listen,
         )
     except ValueError as error:
         parser.error(str(error))

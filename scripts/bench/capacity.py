@@ -226,6 +226,7 @@ def scaled_stack(database_url: str, workdir: Path) -> Iterator[str]:
         "RASA_PORTS": " ".join(map(str, replicas)),
         "ACTION_PORTS": " ".join(map(str, actions)),
         "ACTIONS_PROXY_PORT": str(free_port()),
+        "API_PROXY_PORT": str(free_port()),
         "WEB_PORT": str(free_port()),
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": "6379",

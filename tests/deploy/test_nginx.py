@@ -1,7 +1,8 @@
 """nginx as `make run-scaled` configures it (deploy/nginx/scaled.conf), in
 front of two small stand-in servers: round robin, a socket.io session kept on
-the replica its sid names, the body limit, the forwarded headers, and a
-server that is down skipped."""
+the replica its sid names, the body limit, the forwarded headers, a server
+that is down skipped, and Rasa's HTTP API served only on its own listener,
+never on the public one."""
 
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ def test_the_config_names_every_replica_and_its_sticky_route():
         [("r5005", "127.0.0.1:5005"), ("r5006", "127.0.0.1:5006")],
         "127.0.0.1:5050",
         ["127.0.0.1:5055"],
+        "127.0.0.1:5004",
     )
     assert not re.search(r"@[A-Z_]+@", text)
     assert "~^r5005[.] 127.0.0.1:5005;" in text
     assert "server 127.0.0.1:5006 max_fails=1 fail_timeout=5s;" in text
     assert "listen 127.0.0.1:8080;" in text and "listen 127.0.0.1:5050;" in text
+    assert "listen 127.0.0.1:5004;" in text
 
 
 @pytest.mark.parametrize(
@@ -47,7 +50,7 @@ def test_the_config_names_every_replica_and_its_sticky_route():
 )
 def test_a_value_that_would_break_the_config_is_refused(replica, action_server):
     with pytest.raises(ValueError):
-        render("8080", [replica], "5050", [action_server])
+        render("8080", [replica], "5050", [action_server], "5004")
 
 
 class Upstream(ThreadingHTTPServer):
@@ -81,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = _answer
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
 
     def log_message(self, *args: object) -> None:
         pass
@@ -96,7 +99,7 @@ def nginx(tmp_path_factory) -> Iterator[Dict[str, object]]:
     a, b, actions = upstreams
     down = f"127.0.0.1:{free_port()}"  # nothing listens there
     prefix: Path = tmp_path_factory.mktemp("nginx")
-    port, actions_port = free_port(), free_port()
+    port, actions_port, api_port = free_port(), free_port(), free_port()
     render_main(
         [
             "--out",
@@ -113,6 +116,8 @@ def nginx(tmp_path_factory) -> Iterator[Dict[str, object]]:
             down,
             "--action-server",
             actions.address,
+            "--api-listen",
+            f"127.0.0.1:{api_port}",
         ]
     )
     process = subprocess.Popen(
@@ -139,7 +144,11 @@ def nginx(tmp_path_factory) -> Iterator[Dict[str, object]]:
                 break
             except OSError:
                 time.sleep(0.1)
-        yield {"url": url, "actions": f"http://127.0.0.1:{actions_port}"}
+        yield {
+            "url": url,
+            "actions": f"http://127.0.0.1:{actions_port}",
+            "api": f"http://127.0.0.1:{api_port}",
+        }
     finally:
         process.terminate()
         process.wait(10)
@@ -148,8 +157,11 @@ def nginx(tmp_path_factory) -> Iterator[Dict[str, object]]:
             upstream.server_close()
 
 
-def get(url: str, data: Optional[bytes] = None) -> Tuple[int, Dict[str, object]]:
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+def get(
+    url: str, data: Optional[bytes] = None, method: Optional[str] = None
+) -> Tuple[int, Dict[str, object]]:
+    method = method or ("POST" if data else "GET")
+    request = urllib.request.Request(url, data=data, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -193,3 +205,56 @@ def test_an_action_server_that_is_down_is_skipped(nginx):
     for _ in range(4):
         status, body = get(f"{nginx['actions']}/webhook", tracker)
         assert (status, body["server"]) == (200, "actions")
+
+
+# Rasa's HTTP API routes (rasa/server.py), and ways of writing them that a
+# proxy matching raw paths would let through.
+API_PATHS = [
+    ("GET", "/status"),
+    ("GET", "/version"),
+    ("GET", "/domain"),
+    ("GET", "/conversations/web:x/tracker"),
+    ("POST", "/conversations/web:x/tracker/events?output_channel=latest"),
+    ("PUT", "/conversations/web:x/tracker/events"),
+    ("POST", "/conversations/web:x/trigger_intent"),
+    ("POST", "/model/parse"),
+    ("PUT", "/model"),
+    ("DELETE", "/model"),
+    ("POST", "/model/train"),
+    ("GET", "/webhooks/../status"),
+    ("GET", "/socket.io/../conversations/web:x/tracker"),
+    ("GET", "/webhooks/%2e%2e/status"),
+    ("GET", "//status"),
+    ("GET", "/STATUS"),
+    ("GET", "/socket.io"),  # the prefix without its slash
+]
+
+
+@pytest.mark.parametrize("method, path", API_PATHS)
+def test_rasa_s_api_is_not_published(nginx, method, path):
+    status, body = get(
+        f"{nginx['url']}{path}", b"{}" if method != "GET" else None, method
+    )
+    assert status == 404 and "server" not in body
+
+
+@pytest.mark.parametrize("method, path", API_PATHS[:11])
+def test_rasa_s_api_is_served_on_its_own_listener(nginx, method, path):
+    status, body = get(
+        f"{nginx['api']}{path}", b"{}" if method != "GET" else None, method
+    )
+    assert status == 200 and body["server"] in {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/socket.io/?EIO=4&transport=polling",
+        "/webhooks/rest/webhook",
+        "/webhooks/twilio/webhook",
+    ],
+)
+def test_the_channels_are_published(nginx, path):
+    status, body = get(f"{nginx['url']}{path}")
+    assert status == 200 and body["server"] in {"a", "b"}

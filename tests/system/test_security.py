@@ -2,8 +2,9 @@
 
 - Rasa's HTTP API (model loading, trackers, status) is not reachable without
   authentication: on with a token drawn for the run in what `make run`
-  starts, for the staff app's live chat (401 without it; #15), and with the
-  given token in the scaled set-up (401 without it, 200 with it).
+  starts, for the staff app's live chat (401 without it; #15), and in the
+  scaled set-up (401 without it, 200 with it) on nginx's API listener only:
+  the public one answers 404.
 - CORS answers only the configured web origin.
 - REST and socket.io cannot reach an SMS/WhatsApp conversation (#14).
 - No configuration file in the repository holds a secret: every password,
@@ -69,8 +70,14 @@ def test_make_run_api_needs_its_token(made_run):
     assert status == 401
 
 
-def test_scaled_api_needs_its_token(scaled_run):
-    for base in [scaled_run["url"], *scaled_run["replicas"]]:
+def test_scaled_api_is_not_published_and_needs_its_token(scaled_run):
+    """nginx's public listener has the channels only (404 for the API, even
+    with the token); its API listener and the replicas need the token."""
+    for path in ("/status", "/webhooks/../status", "/socket.io/../status"):
+        status, _, _ = http(f"{scaled_run['url']}{path}?token={scaled_run['token']}")
+        assert status == 404, path
+    assert refused(scaled_run["url"], (404,)) == []
+    for base in [scaled_run["api"], *scaled_run["replicas"]]:
         assert refused(base, (401,)) == [], base
         assert refused(base, (401,), Authorization="Bearer not-a-jwt") == [], base
         status, _, _ = http(f"{base}/status?token=wrong-{scaled_run['token']}")
