@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from clinic.profile import ProfileError, current_profile
 from clinic.settings import Settings, get_settings
 from db.engine import session_factory
-from notifications.handoff import end_overdue_waits
+from notifications.handoff import OverdueWaits
 from notifications.outbox import SmtpSettings, deliver_due
 from notifications.red_flags import Recipient, alert_new_red_flags
 from notifications.retention import RetentionSchedule
@@ -43,6 +43,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     factory = session_factory()
     seen = 0  # the highest transcript event id read for red flags
     retention = RetentionSchedule(settings.staff)
+    waits = OverdueWaits(settings.rasa_url, settings.rasa_auth_token)
     while True:
         try:
             with factory() as session:
@@ -50,8 +51,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         except (SQLAlchemyError, ProfileError) as error:
             logger.warning("Red flags not checked: %s", type(error).__name__)
         try:  # live chat: no wait outlives a lost Rasa reminder (#15)
-            end_overdue_waits(factory, settings.rasa_url, settings.rasa_auth_token)
-        except SQLAlchemyError as error:
+            waits.run(factory)
+        except Exception as error:  # whatever it is, the loop goes on
+            # The type only: an exception's text may hold a conversation id.
             logger.warning("Chat requests not checked: %s", type(error).__name__)
         try:
             report = deliver_due(factory, smtp)
