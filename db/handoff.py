@@ -106,11 +106,25 @@ def request_chat(
     """A waiting request for the conversation (its waiting one, if it has
     one: asking twice does not queue it twice). The caller commits.
 
+    A waiting request whose wait has already run out (its reminder was lost
+    and the worker has not ended it yet) is expired, and a new one made: it
+    did expire, and the new request's time is when the person asked now, so
+    the Chats page shows how long they have really waited. (Renewing the old
+    row's wait instead would show the first request's time.)
+
     A chat still held is one staff never ended, from an earlier session (in
     the current one the assistant would not be asked: it is silent while a
     chat is held): it is ended, and the person waits anew, so nobody is
     attached to a chat no one is watching."""
     now = now or utcnow()
+    session.execute(
+        update(HandoffChat)
+        .where(HandoffChat.sender_id == sender_id)
+        .where(HandoffChat.status == WAITING)
+        .where(HandoffChat.wait_until <= now)
+        .values(status=EXPIRED, ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
     found = open_chat(session, sender_id)
     if found is not None and found.status == WAITING:
         return found

@@ -128,6 +128,26 @@ def test_a_chat_left_held_from_an_earlier_session_is_ended_by_a_new_request(
         assert session.get(HandoffChat, fresh).status == handoff.WAITING
 
 
+def test_asking_again_after_the_wait_ran_out_waits_anew(database_url):
+    """The worker had not expired the old request yet: it expires now, and
+    the new one waits its full time from now."""
+    asked = utcnow() - WAIT - timedelta(seconds=10)
+    with session_factory(database_url)() as session:
+        old = handoff.request_chat(session, "web:abc", "socketio", WAIT, asked)
+        session.commit()
+    now = utcnow()
+    with session_factory(database_url)() as session:
+        fresh = handoff.request_chat(session, "web:abc", "socketio", WAIT, now)
+        session.commit()
+        assert fresh.id != old.id
+    with session_factory(database_url)() as session:
+        assert session.get(HandoffChat, old.id).status == handoff.EXPIRED
+        row = session.get(HandoffChat, fresh.id)
+        assert row.status == handoff.WAITING
+        assert row.wait_until.replace(tzinfo=None) == (now + WAIT).replace(tzinfo=None)
+        assert not handoff.expire(session, "web:abc", now + WAIT / 2)  # not due
+
+
 def test_give_back_returns_a_chat_to_the_queue(database_url):
     ana = add_staff(database_url, "ana")
     chat_id = new_chat(database_url)
