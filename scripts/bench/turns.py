@@ -107,15 +107,15 @@ def breakdown(stats: Any, turns: int) -> Dict[str, float]:
     return found
 
 
-async def _conversation(
-    model: Path,
-    turns: int,
-    kept: bool,
-    database_url: str,
-    profile: bool = False,
-) -> Dict[str, Any]:
+def load_agent(
+    model: Path, database_url: str, kept: bool = True, action_endpoint: Any = None
+) -> Tuple[Any, Any]:
+    """(agent, tracker store): `model` loaded by Rasa's `Agent` with what
+    `rasa run` has around it here (the project's tracker store on
+    `database_url`, its action endpoint, the faster reply check), "kept" or
+    "replayed" (module docstring). `action_endpoint` defaults to one where
+    nothing listens: an FAQ turn never calls the action server."""
     from rasa.core.agent import Agent
-    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
     from rasa_extensions import history_cache, response_schema, sdk_validation
     from rasa_extensions.action_fallback import ActionServerFallback
@@ -128,54 +128,86 @@ async def _conversation(
     else:
         history_cache.uninstall()
         sdk_validation.uninstall()
-    cache_size = 256 if kept else 0
     agent = Agent.load(
         str(model),
-        # Nothing listens there: an FAQ turn never calls the action server.
-        action_endpoint=ActionServerFallback(url="http://127.0.0.1:9/webhook"),
+        action_endpoint=action_endpoint
+        or ActionServerFallback(url="http://127.0.0.1:9/webhook"),
     )
     store = ResilientSQLTrackerStore(
-        domain=agent.domain, cache_size=cache_size, **store_arguments(database_url)
+        domain=agent.domain,
+        cache_size=256 if kept else 0,
+        **store_arguments(database_url),
     )
     agent.tracker_store = store
-    processor = agent.processor
-    assert processor is not None
-    processor.tracker_store = store
-    nlu_cpu = [0.0]
-    parse = processor.parse_message
+    assert agent.processor is not None
+    agent.processor.tracker_store = store
+    return agent, store
 
-    async def timed_parse(*args: Any, **kwargs: Any) -> Any:
-        started = time.process_time()
-        try:
-            return await parse(*args, **kwargs)
-        finally:
-            nlu_cpu[0] += time.process_time() - started
 
-    processor.parse_message = timed_parse  # type: ignore[method-assign]
+class TurnClock:
+    """Times turns: wall time, this process's CPU time, and its CPU time
+    outside NLU parsing (the processor's `parse_message`, wrapped)."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.nlu_cpu = 0.0
+        processor = agent.processor
+        parse = processor.parse_message
+
+        async def timed_parse(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return await parse(*args, **kwargs)
+            finally:
+                self.nlu_cpu += time.process_time() - started
+
+        processor.parse_message = timed_parse  # type: ignore[method-assign]
+
+    async def turn(self, message: Any) -> Tuple[float, float, float]:
+        """(wall ms, CPU ms, CPU ms outside NLU) of handling `message`."""
+        self.nlu_cpu = 0.0
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await self.agent.handle_message(message)
+        wall = (time.perf_counter() - started) * 1000
+        cpu = (time.process_time() - cpu_started) * 1000
+        return wall, cpu, cpu - self.nlu_cpu * 1000
+
+
+def message(text: str, sender: str, output: Any = None) -> Any:
+    """A person's message to Rasa over REST, as `rasa run` receives it."""
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    return UserMessage(
+        text, output or CollectingOutputChannel(), sender, input_channel="rest"
+    )
+
+
+async def _conversation(
+    model: Path,
+    turns: int,
+    kept: bool,
+    database_url: str,
+    profile: bool = False,
+) -> Dict[str, Any]:
+    agent, store = load_agent(model, database_url, kept)
+    clock = TurnClock(agent)
     wall: List[float] = []
     cpu: List[float] = []
     outside_nlu: List[float] = []
     profiles: Dict[Tuple[int, int], cProfile.Profile] = {}
     for number in range(turns):
-        message = UserMessage(
-            QUESTIONS[number % len(QUESTIONS)],
-            CollectingOutputChannel(),
-            "bench-turns",
-            input_channel="rest",
-        )
-        nlu_cpu[0] = 0.0
+        question = message(QUESTIONS[number % len(QUESTIONS)], "bench-turns")
         window = next((w for w in PROFILE_WINDOWS if w[0] <= number + 1 <= w[1]), None)
         if profile and window:
             if window not in profiles:
                 profiles[window] = cProfile.Profile()
             profiles[window].enable()
-        started, cpu_started = time.perf_counter(), time.process_time()
-        await agent.handle_message(message)
+        took = await clock.turn(question)
         if profile and window:
             profiles[window].disable()
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - cpu_started) * 1000)
-        outside_nlu.append(cpu[-1] - nlu_cpu[0] * 1000)
+        wall.append(took[0])
+        cpu.append(took[1])
+        outside_nlu.append(took[2])
     store.engine.dispose()
     if profile:
         return {
@@ -183,7 +215,7 @@ async def _conversation(
             for (first, last), found in profiles.items()
         }
     return {
-        "cache_size": cache_size,
+        "cache_size": store.cache_size,
         "turns": turns,
         "latency_ms": [round(v, 2) for v in wall],
         "cpu_ms": [round(v, 2) for v in cpu],
