@@ -13,7 +13,9 @@ Options are environment variables (`make bench BENCH_QUICK=1` works too):
                         features that config.yml is not, and the comparison),
                         nlu (every NLU comparison, sentence too), turns
                         (one long conversation: a turn's cost by its number,
-                        with and without the kept tracker and states), load,
+                        with and without the kept tracker and states),
+                        handoff (the same FAQ questions in conversations
+                        with and without a live chat before them), load,
                         capacity (16 conversations of 40 turns back to back
                         on one process and on make run-scaled, and RSS
                         over 1,000 conversations)
@@ -52,6 +54,7 @@ import yaml
 
 from scripts.bench import (
     capacity,
+    handoff,
     load,
     nlu,
     profile,
@@ -64,7 +67,16 @@ from scripts.evaluate import TEST_SETS, Example, load_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINING_NLU = ROOT / "data" / "nlu"
-PARTS = ("default", "baseline", "sentence", "nlu", "turns", "load", "capacity")
+PARTS = (
+    "default",
+    "baseline",
+    "sentence",
+    "nlu",
+    "turns",
+    "handoff",
+    "load",
+    "capacity",
+)
 
 
 def _ints(text: str) -> List[int]:
@@ -228,6 +240,16 @@ def main() -> int:
                         f"  {kind}, {name}: turns {first['turns']} p50 "
                         f"{first['p50']} ms, turns {last['turns']} p50 {last['p50']} ms"
                     )
+        if "handoff" not in options.skip:
+            rounds = handoff.QUICK_ROUNDS if options.quick else handoff.ROUNDS
+            step(
+                f"{handoff.CONVERSATIONS} conversations that never had a live chat "
+                f"and {handoff.CONVERSATIONS} after one, {rounds} FAQ questions "
+                "each, interleaved, in process (SQLite, and PostgreSQL when it "
+                "answers)"
+            )
+            results["handoff"] = handoff.measure(model, rounds)
+            handoff.print_figures(results["handoff"])
         if "load" not in options.skip:
             plan = options.plan
             step(

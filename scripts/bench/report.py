@@ -140,6 +140,53 @@ def capacity_targets(results: Dict[str, Any]) -> List[Target]:
     return targets
 
 
+# The part `handoff` (scripts/bench/handoff.py, #15): an FAQ turn after a
+# live chat costs at most this much more than one in a conversation that
+# never had one (the median of each; the rest is noise on a shared machine),
+# and sends no more SQL statements or action-server calls.
+HANDOFF_LIMIT = 1.10
+
+
+def handoff_targets(results: Dict[str, Any]) -> List[Target]:
+    """The part `handoff`'s targets, for each database it measured."""
+    targets = []
+    for kind, run in (results.get("handoff") or {}).items():
+        turns = (run.get("after") or {}).get("faq_turns", "n/a")
+        extra = run.get("extra_per_faq_turn") or {}
+        on_tables = extra.get("live_chat_sql_statements")
+        more = "n/a" if on_tables is None else f"{on_tables:g}"
+        after = f"FAQ turn after a live chat over one without ({turns} each, {kind})"
+        targets += [
+            _target(
+                f"median CPU per {after}",
+                run.get("cpu_ratio"),
+                HANDOFF_LIMIT,
+                "x",
+            ),
+            _target(
+                f"median latency per {after}",
+                run.get("latency_ratio"),
+                HANDOFF_LIMIT,
+                "x",
+            ),
+            _target(
+                f"SQL statements per FAQ turn after a live chat less without "
+                f"({more} more on the live-chat tables), {kind}",
+                extra.get("sql_statements"),
+                0,
+                "",
+            ),
+            _target(
+                f"action-server calls per FAQ turn after a live chat less "
+                f"without, {kind}",
+                extra.get("action_server_calls"),
+                0,
+                "",
+            ),
+        ]
+    return targets
+
+
 def evaluate_targets(results: Dict[str, Any]) -> List[Target]:
     """The issue's targets, checked against the measured figures: latency
     both paced (people who read and type) and back to back (a stress run,
@@ -188,6 +235,7 @@ def evaluate_targets(results: Dict[str, Any]) -> List[Target]:
                     "ms",
                 )
             )
+    targets += handoff_targets(results)
     targets += capacity_targets(results)
     nlu = results.get("nlu", {})
     for test_set in TEST_SETS:
@@ -256,6 +304,9 @@ def markdown(results: Dict[str, Any], targets: List[Target]) -> str:
     profile_rows = turns_profile_table(results)
     if profile_rows:
         lines += ["", "## Where a turn's time goes, by its number", "", *profile_rows]
+    handoff_rows = handoff_table(results)
+    if handoff_rows:
+        lines += ["", "## An FAQ turn after a live chat", "", *handoff_rows]
     training = results.get("training", {})
     project = training.get("project", {})
     startup = results.get("startup", {})
@@ -458,6 +509,48 @@ def turns_profile_table(results: Dict[str, Any]) -> List[str]:
         cells = [_fmt(replayed[w].get(suspect)) for w in windows]
         cells += [_fmt(kept[w].get(suspect)) for w in kept]
         lines.append(f"| {suspect} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def handoff_table(results: Dict[str, Any]) -> List[str]:
+    """The part `handoff` (scripts/bench/handoff.py): an FAQ turn in a
+    conversation that never had a live chat beside one after a live chat,
+    for each database measured."""
+    runs = results.get("handoff") or {}
+    if not runs:
+        return []
+    first = next(iter(runs.values()))
+    lines = [
+        f"The same FAQ questions in {first['conversations']} conversations that "
+        f"never had a live chat and {first['conversations']} that had one first "
+        "(requested, taken, three messages each way, ended), their turns "
+        "interleaved, in one process; "
+        f"{first['other_open_chats']} other chats open and a staff member "
+        "available. Medians per FAQ turn; calls and statements are means.",
+        "",
+        "| database | FAQ turns, each | latency, never | latency, after | CPU, never "
+        "| CPU, after | CPU outside NLU, never | CPU outside NLU, after "
+        "| SQL statements, never / after | of them on live-chat tables "
+        "| action-server calls | replies that differ |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for kind, run in runs.items():
+        never, after = run["never"], run["after"]
+        low, high = never["median"], after["median"]
+        calls = (never["per_turn_mean"], after["per_turn_mean"])
+        lines.append(
+            f"| {DATABASE_NAMES.get(kind, kind)} | {after['faq_turns']} "
+            f"| {_fmt(low['latency_ms'], 'ms')} | {_fmt(high['latency_ms'], 'ms')} "
+            f"| {_fmt(low['cpu_ms'], 'ms')} | {_fmt(high['cpu_ms'], 'ms')} "
+            f"| {_fmt(low['cpu_outside_nlu_ms'], 'ms')} "
+            f"| {_fmt(high['cpu_outside_nlu_ms'], 'ms')} "
+            f"| {calls[0]['sql_statements']:g} / {calls[1]['sql_statements']:g} "
+            f"| {calls[0]['live_chat_sql_statements']:g} / "
+            f"{calls[1]['live_chat_sql_statements']:g} "
+            f"| {calls[0]['action_server_calls']:g} / "
+            f"{calls[1]['action_server_calls']:g} "
+            f"| {run['faq_turns_with_other_replies']} |"
+        )
     return lines
 
 
@@ -713,5 +806,10 @@ def print_summary(results: Dict[str, Any], targets: List[Target]) -> None:
     print(markdown(results, targets))
     print("Targets:")
     for t in targets:
-        value = "n/a" if t.value is None else f"{t.value:g} {t.unit}".strip()
-        print(f"  {t.verdict:<4}  {t.name}: {value} ({t.comparison} {t.limit:g})")
+        print(target_line(t))
+
+
+def target_line(t: Target) -> str:
+    """A target as the summary prints it: PASS / MISS / n/a, name, figure."""
+    value = "n/a" if t.value is None else f"{t.value:g} {t.unit}".strip()
+    return f"  {t.verdict:<4}  {t.name}: {value} ({t.comparison} {t.limit:g})"

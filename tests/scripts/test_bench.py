@@ -4,12 +4,15 @@
 these check what it computes and writes: targets, report files, the
 profile breakdown, the label mapping for Rasa's default pipeline, the
 scoring of parses on both test sets, the with / without sentence features
-configs and table, the epoch cap and the options. Nothing here is timed.
+configs and table, the epoch cap and the options. No time is judged here:
+one slow test runs the part `handoff` for a few turns on the trained model,
+to check that its figures and PASS/MISS lines come out.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -784,3 +787,133 @@ def test_the_py_spy_table_is_its_own_for_the_docs():
     rows = report.profile_table(fake_results())
     assert "| NLU parse (pipeline graph) | 50% |" in rows
     assert report.profile_table({}) == []
+
+
+def handoff_run(cpu=(30.0, 31.0), latency=(50.0, 52.0), sql=(4.0, 4.0)) -> dict:
+    """The part `handoff`'s figures for one database: never, then after."""
+
+    def kind(cpu_ms, latency_ms, statements):
+        return {
+            "faq_turns": 120,
+            "median": {
+                "latency_ms": latency_ms,
+                "cpu_ms": cpu_ms,
+                "cpu_outside_nlu_ms": cpu_ms / 3,
+            },
+            "per_turn_mean": {
+                "sql_statements": statements,
+                "live_chat_sql_statements": 0.0,
+                "actions": 2.0,
+                "action_server_calls": 0.0,
+            },
+        }
+
+    never, after = kind(cpu[0], latency[0], sql[0]), kind(cpu[1], latency[1], sql[1])
+    return {
+        "conversations": 3,
+        "other_open_chats": 4,
+        "faq_turns_with_other_replies": 0,
+        "never": never,
+        "after": after,
+        "cpu_ratio": round(cpu[1] / cpu[0], 3),
+        "latency_ratio": round(latency[1] / latency[0], 3),
+        "extra_per_faq_turn": {
+            key: after["per_turn_mean"][key] - never["per_turn_mean"][key]
+            for key in never["per_turn_mean"]
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("cpu", "latency", "sql", "verdicts"),
+    [
+        ((30.0, 33.0), (50.0, 50.0), (4.0, 4.0), ["PASS"] * 4),  # 1.10: inclusive
+        ((30.0, 33.1), (50.0, 56.0), (4.0, 5.0), ["MISS", "MISS", "MISS", "PASS"]),
+    ],
+)
+def test_an_faq_turn_after_a_live_chat_is_judged(cpu, latency, sql, verdicts):
+    results = {"handoff": {"sqlite": handoff_run(cpu, latency, sql)}}
+    targets = report.handoff_targets(results)
+    assert [t.verdict for t in targets] == verdicts
+    assert [t.limit for t in targets] == [1.1, 1.1, 0, 0]
+    assert "median CPU per FAQ turn after a live chat" in targets[0].name
+    assert all(t.name.endswith("sqlite") or "sqlite" in t.name for t in targets)
+    names = [t.name for t in report.evaluate_targets({**fake_results(), **results})]
+    assert all(t.name in names for t in targets)
+    assert report.handoff_targets(fake_results()) == []
+
+
+def test_the_handoff_table_puts_never_beside_after():
+    results = {
+        "handoff": {
+            "sqlite": handoff_run(),
+            "postgresql": handoff_run((40.0, 41.0), (60.0, 59.0), (5.0, 5.0)),
+        }
+    }
+    lines = report.handoff_table(results)
+    assert "3 conversations that never had a live chat" in lines[0]
+    assert "| SQLite | 120 | 50.0 ms | 52.0 ms | 30.0 ms | 31.0 ms |" in lines[4]
+    assert lines[5].startswith("| PostgreSQL | 120 | 60.0 ms | 59.0 ms |")
+    assert "| 5 / 5 | 0 / 0 | 0 / 0 | 0 |" in lines[5]
+    table = report.markdown({**fake_results(), **results}, [])
+    assert "## An FAQ turn after a live chat" in table
+    assert report.handoff_table(fake_results()) == []
+
+
+def test_the_handoff_part_counts_sql_statements_and_live_chat_tables():
+    from sqlalchemy import create_engine, text
+
+    from scripts.bench import handoff
+
+    counts = handoff.Counts()
+    engine = create_engine("sqlite://", future=True)
+    with engine.connect() as connection:
+        connection.execute(text("CREATE TABLE handoff_chats (id INTEGER)"))
+        with handoff.counting_sql(counts):
+            connection.execute(text("SELECT 1"))
+            connection.execute(text("SELECT count(*) FROM handoff_chats"))
+        connection.execute(text("SELECT 2"))  # after: not counted
+    engine.dispose()
+    assert (counts.sql, counts.live_chat_sql) == (2, 1)
+    counts.reset()
+    assert (counts.sql, counts.live_chat_sql, counts.action_names) == (0, 0, [])
+
+
+async def test_the_handoff_part_counts_what_reaches_the_action_server():
+    """Actions the FAQ path runs in Rasa's process are counted as actions
+    only; any other goes on to the action server (here in process)."""
+    from rasa_sdk.interfaces import ActionNotFoundException
+
+    from scripts.bench import handoff
+
+    counts = handoff.Counts()
+    endpoint = handoff.counting_endpoint(counts)
+    tracker = {"sender_id": "x", "events": [], "slots": {}, "latest_message": {}}
+    body = {"tracker": tracker, "domain": {}, "version": "3.6.21"}
+    await endpoint.request(json={**body, "next_action": "action_ask_feedback"})
+    assert (counts.actions, counts.action_server) == (1, 0)
+    with pytest.raises(ActionNotFoundException):
+        await endpoint.request(json={**body, "next_action": "action_nobody_wrote"})
+    assert (counts.actions, counts.action_server) == (2, 1)
+    assert counts.action_names == ["action_ask_feedback", "action_nobody_wrote"]
+
+
+@pytest.mark.slow  # loads the trained model, has a live chat and 6 FAQ turns
+def test_the_handoff_part_runs_and_prints_its_targets(trained_model, capsys):
+    from scripts.bench import handoff
+
+    arguments = ["--model", str(trained_model), "--rounds", "3"]
+    assert (
+        handoff.main([*arguments, "--conversations", "1", "--database", "sqlite"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "sqlite: 3 FAQ turns of each kind; CPU p50 " in out
+    assert "tables), 0 action-server calls" in out  # an FAQ turn never calls it
+    for target in ("median CPU per FAQ turn", "median latency per FAQ turn"):
+        assert re.search(
+            rf"  (PASS|MISS)  {target} after a live chat over one without "
+            r"\(3 each, sqlite\): [0-9.]+ x \(<= 1.1\)",
+            out,
+        )
+    assert re.search(r"  PASS  SQL statements per FAQ turn .*, sqlite: 0 ", out)
+    assert re.search(r"  PASS  action-server calls per FAQ turn .*: 0 ", out)
