@@ -66,6 +66,13 @@ CHAT_POLICY = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 LARGEST_ID = 2**31 - 1
+# What Rasa writes into a `user` event it made up itself, for a reminder or
+# the API's trigger_intent (rasa.shared.core.events.UserUttered
+# .create_external; the names are rasa.shared.core.constants' IS_EXTERNAL
+# and EXTERNAL_MESSAGE_PREFIX): not something the person wrote.
+IS_EXTERNAL = "is_external"
+EXTERNAL_PREFIX = "EXTERNAL: "
+USER_EVENTS_READ = 20
 WHATSAPP_WINDOW = timedelta(hours=24)
 WINDOW_CLOSED = (
     "Not sent: WhatsApp lets the clinic reply freely only within 24 hours of "
@@ -101,17 +108,41 @@ def waited(since: datetime, now: datetime) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
+def is_external(data: Dict[str, Any]) -> bool:
+    """Whether a `user` event is one Rasa made up (a reminder firing, the
+    API's trigger_intent) rather than a message of the person's."""
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict) and metadata.get(IS_EXTERNAL) is True:
+        return True
+    intent = (data.get("parse_data") or {}).get("intent") or {}
+    name = intent.get("name") if isinstance(intent, dict) else None
+    return isinstance(name, str) and data.get("text") == EXTERNAL_PREFIX + name
+
+
 def _latest_user_event(sender_id: str) -> Dict[str, Any]:
+    """The person's latest message: the newest `user` event that Rasa did
+    not make up itself (read a few at a time, newest first)."""
     if not has_events_table(db()):
         return {}
-    raw = db().scalar(
-        select(events.c.data)
-        .where(events.c.sender_id == sender_id)
-        .where(events.c.type_name == "user")
-        .order_by(events.c.id.desc())
-        .limit(1)
-    )
-    return event_data(raw)
+    before = None
+    while True:
+        query = (
+            select(events.c.id, events.c.data)
+            .where(events.c.sender_id == sender_id)
+            .where(events.c.type_name == "user")
+            .order_by(events.c.id.desc())
+            .limit(USER_EVENTS_READ)
+        )
+        if before is not None:
+            query = query.where(events.c.id < before)
+        rows = db().execute(query).all()
+        for row in rows:
+            data = event_data(row.data)
+            if not is_external(data):
+                return data
+        if len(rows) < USER_EVENTS_READ:
+            return {}
+        before = rows[-1].id
 
 
 def last_message(sender_id: str) -> str:

@@ -329,3 +329,85 @@ def test_taking_and_ending_are_in_the_lead_s_audit_trail(app, database_url, rasa
         ("chat_taken", "fay", f"chat {chat_id}"),
         ("chat_ended", "fay", f"chat {chat_id}"),
     ]
+
+
+def append(database_url: str, events: list, sender_id: str = SENDER) -> None:
+    """Events added to a stored conversation as Rasa adds them (the tracker
+    retrieved, updated and saved)."""
+    import asyncio
+
+    from rasa_extensions.tracker_store import ResilientSQLTrackerStore
+
+    store = ResilientSQLTrackerStore(host=database_url)
+    try:
+        tracker = asyncio.run(store.retrieve(sender_id))
+        for event in events:
+            tracker.update(event)
+        asyncio.run(store.save(tracker))
+    finally:
+        store.engine.dispose()
+
+
+def external(intent: str, at: float):
+    """A user event as Rasa makes it for a reminder or trigger_intent."""
+    from rasa.shared.core.events import UserUttered
+
+    event = UserUttered.create_external(intent, [], "twilio")
+    event.timestamp = at
+    return event
+
+
+def test_rasa_s_external_events_are_not_the_person_s_messages():
+    from rasa.shared.core.constants import EXTERNAL_MESSAGE_PREFIX, IS_EXTERNAL
+
+    assert (chats.IS_EXTERNAL, chats.EXTERNAL_PREFIX) == (
+        IS_EXTERNAL,
+        EXTERNAL_MESSAGE_PREFIX,
+    )
+    made_up = external("EXTERNAL_handoff_timeout", 0).as_dict()
+    assert chats.is_external(made_up)
+    made_up["metadata"] = {}  # as a tracker store that dropped the metadata
+    assert chats.is_external(made_up)
+    said = user("EXTERNAL: hello", "greet", 0).as_dict()
+    assert not chats.is_external(said)
+
+
+@pytest.mark.parametrize("read_at_once", [20, 2])
+def test_the_last_message_is_what_the_person_wrote(
+    app, database_url, rasa, monkeypatch, read_at_once
+):
+    """A reminder that fired late (EXTERNAL_handoff_timeout while the chat is
+    held) and a trigger_intent are user events too, but nobody wrote them."""
+    monkeypatch.setattr(chats, "USER_EVENTS_READ", read_at_once, raising=False)
+    chat_id = waiting_chat(database_url)
+    append(
+        database_url,
+        [
+            external("EXTERNAL_handoff_timeout", ts(DAY, 6)),
+            external("EXTERNAL_handoff_timeout", ts(DAY, 7)),
+            external("greet", ts(DAY, 8)),
+        ],
+    )
+    fay = front_desk(app, "fay")
+    listed = fay.get("/staff/chats/list").get_data(as_text=True)
+    assert f"/staff/chats/{chat_id}" in listed
+    assert "is anyone there? my name is Ana" in listed
+    assert "EXTERNAL" not in listed
+
+
+def test_whatsapp_s_24_hours_count_from_the_person_s_own_message(
+    app, database_url, rasa
+):
+    from db.models import utcnow
+
+    chat_id = whatsapp_chat(database_url, hours_ago=25)
+    # The wait's reminder, an hour ago (Rasa's own event: no medium of its own).
+    reminder = external("EXTERNAL_handoff_timeout", utcnow().timestamp() - 3600)
+    append(database_url, [reminder])
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    post(fay, page, f"{page}/take")
+    post(fay, page, f"{page}/reply", text="Are you still there?")
+    sent = [e.get("text") for _, events in rasa.calls for e in events]
+    assert "Are you still there?" not in sent
+    assert "Not sent: WhatsApp" in fay.get(page).get_data(as_text=True)
