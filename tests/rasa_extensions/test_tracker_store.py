@@ -235,3 +235,27 @@ async def test_a_kept_conversation_s_turn_is_one_query_to_read_and_three_to_writ
     assert len([s for s in ran if not s.startswith(("BEGIN", "COMMIT"))]) == 3 + lock
     said = [t for t in stored_texts(database_url, "cache-7") if t]
     assert said == ["first", "answer to first", "second", "answer to second"]
+
+
+async def test_each_conversation_s_stamp_is_its_own(database_url):
+    """The stamp's query is built once and bound to each sender: a
+    conversation's turn, or another's deletion, changes only its own."""
+    from db.tombstones import record_deletion
+
+    store = store_for(database_url)
+    for sender, turns in (("stamp-a", 1), ("stamp-b", 2)):
+        tracker = new_conversation(sender)
+        for number in range(turns):
+            turn(tracker, f"q{number}")
+        await store.save(tracker)
+    with store.engine.connect() as connection:
+        a, b = store._stamp(connection, "stamp-a"), store._stamp(connection, "stamp-b")
+    assert (a[0], b[0]) == (3 + 4, 3 + 8) and a[1] < b[1]
+    assert a[2] is None and b[2] is None
+    with store.session_scope() as session:
+        record_deletion(session, ["stamp-b"], at=1234.5)
+        session.commit()
+    with store.engine.connect() as connection:
+        assert store._stamp(connection, "stamp-a") == a
+        assert store._stamp(connection, "stamp-b") == (b[0], b[1], 1234.5)
+    assert await store.retrieve("stamp-a") is not None
