@@ -15,6 +15,14 @@ What the person sees goes through Rasa's HTTP API (clinic/rasa_api.py):
 the `handoff` slot (`held`, then empty), and staff messages as bot events
 with the staff member's account, in the same conversation as everything
 else. Front desk and admins alike may take chats.
+
+The staff app and Rasa keep the same state: when Rasa is not reached, a
+take is given back (the chat waits again); when the call may have reached
+it after all (a timeout, an answer cut short), the chat stays taken, since
+the person may have been told someone joined, and the chat page offers to
+tell them again until Rasa's `handoff` slot says `held`. A chat the person
+left for a new session is ended by the assistant (actions/session.py), and
+the page says so.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from clinic import rasa_api
 from clinic.conversation_ids import number_of
@@ -78,6 +86,12 @@ WINDOW_CLOSED = (
     "Not sent: WhatsApp lets the clinic reply freely only within 24 hours of "
     "the person's last message, and theirs is older. Call or text them "
     "instead{number}, or end the chat."
+)
+
+UNCONFIRMED = (
+    "The chat is yours, but the assistant did not confirm that the person "
+    "was told you joined. If the page still says so in a few seconds, use "
+    'the "Tell them I\'ve joined" button.'
 )
 
 
@@ -143,6 +157,30 @@ def _latest_user_event(sender_id: str) -> Dict[str, Any]:
         if len(rows) < USER_EVENTS_READ:
             return {}
         before = rows[-1].id
+
+
+def rasa_holds(sender_id: str) -> Optional[bool]:
+    """Whether Rasa has the conversation held by a person: its latest
+    `handoff` slot event in the current session says `held` (a new session
+    starts with the slot empty). None when Rasa's events cannot be read."""
+    if not has_events_table(db()):
+        return None
+    query = (
+        select(events.c.type_name, events.c.data)
+        .where(events.c.sender_id == sender_id)
+        .where(
+            or_(
+                and_(events.c.type_name == "slot", events.c.action_name == SLOT),
+                events.c.type_name == "session_started",
+            )
+        )
+        .order_by(events.c.id.desc())
+        .limit(1)
+    )
+    row = db().execute(query).first()
+    if row is None or row.type_name != "slot":
+        return False
+    return event_data(row.data).get("value") == handoff.HELD
 
 
 def last_message(sender_id: str) -> str:
@@ -241,10 +279,16 @@ def chat_availability() -> Any:
 
 
 def _chat_context(chat: HandoffChat) -> Dict[str, Any]:
+    mine = chat.status == handoff.HELD and chat.taken_by == g.staff_user.id
     return {
         "chat": chat,
         "turns": transcript(db(), chat.sender_id),
-        "mine": chat.status == handoff.HELD and chat.taken_by == g.staff_user.id,
+        "mine": mine,
+        # Taken here, but Rasa has not (yet) made the chat held: the person
+        # may not have been told (a take whose answer from Rasa was lost).
+        "unconfirmed": mine and rasa_holds(chat.sender_id) is False,
+        "was_mine": chat.taken_by == g.staff_user.id,
+        "chat_form": ChatForm(formdata=None),
         "holder": _holder(chat),
         "red_flagged": is_red_flagged(db(), chat.sender_id),
         "window_closed": whatsapp_window_closed(chat.sender_id),
@@ -265,10 +309,7 @@ def chat_page(chat_id: int) -> Response:
     chat = _chat(chat_id)
     logger.info("Staff user %s opened chat %s", g.staff_user.username, chat.id)
     return _page(
-        "staff/chat.html",
-        chat_form=ChatForm(formdata=None),
-        reply_form=ReplyForm(formdata=None),
-        **_chat_context(chat),
+        "staff/chat.html", reply_form=ReplyForm(formdata=None), **_chat_context(chat)
     )
 
 
@@ -296,32 +337,93 @@ def take_chat(chat_id: int) -> Any:
             "error",
         )
         return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
-    joined = JOINED.format(name=display_name(user.username))
     try:
-        _send(
-            chat.sender_id,
-            [
-                rasa_api.cancel_reminder(REMINDER),
-                rasa_api.slot(SLOT, handoff.HELD),
-                rasa_api.staff_message(joined, user.id, user.username),
-            ],
-        )
-    except rasa_api.RasaUnavailable:
-        handoff.give_back(db(), chat.id, user.id)
-        flash(
-            "The assistant could not be reached, so the person was not told: "
-            "the chat is still waiting. Try again in a moment.",
-            "error",
-        )
-        return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+        _send(chat.sender_id, _joining(user))
+    except rasa_api.RasaUnavailable as error:
+        if not getattr(error, "maybe_applied", True):
+            # Rasa has nothing of it: the chat waits again, for anyone.
+            handoff.give_back(db(), chat.id, user.id)
+            flash(
+                "The assistant could not be reached, so the person was not "
+                "told: the chat is still waiting. Try again in a moment.",
+                "error",
+            )
+            return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+        # Rasa may have told the person someone joined (and made the chat
+        # held): giving it back would leave them with nobody. It stays yours.
+        flash(UNCONFIRMED, "error")
+    else:
+        db().refresh(chat)
+        if chat.status != handoff.HELD:
+            # A new session of the person's ended the chat (actions/session.py)
+            # between the take and Rasa's lock: Rasa now has it held in the
+            # new session, and nobody holds it here. Rasa is told it ended.
+            _give_back_to_the_bot(chat)
+            return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
     _audit(chat, "chat_taken")
     logger.info("Staff user %s took chat %s", user.username, chat.id)
     return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
 
 
-def _held_by_me(chat: HandoffChat) -> None:
-    if chat.status != handoff.HELD or chat.taken_by != g.staff_user.id:
-        abort(409, "Only the staff member who took this chat can do that.")
+def _give_back_to_the_bot(chat: HandoffChat) -> None:
+    user = g.staff_user
+    try:
+        _send(chat.sender_id, _ending(chat, user))
+    except rasa_api.RasaUnavailable:
+        logger.error("Chat %s ended by a new session not given back", chat.id)
+    flash(
+        "The person started a new conversation with the assistant as you took "
+        "the chat, so it has ended.",
+        "error",
+    )
+
+
+def _joining(user: Any) -> List[Dict[str, Any]]:
+    """What joining a chat appends: the wait's reminder cancelled, the chat
+    held (the bot listens), and "... has joined" from the staff member."""
+    joined = JOINED.format(name=display_name(user.username))
+    return [
+        rasa_api.cancel_reminder(REMINDER),
+        rasa_api.slot(SLOT, handoff.HELD),
+        rasa_api.staff_message(joined, user.id, user.username),
+    ]
+
+
+@bp.post("/chats/<int:chat_id>/join")
+@allow(FRONT_DESK)
+def rejoin_chat(chat_id: int) -> Any:
+    """Sends the join again, for a take that Rasa did not confirm."""
+    chat = _chat(chat_id)
+    if not ChatForm().validate_on_submit():
+        abort(400, "This form has expired. Reload the page and try again.")
+    refused = _not_held_by_me(chat)
+    if refused is not None:
+        return refused
+    try:
+        _send(chat.sender_id, _joining(g.staff_user))
+    except rasa_api.RasaUnavailable:
+        flash(
+            "The assistant could not be reached (or did not confirm). Try "
+            "again in a moment, or end the chat.",
+            "error",
+        )
+    return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+
+
+def _not_held_by_me(chat: HandoffChat) -> Optional[Response]:
+    """None when the signed-in staff member holds the chat; a redirect that
+    says so when the chat they held has ended; else 409."""
+    mine = chat.taken_by == g.staff_user.id
+    if chat.status == handoff.HELD and mine:
+        return None
+    if mine and chat.status in (handoff.ENDED, handoff.EXPIRED):
+        flash(
+            "Not sent: this chat has ended, and the person is back with the "
+            "automated assistant.",
+            "error",
+        )
+        return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+    abort(409, "Only the staff member who took this chat can do that.")
 
 
 @bp.post("/chats/<int:chat_id>/reply")
@@ -331,7 +433,9 @@ def reply_chat(chat_id: int) -> Any:
     form = ReplyForm()
     if not form.validate_on_submit():
         abort(400, "Write a message of at most 1,000 characters.")
-    _held_by_me(chat)
+    refused = _not_held_by_me(chat)
+    if refused is not None:
+        return refused
     user = g.staff_user
     text = form.text.data.replace("\x00", "").strip()
     if not text:
@@ -347,19 +451,29 @@ def reply_chat(chat_id: int) -> Any:
     return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
 
 
+def _ending(chat: HandoffChat, user: Any) -> List[Dict[str, Any]]:
+    """What ending a chat appends: the slot emptied (the bot answers again)
+    and, where the channel still takes it, "You're back with ..."."""
+    # The reminder too: after a take Rasa did not confirm it may still be
+    # set, and would tell the person nobody could join.
+    ending = [rasa_api.cancel_reminder(REMINDER), rasa_api.slot(SLOT, None)]
+    if not whatsapp_window_closed(chat.sender_id):  # else Twilio would refuse it
+        ending.append(rasa_api.staff_message(ENDED, user.id, user.username))
+    return ending
+
+
 @bp.post("/chats/<int:chat_id>/end")
 @allow(FRONT_DESK)
 def end_chat(chat_id: int) -> Any:
     chat = _chat(chat_id)
     if not ChatForm().validate_on_submit():
         abort(400, "This form has expired. Reload the page and try again.")
-    _held_by_me(chat)
+    refused = _not_held_by_me(chat)
+    if refused is not None:
+        return refused
     user = g.staff_user
-    ending = [rasa_api.slot(SLOT, None)]
-    if not whatsapp_window_closed(chat.sender_id):  # else Twilio would refuse it
-        ending.append(rasa_api.staff_message(ENDED, user.id, user.username))
     try:
-        _send(chat.sender_id, ending)
+        _send(chat.sender_id, _ending(chat, user))
     except rasa_api.RasaUnavailable:
         flash("Not ended: the assistant could not be reached. Try again.", "error")
         return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)

@@ -46,6 +46,7 @@ POST_URLS = {
     "staff.review_answer": "/staff/answers/review",
     "staff.chat_availability": "/staff/chats/availability",
     "staff.take_chat": "/staff/chats/1/take",
+    "staff.rejoin_chat": "/staff/chats/1/join",
     "staff.reply_chat": "/staff/chats/1/reply",
     "staff.end_chat": "/staff/chats/1/end",
 }

@@ -30,17 +30,36 @@ SENDER = "tel:+16045550100"
 DAY = datetime(2026, 12, 3, 17, 0, tzinfo=timezone.utc)
 
 
+def unavailable(maybe_applied) -> rasa_api.RasaUnavailable:
+    """RasaUnavailable as clinic/rasa_api.py raises it; "unsaid": without
+    the `maybe_applied` attribute at all."""
+    error = rasa_api.RasaUnavailable("down")
+    if maybe_applied == "unsaid":
+        vars(error).pop("maybe_applied", None)
+    else:
+        error.maybe_applied = maybe_applied
+    return error
+
+
 @pytest.fixture
 def rasa(monkeypatch):
-    """Records what would go to Rasa's HTTP API; `.down = True` fails it."""
+    """Records what would go to Rasa's HTTP API; `.down = True` fails it
+    before it reaches Rasa, `.down = <RasaUnavailable>` with that error;
+    `.during(sender_id)` runs while the next call is made."""
 
     class Recorder:
         down = False
         calls: list = []
+        during = None
 
         def __call__(self, url, token, sender_id, events):
+            if self.during is not None:
+                during, self.during = self.during, None
+                during(sender_id)
+            if isinstance(self.down, Exception):
+                raise self.down
             if self.down:
-                raise rasa_api.RasaUnavailable("down")
+                raise unavailable(maybe_applied=False)
             self.calls.append((sender_id, events))
 
     recorder = Recorder()
@@ -123,6 +142,7 @@ def test_take_reply_and_end(app, database_url, rasa):
     ]
     assert post(fay, page, f"{page}/end").status_code == 303
     assert rasa.calls[-1][1] == [
+        {"event": "cancel_reminder", "name": "handoff_timeout"},
         {"event": "slot", "name": "handoff", "value": None},
         rasa_api.staff_message(chats.ENDED, staff["staff_id"], "fay"),
     ]
@@ -301,7 +321,8 @@ def test_whatsapp_s_24_hour_rule(app, database_url, rasa, hours_ago, sent):
         assert "Not sent: WhatsApp" in html and 'href="tel:+16045550100"' in html
         post(fay, page, f"{page}/end")  # the slot is cleared, no message sent
         assert rasa.calls[-1][1] == [
-            {"event": "slot", "name": "handoff", "value": None}
+            {"event": "cancel_reminder", "name": "handoff_timeout"},
+            {"event": "slot", "name": "handoff", "value": None},
         ]
         assert status(database_url, chat_id) == "ended"
 
@@ -346,6 +367,128 @@ def append(database_url: str, events: list, sender_id: str = SENDER) -> None:
         asyncio.run(store.save(tracker))
     finally:
         store.engine.dispose()
+
+
+def held_in_rasa(database_url: str, value: str = "held") -> None:
+    """Rasa's side of a take (or of a reminder's late timeout): the slot,
+    stored with the rest of the conversation."""
+    append(database_url, [slot("handoff", value, ts(DAY, 4))])
+
+
+@pytest.mark.parametrize(
+    ("maybe_applied", "after"),
+    [(False, "waiting"), (True, "held"), ("unsaid", "held")],
+)
+def test_a_take_rasa_did_not_confirm(app, database_url, rasa, maybe_applied, after):
+    """Rasa not reached: the chat waits again. Rasa perhaps reached (a
+    timeout, an answer cut short): the person may have been told someone
+    joined, so the chat stays taken and the page says what to do."""
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    rasa.down = unavailable(maybe_applied)
+    assert post(fay, page, f"{page}/take").status_code == 303
+    assert status(database_url, chat_id) == after
+    html = fay.get(page).get_data(as_text=True)
+    if after == "waiting":
+        assert "the person was not told: the chat is still waiting" in html
+        assert "Take this chat" in html and "/join" not in html
+        return
+    assert "did not confirm that the person was told you joined" in html
+    assert f'action="/staff/chats/{chat_id}/join"' in html and "Your message" in html
+    assert "Take this chat" not in html
+    # Rasa is back: the join goes again, and once Rasa has the chat held the
+    # page stops asking.
+    rasa.down = False
+    assert post(fay, page, f"{page}/join").status_code == 303
+    [(_, events)] = rasa.calls
+    assert events[:2] == [
+        {"event": "cancel_reminder", "name": "handoff_timeout"},
+        {"event": "slot", "name": "handoff", "value": "held"},
+    ]
+    assert events[2]["text"].startswith("Fay from the clinic has joined")
+    held_in_rasa(database_url)
+    part = fay.get(f"{page}/transcript").get_data(as_text=True)
+    assert "Held by fay" in part and "/join" not in part
+
+
+@pytest.mark.parametrize(("in_rasa", "asks"), [("waiting", True), ("held", False)])
+def test_the_page_asks_to_tell_them_until_rasa_holds_the_chat(
+    app, database_url, rasa, in_rasa, asks
+):
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    rasa.down = unavailable(True)
+    post(fay, page, f"{page}/take")
+    held_in_rasa(database_url, in_rasa)
+    part = fay.get(f"{page}/transcript").get_data(as_text=True)
+    assert (f'action="/staff/chats/{chat_id}/join"' in part) is asks
+
+
+def test_only_the_holder_tells_them_again(app, database_url, rasa):
+    chat_id = waiting_chat(database_url)
+    fay, gus = front_desk(app, "fay"), front_desk(app, "gus")
+    page = f"/staff/chats/{chat_id}"
+    rasa.down = unavailable(True)
+    post(fay, page, f"{page}/take")
+    rasa.down = False
+    assert "/join" not in gus.get(page).get_data(as_text=True)
+    assert post(gus, page, f"{page}/join").status_code == 409
+    assert fay.post(f"{page}/join").status_code == 400  # no CSRF token
+    assert rasa.calls == []
+
+
+def end_as_a_new_session_does(database_url: str, monkeypatch) -> None:
+    from actions import session
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert session.end_open_chats(SENDER, datetime.now(timezone.utc)) == 1
+
+
+def test_a_chat_the_person_left_for_a_new_session_shows_ended(
+    app, database_url, rasa, monkeypatch
+):
+    """The person came back after the session expired: the assistant ended
+    the chat (actions/session.py). The holder sees so, and what they send
+    goes nowhere near the person (the bot is answering them now)."""
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    post(fay, page, f"{page}/take")
+    end_as_a_new_session_does(database_url, monkeypatch)
+    part = fay.get(f"{page}/transcript").get_data(as_text=True)
+    assert "Chat ended" in part and "your messages are no longer sent" in part
+    calls = len(rasa.calls)
+    for action, data in (("reply", {"text": "Still there?"}), ("end", {})):
+        response = post(fay, page, f"{page}/{action}", **data)
+        assert response.status_code == 303
+    assert len(rasa.calls) == calls
+    html = fay.get(page).get_data(as_text=True)
+    assert "Not sent: this chat has ended" in html
+    assert "Your message" not in html and "Take this chat" not in html
+    listed = fay.get("/staff/chats/list").get_data(as_text=True)
+    assert f"/staff/chats/{chat_id}" not in listed
+
+
+def test_a_new_session_during_the_take_gives_the_chat_back_to_the_bot(
+    app, database_url, rasa, monkeypatch
+):
+    """The take's UPDATE, then the person's new session ends the chat, then
+    the take's events reach Rasa (held, in the new session): Rasa is told
+    the chat ended, so the bot does not stay silent with nobody there."""
+    chat_id = waiting_chat(database_url)
+    fay = front_desk(app, "fay")
+    page = f"/staff/chats/{chat_id}"
+    rasa.during = lambda sender: end_as_a_new_session_does(database_url, monkeypatch)
+    assert post(fay, page, f"{page}/take").status_code == 303
+    assert [events[1] for _, events in rasa.calls] == [
+        {"event": "slot", "name": "handoff", "value": "held"},
+        {"event": "slot", "name": "handoff", "value": None},
+    ]
+    assert status(database_url, chat_id) == "ended"
+    html = fay.get(page).get_data(as_text=True)
+    assert "started a new conversation with the assistant" in html
 
 
 def external(intent: str, at: float):
