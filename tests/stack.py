@@ -10,20 +10,43 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import socketio
 
+from tests.conftest import ROOT
 from tests.servers import Servers, free_port, server_env
 
-__all__ = ["TcpPlug", "http", "made_run", "say", "scaled_run", "texts"]
+__all__ = [
+    "ALWAYS_OPEN",
+    "CLOSED",
+    "ONE_MINUTE_WAIT",
+    "TcpPlug",
+    "always_open_profile",
+    "http",
+    "made_run",
+    "profile_edited",
+    "say",
+    "scaled_run",
+    "texts",
+    "twilio_local_env",
+]
+
+# Profile edits for the live-chat tests (#15), as (old, new) for profile_edited:
+# chat at any hour; no chat hours at all (always closed); the shortest wait a
+# profile allows, a minute.
+ALWAYS_OPEN = 'chat_hours: "Mon-Sun 00:00-24:00"'
+CLOSED = (ALWAYS_OPEN, "chat_hours: ")
+ONE_MINUTE_WAIT = ("chat_wait_minutes: 3", "chat_wait_minutes: 1")
 
 
 def http(
@@ -80,6 +103,53 @@ def widget_conversation(token: str) -> str:
     """The conversation a widget session token names: `web:<key>` for
     `<key>.<signature>`."""
     return "web:" + token.split(".")[0]
+
+
+def always_open_profile(folder: Path) -> Path:
+    """The sample clinic's profile, open for live chat at any hour (a test
+    may run at night), written into `folder`; returns its path."""
+    text = (ROOT / "clinic_profile.yml").read_text(encoding="utf-8")
+    opened = re.sub(r'chat_hours: ".*"', ALWAYS_OPEN, text)
+    assert opened != text
+    path = folder / "clinic_profile.yml"
+    path.write_text(opened, encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def profile_edited(path: Path, old: str, new: str) -> Iterator[None]:
+    """The clinic's profile at `path` with `old` replaced by `new`, as a
+    clinic edits it (the actions read it again when it changes); put back
+    afterwards."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.write_text(text, encoding="utf-8")
+
+
+# The Twilio channel in local mode (no TWILIO_ACCOUNT_SID): requests signed
+# with this token are accepted, replies are written to the outbox file
+# <TWILIO_LOCAL_DIR>/twilio-outbox.jsonl instead of being sent.
+TWILIO_TOKEN = "e2e-auth-token"
+TWILIO_PUBLIC_URL = "https://assistant.clinic.example.org"  # as behind a proxy
+CLINIC_SMS, CLINIC_WHATSAPP = "+16045550100", "+16045550199"
+
+
+def twilio_local_env(env: Dict[str, str], folder: Path) -> Dict[str, str]:
+    """`env` (assistant_env's) with the Twilio channel in local mode, its
+    outbox in `folder`."""
+    local = {k: v for k, v in env.items() if k != "TWILIO_ACCOUNT_SID"}
+    local.update(
+        TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+        TWILIO_PUBLIC_URL=TWILIO_PUBLIC_URL,
+        TWILIO_NUMBER=CLINIC_SMS,
+        TWILIO_WHATSAPP_NUMBER=f"whatsapp:{CLINIC_WHATSAPP}",
+        TWILIO_LOCAL_DIR=str(folder),
+    )
+    return local
 
 
 class Widget:
@@ -318,6 +388,8 @@ def scaled_run(trained_model, tmp_path_factory) -> Iterator[Dict[str, Any]]:
         RASA_AUTH_TOKEN=token,
         TWILIO_LOCAL_DIR=str(tmp / "twilio"),
         NGINX_DIR=str(tmp / "nginx"),
+        # Live chat at any hour, so the handoff test runs at night too.
+        CLINIC_PROFILE=str(always_open_profile(tmp)),
     )
     servers = Servers(tmp)
     try:

@@ -28,14 +28,18 @@ from tests.conftest import ROOT
 from tests.conversation import tracker_events
 from tests.db_fixtures import create_postgres_database, sqlite_url
 from tests.servers import Servers, assistant_env, free_port
+from tests.stack import (
+    CLINIC_SMS,
+    CLINIC_WHATSAPP,
+    TWILIO_PUBLIC_URL,
+    TWILIO_TOKEN,
+    twilio_local_env,
+)
 
 pytestmark = pytest.mark.slow
 
 CHANNEL = "channels.twilio_channel.TwilioChannel"
-TOKEN = "e2e-auth-token"
-PUBLIC = "https://assistant.clinic.example.org"  # as behind a proxy
 PATH = "/webhooks/twilio/webhook"
-CLINIC_SMS, CLINIC_WHATSAPP = "+16045550100", "+16045550199"
 NAME, CONCERN = "Wilhelmina Ostrander", "a stiff neck since the winter"
 
 
@@ -62,16 +66,7 @@ def stack(trained_model, database, tmp_path_factory) -> Iterator[Dict[str, objec
     credentials = tmp / "credentials.yml"
     credentials.write_text(yaml.safe_dump({CHANNEL: entry}))
     actions_port, rasa_port = free_port(), free_port()
-    env = assistant_env(
-        database,
-        actions_port,
-        TWILIO_AUTH_TOKEN=TOKEN,  # no TWILIO_ACCOUNT_SID: local mode
-        TWILIO_PUBLIC_URL=PUBLIC,
-        TWILIO_NUMBER=CLINIC_SMS,
-        TWILIO_WHATSAPP_NUMBER=f"whatsapp:{CLINIC_WHATSAPP}",
-        TWILIO_LOCAL_DIR=str(tmp),
-    )
-    env.pop("TWILIO_ACCOUNT_SID", None)
+    env = twilio_local_env(assistant_env(database, actions_port), tmp)
     with Servers(tmp) as servers:
         servers.assistant(
             trained_model, env, actions_port, rasa_port, credentials=str(credentials)
@@ -124,7 +119,9 @@ class Phone:
         """Sends a correctly signed message; the index of the next reply."""
         index = len(read_outbox(self.outbox))
         form = self.form(body, medium)
-        signature = RequestValidator(TOKEN).compute_signature(PUBLIC + PATH, form)
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+            TWILIO_PUBLIC_URL + PATH, form
+        )
         assert self.post(form, signature) == 200
         return index
 
@@ -198,7 +195,9 @@ def test_a_forged_or_missing_signature_gets_403_and_no_tracker_event(
     if signature == "forged":
         signature = "bm90IGEgc2lnbmF0dXJlIGF0IGFsbA=="
     elif signature == "wrong":
-        signature = RequestValidator("guessed").compute_signature(PUBLIC + PATH, form)
+        signature = RequestValidator("guessed").compute_signature(
+            TWILIO_PUBLIC_URL + PATH, form
+        )
     assert phone.post(form, signature) == 403
     # the channel's own later messages would come first: a signed HELP is the
     # marker that everything sent before it from this number was handled

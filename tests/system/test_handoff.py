@@ -11,8 +11,6 @@ reminder Rasa set fires after the profile's wait and does the same."""
 
 from __future__ import annotations
 
-import contextlib
-import re
 import time
 from typing import Dict, Iterator, List
 
@@ -24,16 +22,16 @@ from clinic.settings import StaffSettings
 from db.engine import session_factory
 from db.migrate import upgrade
 from db.staff_models import HandoffChat
-from tests.channels.test_twilio_end_to_end import (
-    CLINIC_SMS,
-    CLINIC_WHATSAPP,
-    PUBLIC,
-    TOKEN,
-    Phone,
-)
-from tests.conftest import ROOT
+from tests.channels.test_twilio_end_to_end import Phone
 from tests.conversation import tracker_events
 from tests.servers import Servers, assistant_env, free_port
+from tests.stack import (
+    CLOSED,
+    ONE_MINUTE_WAIT,
+    always_open_profile,
+    profile_edited,
+    twilio_local_env,
+)
 from tests.webapp.staff.conftest import add_user, csrf_from, login
 from webapp import create_app
 from webapp.staff import auth, roles
@@ -51,25 +49,10 @@ def stack(trained_model, tmp_path_factory) -> Iterator[Dict[str, object]]:
     tmp = tmp_path_factory.mktemp("handoff-e2e")
     database = f"sqlite:///{tmp / 'clinic.db'}"
     upgrade(database)
-    # The sample clinic, open for chat at any hour (the test may run at night).
-    text = (ROOT / "clinic_profile.yml").read_text(encoding="utf-8")
-    profile = tmp / "clinic_profile.yml"
-    profile.write_text(
-        re.sub(r'chat_hours: ".*"', 'chat_hours: "Mon-Sun 00:00-24:00"', text),
-        encoding="utf-8",
-    )
+    profile = always_open_profile(tmp)
     actions_port, rasa_port = free_port(), free_port()
-    env = assistant_env(
-        database,
-        actions_port,
-        CLINIC_PROFILE=str(profile),
-        TWILIO_AUTH_TOKEN=TOKEN,  # no TWILIO_ACCOUNT_SID: local mode
-        TWILIO_PUBLIC_URL=PUBLIC,
-        TWILIO_NUMBER=CLINIC_SMS,
-        TWILIO_WHATSAPP_NUMBER=f"whatsapp:{CLINIC_WHATSAPP}",
-        TWILIO_LOCAL_DIR=str(tmp),
-    )
-    env.pop("TWILIO_ACCOUNT_SID", None)
+    env = assistant_env(database, actions_port, CLINIC_PROFILE=str(profile))
+    env = twilio_local_env(env, tmp)
     api = ["--enable-api", "--auth-token", API_TOKEN]
     with Servers(tmp) as servers:
         servers.assistant(trained_model, env, actions_port, rasa_port, api)
@@ -141,20 +124,6 @@ def the_chat(database: str, number: str = NUMBER) -> HandoffChat:
         return chat
 
 
-@contextlib.contextmanager
-def profile_edited(stack, old: str, new: str) -> Iterator[None]:
-    """The clinic's profile with `old` replaced by `new`, as a clinic edits
-    it (the actions read it again when it changes)."""
-    path = stack["profile"]
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    try:
-        yield
-    finally:
-        path.write_text(text, encoding="utf-8")
-
-
 def test_a_chat_is_taken_answered_and_given_back(stack, staff):
     phone = Phone(stack, NUMBER)
     phone.ask("hello", "automated assistant")
@@ -222,7 +191,7 @@ def test_outside_chat_hours_the_person_is_told_and_gets_the_call_back_form(
 ):
     phone = Phone(stack, "+16045550178")
     phone.ask("hello", "automated assistant")
-    with profile_edited(stack, 'chat_hours: "Mon-Sun 00:00-24:00"', "chat_hours: "):
+    with profile_edited(stack["profile"], *CLOSED):
         reply = phone.ask("3", "call you back. I just need a few details")
     assert "only open in clinic hours" in reply
     assert "asking the front desk" not in reply
@@ -234,7 +203,7 @@ def test_nobody_takes_the_chat_in_time(stack, staff):
     number = "+16045550179"
     phone = Phone(stack, number)
     phone.ask("hello", "automated assistant")
-    with profile_edited(stack, "chat_wait_minutes: 3", "chat_wait_minutes: 1"):
+    with profile_edited(stack["profile"], *ONE_MINUTE_WAIT):
         since = phone.text("3")
         phone.wait_for(lambda r: "asking the front desk" in r, since)
     replies = phone.wait_for(
