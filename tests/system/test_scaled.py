@@ -29,6 +29,7 @@ from clinic.conversation_ids import rest_conversation_id
 from db.models import Lead
 from tests.conversation import tracker_events
 from tests.stack import Widget, http, say, texts
+from tests.webapp.staff.conftest import csrf_from
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -289,3 +290,104 @@ def test_a_staff_message_sent_through_the_other_replica_reaches_the_widget(
     assert [r.get("text") for r in received] == ["Hello, Ana from the clinic here."], (
         received
     )
+
+
+def test_live_chat_through_the_staff_app_on_the_scaled_set_up(scaled_run):
+    """Live chat end to end on `make run-scaled` (#15): a patient in the
+    widget through the proxy, a front-desk member in the web app that
+    run_scaled.sh started. The web app reaches Rasa through the API listener,
+    round robin over the replicas, so its messages go through both; they
+    reach the widget, and the transcript, in the order they were sent."""
+    import requests
+
+    from tests.webapp.staff.conftest import PASSWORD, add_user
+    from webapp.staff import roles
+
+    web, db = scaled_run["web"], scaled_run["db"]
+    add_user(db, "sam", role=roles.FRONT_DESK)
+    staff = requests.Session()
+
+    def post(page: str, action: str, **data: str) -> None:
+        html = staff.get(f"{web}{page}", timeout=30).text
+        token = csrf_from(html)
+        answer = staff.post(
+            f"{web}{action}",
+            data={"csrf_token": token, **data},
+            headers={"Referer": f"{web}{page}"},
+            allow_redirects=False,
+            timeout=60,
+        )
+        assert answer.status_code == 303, (action, answer.status_code)
+
+    post("/staff/login", "/staff/login", username="sam", password=PASSWORD)
+    post("/staff/chats", "/staff/chats/availability", available="on")
+
+    async def talk() -> Tuple[str, List[str]]:
+        widget = Widget(scaled_run["url"])
+        await widget.connect()
+        try:
+            seen = len(widget.replies)
+
+            async def told(predicate, timeout: float = 60) -> str:
+                nonlocal seen
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    for reply in widget.replies[seen:]:
+                        seen += 1
+                        if predicate(reply.get("text") or ""):
+                            return reply["text"]
+                    await asyncio.sleep(0.05)
+                raise AssertionError(f"not told; got {widget.replies[-5:]}")
+
+            await widget.send(
+                {"message": "/request_human", "session_id": widget.session_id}
+            )
+            await told(lambda t: "asking the front desk to join" in t)
+            chat_id = await asyncio.to_thread(open_chat_id, db, widget.conversation)
+            page = f"/staff/chats/{chat_id}"
+            await asyncio.to_thread(post, page, f"{page}/take")
+            await told(lambda t: t.startswith("Sam from the clinic has joined"))
+            for turn in range(1, 4):
+                await asyncio.to_thread(
+                    post, page, f"{page}/reply", text=f"Staff {turn}"
+                )
+                await told(lambda t, n=turn: t == f"Staff {n}")
+                await widget.send(
+                    {"message": f"Person {turn}", "session_id": widget.session_id}
+                )
+            await asyncio.sleep(2)  # the bot stays silent to the person's messages
+            assert all(
+                (r.get("text") or "").startswith("Staff") for r in widget.replies[seen:]
+            ), widget.replies[seen:]
+            await asyncio.to_thread(post, page, f"{page}/end")
+            await told(lambda t: t == "You're back with the automated assistant.")
+            answer = await widget.ask("how often do I need IMS?")
+            return widget.conversation, [answer]
+        finally:
+            await widget.close()
+
+    conversation, [answer] = asyncio.run(talk())
+    assert "week" in answer
+    events = tracker_events(db, conversation)
+    lines = [
+        data.get("text")
+        for kind, data in events
+        if kind in ("user", "bot")
+        and (data.get("text") or "").startswith(("Staff ", "Person "))
+    ]
+    assert lines == [f"{who} {n}" for n in (1, 2, 3) for who in ("Staff", "Person")]
+
+
+def open_chat_id(database_url: str, conversation: str) -> int:
+    """The id of the conversation's open live-chat request, once it exists."""
+    from db import handoff
+    from db.engine import session_factory
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with session_factory(database_url)() as session:
+            chat = handoff.open_chat(session, conversation)
+            if chat is not None:
+                return chat.id
+        time.sleep(0.2)
+    raise AssertionError("no open chat request")
