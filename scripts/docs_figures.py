@@ -171,6 +171,7 @@ TABLES: Dict[str, tuple] = {
     "profile": (BENCH, "make bench", report.profile_table),
     "turns": (BENCH, "make bench", report.turns_table),
     "turns_profile": (BENCH, "make bench", report.turns_profile_table),
+    "handoff": (BENCH, "make bench", report.handoff_table),
     "readability": (readability.OUT, "make readability", readability.results_table),
 }
 
