@@ -26,13 +26,11 @@ from rasa_sdk.events import (
     SlotSet,
 )
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.profile import current_profile
 from db import handoff
 from db.engine import session_factory
-from db.staff_models import HandoffChat
 
 logger = logging.getLogger(__name__)
 
@@ -45,19 +43,9 @@ def now() -> datetime:
 
 
 def end_open_chats(sender_id: str, at: datetime) -> int:
-    """Ends the conversation's waiting or held chat requests: how many.
-    One conditional UPDATE, so a take at the same moment either lands
-    first (and is ended) or finds the chat no longer waiting."""
+    """Ends the conversation's waiting or held chat requests: how many."""
     with session_factory()() as session:
-        result = session.execute(
-            update(HandoffChat)
-            .where(HandoffChat.sender_id == sender_id)
-            .where(HandoffChat.status.in_(handoff.OPEN))
-            .values(status=handoff.ENDED, ended_at=at)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-        return result.rowcount
+        return handoff.end_open(session, sender_id, at)
 
 
 def _ever_spoke(tracker: Tracker) -> bool:

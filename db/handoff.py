@@ -117,14 +117,7 @@ def request_chat(
     chat is held): it is ended, and the person waits anew, so nobody is
     attached to a chat no one is watching."""
     now = now or utcnow()
-    session.execute(
-        update(HandoffChat)
-        .where(HandoffChat.sender_id == sender_id)
-        .where(HandoffChat.status == WAITING)
-        .where(HandoffChat.wait_until <= now)
-        .values(status=EXPIRED, ended_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    _expire_due(session, sender_id, now)
     found = open_chat(session, sender_id)
     if found is not None and found.status == WAITING:
         return found
@@ -178,17 +171,41 @@ def end(
 def expire(session: Session, sender_id: str, now: Optional[datetime] = None) -> bool:
     """The wait ran out: the conversation's waiting request expires, if it
     is due and nobody took it meanwhile. True when it did."""
-    now = now or utcnow()
+    expired = _expire_due(session, sender_id, now or utcnow())
+    session.commit()
+    return bool(expired)
+
+
+def _expire_due(session: Session, sender_id: str, now: datetime) -> int:
+    """Expires the conversation's waiting request whose wait is over (the
+    caller commits): how many."""
+    return _set_where(
+        session,
+        sender_id,
+        (HandoffChat.status == WAITING, HandoffChat.wait_until <= now),
+        {"status": EXPIRED, "ended_at": now},
+    )
+
+
+def end_open(session: Session, sender_id: str, now: Optional[datetime] = None) -> int:
+    """Ends the conversation's waiting or held requests (its session ended:
+    actions/session.py) and commits: how many. One conditional UPDATE, so a
+    take at the same moment either lands first (and is ended) or finds the
+    chat no longer waiting."""
+    values = {"status": ENDED, "ended_at": now or utcnow()}
+    ended = _set_where(session, sender_id, (HandoffChat.status.in_(OPEN),), values)
+    session.commit()
+    return ended
+
+
+def _set_where(session: Session, sender_id: str, where: tuple, values: dict) -> int:
     result = session.execute(
         update(HandoffChat)
-        .where(HandoffChat.sender_id == sender_id)
-        .where(HandoffChat.status == WAITING)
-        .where(HandoffChat.wait_until <= now)
-        .values(status=EXPIRED, ended_at=now)
+        .where(HandoffChat.sender_id == sender_id, *where)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
-    session.commit()
-    return bool(result.rowcount)
+    return result.rowcount
 
 
 @dataclass(frozen=True)
