@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from flask import (
     Response,
@@ -393,10 +393,7 @@ def _joining(user: Any) -> List[Dict[str, Any]]:
 @allow(FRONT_DESK)
 def rejoin_chat(chat_id: int) -> Any:
     """Sends the join again, for a take that Rasa did not confirm."""
-    chat = _chat(chat_id)
-    if not ChatForm().validate_on_submit():
-        abort(400, "This form has expired. Reload the page and try again.")
-    refused = _not_held_by_me(chat)
+    chat, refused = _held_chat(chat_id)
     if refused is not None:
         return refused
     try:
@@ -408,6 +405,15 @@ def rejoin_chat(chat_id: int) -> Any:
             "error",
         )
     return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
+
+
+def _held_chat(chat_id: int) -> Tuple[HandoffChat, Optional[Response]]:
+    """The chat of a posted join or end form, and, unless the signed-in
+    staff member holds it, the answer that says so."""
+    chat = _chat(chat_id)
+    if not ChatForm().validate_on_submit():
+        abort(400, "This form has expired. Reload the page and try again.")
+    return chat, _not_held_by_me(chat)
 
 
 def _not_held_by_me(chat: HandoffChat) -> Optional[Response]:
@@ -465,10 +471,7 @@ def _ending(chat: HandoffChat, user: Any) -> List[Dict[str, Any]]:
 @bp.post("/chats/<int:chat_id>/end")
 @allow(FRONT_DESK)
 def end_chat(chat_id: int) -> Any:
-    chat = _chat(chat_id)
-    if not ChatForm().validate_on_submit():
-        abort(400, "This form has expired. Reload the page and try again.")
-    refused = _not_held_by_me(chat)
+    chat, refused = _held_chat(chat_id)
     if refused is not None:
         return refused
     user = g.staff_user
