@@ -150,6 +150,32 @@ async def test_ordinary_nerve_pain_is_not_sent_to_urgent_care(agent, message):
     assert await chat.slot("red_flag") is None
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Is anyone there? My back hurts",
+        "my back hurts",
+        "hello? my neck is sore",
+        "is someone there, my shoulder aches",
+        "anyone? my knee hurts when I walk",
+        "is anybody there? my neck hurts",
+        "my shoulder hurts",
+        "my back is killing me",
+        "hello, anyone? my back is killing me",
+    ],
+)
+async def test_ordinary_soreness_is_not_a_red_flag(agent, message):
+    """A sore back, with or without an "is anyone there?" (live chat, #15), is
+    what the clinic treats: no urgent-care reply, and the call-back form
+    still starts, which a red flag on the conversation would stop (#11).
+    (The out-of-scope reply names 911 too, so the urgent reply is known by
+    its marking the conversation for the team.)"""
+    chat = Chat(agent)
+    assert "marked this conversation" not in await chat.say(message)
+    assert await chat.slot("red_flag") is None
+    assert "What's your name?" in await chat.say("I'd like to book an assessment")
+
+
 ALL_ANSWERS = {answer_text(t) for t in TOPIC_BUTTONS}
 
 
