@@ -4,7 +4,7 @@ use: so a turn costs about the same at message 80 as at message 5.
 Rasa 3.6 recomputes what a conversation's history means from its first
 event several times in every turn (RasaHQ/rasa#3011 is the upstream issue
 of long trackers, closed with sessions, which bound a tracker by time, not
-by length). Five of those computations grow with the conversation and are
+by length). Seven of those computations grow with the conversation and are
 made incremental, or bounded, here:
 
 - `DialogueStateTracker.applied_events` (the history after rewinds,
@@ -34,6 +34,23 @@ made incremental, or bounded, here:
   out an independent clone of it (the same state, its containers and
   slots copied; a direct change such as `clear_followup_action` is not
   an event and is left out, as Rasa's replay leaves it out).
+- `DialogueStateTracker.current_state` with every event, the tracker each
+  action call sends (`RemoteAction._action_call_format`, the in-process
+  actions' included), turns every event of the conversation into a dict.
+  A tracker keeps the dicts of its settled events (those before the
+  latest user message, which Rasa can still change in place) and shares
+  them with its copies; each call hands out copies of them (a fresh dict
+  per event, as Rasa's `as_dict` makes, whose values are the event's own,
+  as in Rasa's) and serialises the rest afresh. The kept dicts are used
+  only for the very event objects they were made from.
+- `ActionExtractSlots._execute_validation_action`, the slot-mapping
+  validation that runs on every turn, rebuilds a tracker from every event
+  of the session (`DialogueStateTracker.from_events`) to send it to
+  `action_validate_slot_mappings`. Here it is the tracker's kept copy
+  with the extracted slots applied: the same events, replayed from the
+  same slots, so the same state; a conversation with a restart (Rasa
+  sends only what follows it) or slots other than the domain's is still
+  rebuilt as Rasa does.
 
 The kept replay takes any new event, as Rasa's replay does, and starts
 again when the tracker's earlier events are not the very objects it
@@ -52,15 +69,17 @@ next time:
 The answers are always equal to Rasa's (tests/rasa_extensions/
 test_history_cache.py compares them after every event of conversations
 with FAQ turns, a form, corrections, rewinds, a restart and new sessions,
-and on every prediction of a real conversation with the trained model).
+and on every prediction, action call and slot validation of a real
+conversation with the trained model).
 Lists and states are copied out on every call, since callers edit what
 they get (the featurizers delete keys of states; a state's sub-states can
 be the replayed tracker's own). At most `MAX_CONVERSATIONS` conversations'
 states are kept, least recently used first out.
 
-It replaces three public methods, one static and one private method
-(`RulePolicy._prediction_states`), and replays with the tracker's own
-`init_copy` and `update`, as Rasa does; tied to the rasa
+It replaces four public methods, one static and two private methods
+(`RulePolicy._prediction_states`,
+`ActionExtractSlots._execute_validation_action`), and replays with the
+tracker's own `init_copy` and `update`, as Rasa does; tied to the rasa
 version in rasa_extensions/__init__.py. Idempotent; installed by the
 start-up hook (rasa_extensions/plugin.py); `uninstall()` puts Rasa's own
 back (`make bench` measures both).
@@ -70,6 +89,8 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import operator
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -101,6 +122,8 @@ _original_applied: Optional[Callable[[Any], List[Any]]] = None
 _original_format: Optional[Callable[[List[Dict]], Text]] = None
 _original_rule_states: Optional[Callable[..., List[State]]] = None
 _original_copy: Optional[Callable[[Any], Any]] = None
+_original_current_state: Optional[Callable[..., Dict[Text, Any]]] = None
+_original_validation: Optional[Callable[..., Any]] = None
 
 
 def _copy(state: State) -> State:
@@ -216,7 +239,7 @@ def last_states(
         if (
             kept.domain is self
             and len(events) >= done
-            and all(a is b for a, b in zip(kept.events, events, strict=False))
+            and all(map(operator.is_, kept.events, events))  # C speed
         ):
             new = list(islice(events, done, None))
             if not _appends_only(new, kept.loop_names):
@@ -346,6 +369,7 @@ class _Replayed:
     count: int
     last: Any  # its event number `count`, to see it is the same history
     replay: Any
+    restarted: bool = False  # whether a `Restarted` is among those events
 
 
 def _clone(replayed: Any) -> Any:
@@ -353,7 +377,11 @@ def _clone(replayed: Any) -> Any:
     replay of its events makes), sharing the event objects as a replay
     does: its containers are copied, every slot too."""
     clone = copy.copy(replayed)
-    for name in ("_history_cache_applied", "_history_cache_replay"):
+    for name in (
+        "_history_cache_applied",
+        "_history_cache_replay",
+        "_history_cache_dicts",
+    ):
         clone.__dict__.pop(name, None)
     clone.events = deque(replayed.events, maxlen=replayed.events.maxlen)
     slots = type(replayed.slots)()
@@ -371,15 +399,10 @@ def _clone(replayed: Any) -> Any:
     return clone
 
 
-def copy_tracker(self: Any) -> Any:
-    """Drop-in for `DialogueStateTracker.copy` (module docstring): Rasa
-    replays every event into a new tracker, before each action of a turn;
-    here each tracker keeps its replay and feeds it the new events only."""
-    from rasa.shared.core.trackers import DialogueStateTracker
+def _replayed(self: Any) -> _Replayed:
+    """The tracker's kept replay, fed the events added since."""
+    from rasa.shared.core.events import Restarted
 
-    assert _original_copy is not None
-    if type(self) is not DialogueStateTracker or self._max_event_history:
-        return _original_copy(self)
     events = self.events
     count = len(events)
     memo: Optional[_Replayed] = self.__dict__.get("_history_cache_replay")
@@ -392,11 +415,172 @@ def copy_tracker(self: Any) -> Any:
         memo = _Replayed(events=events, count=0, last=None, replay=self.init_copy())
     for index in range(memo.count, count):
         # Rasa's own replay (travel_back_in_time), one event at a time
-        memo.replay.update(events[index])
+        event = events[index]
+        memo.replay.update(event)
+        memo.restarted = memo.restarted or isinstance(event, Restarted)
     memo.count = count
     memo.last = events[-1] if count else None
     self.__dict__["_history_cache_replay"] = memo
-    return _clone(memo.replay)
+    return memo
+
+
+def copy_tracker(self: Any) -> Any:
+    """Drop-in for `DialogueStateTracker.copy` (module docstring): Rasa
+    replays every event into a new tracker, before each action of a turn;
+    here each tracker keeps its replay and feeds it the new events only.
+    The copy shares the tracker's kept event dicts (`serialised_events`)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    assert _original_copy is not None
+    if type(self) is not DialogueStateTracker or self._max_event_history:
+        return _original_copy(self)
+    clone = _clone(_replayed(self).replay)
+    clone.__dict__["_history_cache_dicts"] = _dicts_memo(self)
+    return clone
+
+
+@dataclass
+class _Dicts:
+    """The dicts of a tracker's settled events: `dicts[i]` is what
+    `events[i].as_dict()` made. Shared by a tracker and its copies, and
+    used for a tracker's events only where they are these very objects."""
+
+    events: List[Any] = field(default_factory=list)
+    dicts: List[Dict[Text, Any]] = field(default_factory=list)
+
+
+def _dicts_memo(tracker: Any) -> _Dicts:
+    memo: Optional[_Dicts] = tracker.__dict__.get("_history_cache_dicts")
+    if memo is None:
+        memo = tracker.__dict__["_history_cache_dicts"] = _Dicts()
+    return memo
+
+
+def serialised_events(tracker: Any) -> List[Dict[Text, Any]]:
+    """`[event.as_dict() for event in tracker.events]`, as Rasa's
+    `current_state` makes it, with the settled events' dicts kept (module
+    docstring): each is handed out as a copy, so a caller that changes one
+    changes nobody else's; the latest user message, which Rasa changes in
+    place (entities added, its metadata), and what follows it are
+    serialised afresh every time."""
+    from rasa.shared.core.events import UserUttered
+
+    events = tracker.events
+    count = len(events)
+    memo = _dicts_memo(tracker)
+    known = len(memo.events)
+    if known > count or not all(map(operator.is_, memo.events, events)):
+        known = 0  # another history: nothing kept applies
+    settled = count  # up to the latest user message (one turn's walk back)
+    for back, event in enumerate(reversed(events)):
+        if isinstance(event, UserUttered):
+            settled = count - 1 - back
+            break
+    if settled < known:  # never kept beyond the latest user message
+        memo = tracker.__dict__["_history_cache_dicts"] = _Dicts(
+            memo.events[:settled], memo.dicts[:settled]
+        )
+    elif known < len(memo.events):  # a new history for this tracker
+        memo = tracker.__dict__["_history_cache_dicts"] = _Dicts(
+            memo.events[:known], memo.dicts[:known]
+        )
+    new = list(islice(events, len(memo.events), settled))
+    memo.dicts.extend(event.as_dict() for event in new)
+    memo.events.extend(new)
+    result = list(map(dict, memo.dicts))
+    result.extend(event.as_dict() for event in islice(events, settled, None))
+    return result
+
+
+def current_state(self: Any, event_verbosity: Any = None) -> Dict[Text, Any]:
+    """Drop-in for `DialogueStateTracker.current_state` (module docstring):
+    with every event (`EventVerbosity.ALL`), its events from
+    `serialised_events`; Rasa's own for any other verbosity."""
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+    assert _original_current_state is not None
+    if event_verbosity is None:
+        event_verbosity = EventVerbosity.NONE
+    if event_verbosity != EventVerbosity.ALL or type(self) is not DialogueStateTracker:
+        return _original_current_state(self, event_verbosity)
+    state = _original_current_state(self, EventVerbosity.NONE)
+    state["events"] = serialised_events(self)  # in its place: the key is there
+    return state
+
+
+def _slots_of_domain(tracker: Any, domain: Any) -> bool:
+    """Whether a replay of the tracker gives the slot values a tracker made
+    with `domain.slots` would: the same slots, in order, of the same types
+    and initial values."""
+    slots = tracker.slots
+    if type(slots) is not dict or len(slots) != len(domain.slots):
+        return False
+    return all(
+        ours.name == theirs.name
+        and type(ours) is type(theirs)
+        and ours.initial_value == theirs.initial_value
+        for ours, theirs in zip(slots.values(), domain.slots, strict=True)
+    )
+
+
+def validation_tracker(tracker: Any, slot_events: List[Any], domain: Any) -> Any:
+    """What Rasa's `_execute_validation_action` sends to
+    `action_validate_slot_mappings`, `DialogueStateTracker.from_events(
+    tracker.sender_id, tracker.events_after_latest_restart() + slot_events,
+    slots=domain.slots)`, made from the tracker's kept copy; None where it
+    must be rebuilt as Rasa does (module docstring)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    if (
+        type(tracker) is not DialogueStateTracker
+        or tracker._max_event_history
+        or not _slots_of_domain(tracker, domain)
+    ):
+        return None
+    if _replayed(tracker).restarted:
+        return None
+    validation = tracker.copy()
+    for event in slot_events:
+        validation.update(event)
+    return validation
+
+
+async def execute_validation_action(
+    self: Any,
+    extraction_events: List[Any],
+    output_channel: Any,
+    nlg: Any,
+    tracker: Any,
+    domain: Any,
+) -> List[Any]:
+    """Drop-in for `ActionExtractSlots._execute_validation_action` (module
+    docstring): Rasa's, with the tracker sent made by `validation_tracker`."""
+    from rasa.shared.core.constants import ACTION_VALIDATE_SLOT_MAPPINGS
+    from rasa.shared.core.events import SlotSet
+
+    assert _original_validation is not None
+    slot_events = [event for event in extraction_events if isinstance(event, SlotSet)]
+    if ACTION_VALIDATE_SLOT_MAPPINGS not in domain.user_actions:
+        return await _original_validation(
+            self, extraction_events, output_channel, nlg, tracker, domain
+        )
+    validation = validation_tracker(tracker, slot_events, domain)
+    if validation is None:
+        return await _original_validation(
+            self, extraction_events, output_channel, nlg, tracker, domain
+        )
+    rasa_logger = logging.getLogger("rasa.core.actions.action")
+    if rasa_logger.isEnabledFor(logging.DEBUG):
+        candidates = "\n".join([event.key for event in slot_events])
+        rasa_logger.debug(f"Validating extracted slots: {candidates}")
+    validate_events = await self._run_custom_action(
+        ACTION_VALIDATE_SLOT_MAPPINGS, output_channel, nlg, validation, domain
+    )
+    validated = [event.key for event in validate_events if isinstance(event, SlotSet)]
+    # As Rasa: an extracted slot the action does not set again was valid.
+    return validate_events + [
+        event for event in slot_events if event.key not in validated
+    ]
 
 
 def format_tracker_states(states: List[Dict]) -> Text:
@@ -490,6 +674,20 @@ def rasa_copy() -> Callable[[Any], Any]:
     return _original_copy or DialogueStateTracker.copy
 
 
+def rasa_current_state() -> Callable[..., Dict[Text, Any]]:
+    """Rasa's own `DialogueStateTracker.current_state`, installed or not."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return _original_current_state or DialogueStateTracker.current_state
+
+
+def rasa_validation_action() -> Callable[..., Any]:
+    """Rasa's own `ActionExtractSlots._execute_validation_action`."""
+    from rasa.core.actions.action import ActionExtractSlots
+
+    return _original_validation or ActionExtractSlots._execute_validation_action
+
+
 def rasa_applied_events() -> Callable[[Any], List[Any]]:
     """Rasa's own `applied_events`, installed or not (for comparisons)."""
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -507,6 +705,8 @@ def rasa_states_for_tracker_history() -> Callable[..., List[State]]:
 def install() -> None:
     global _original, _original_applied, _original_format
     global _original_rule_states, _original_copy
+    global _original_current_state, _original_validation
+    from rasa.core.actions.action import ActionExtractSlots
     from rasa.core.policies.policy import Policy
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.domain import Domain
@@ -518,15 +718,20 @@ def install() -> None:
         _original_format = Policy.format_tracker_states
         _original_rule_states = RulePolicy._prediction_states
         _original_copy = DialogueStateTracker.copy
+        _original_current_state = DialogueStateTracker.current_state
+        _original_validation = ActionExtractSlots._execute_validation_action
     Domain.states_for_tracker_history = states_for_tracker_history
     DialogueStateTracker.applied_events = applied_events
     Policy.format_tracker_states = staticmethod(format_tracker_states)
     RulePolicy._prediction_states = rule_policy_prediction_states
     DialogueStateTracker.copy = copy_tracker
+    DialogueStateTracker.current_state = current_state
+    ActionExtractSlots._execute_validation_action = execute_validation_action
 
 
 def uninstall() -> None:
     """Rasa's own function back (`make bench` measures both)."""
+    from rasa.core.actions.action import ActionExtractSlots
     from rasa.core.policies.policy import Policy
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.domain import Domain
@@ -535,9 +740,13 @@ def uninstall() -> None:
     if _original is not None:
         assert _original_applied is not None and _original_format is not None
         assert _original_rule_states is not None and _original_copy is not None
+        assert _original_current_state is not None
+        assert _original_validation is not None
         Domain.states_for_tracker_history = _original
         DialogueStateTracker.applied_events = _original_applied
         Policy.format_tracker_states = staticmethod(_original_format)
         RulePolicy._prediction_states = _original_rule_states
         DialogueStateTracker.copy = _original_copy
+        DialogueStateTracker.current_state = _original_current_state
+        ActionExtractSlots._execute_validation_action = _original_validation
     clear()

@@ -392,3 +392,217 @@ def test_the_rule_policy_reads_a_window_of_rasas_states(domain, kept, use_text):
         assert len(ours) == min(5, len(theirs))
         longest = max(longest, len(theirs))
     assert longest > 10
+
+
+# --- the tracker each action call sends, and the slot validation's ---
+
+RASA_CURRENT_STATE = history_cache.rasa_current_state()
+RASA_VALIDATION = history_cache.rasa_validation_action()
+
+
+def rasa_state(tracker: DialogueStateTracker) -> Any:
+    from rasa.shared.core.trackers import EventVerbosity
+
+    return RASA_CURRENT_STATE(tracker, EventVerbosity.ALL)
+
+
+def sent_state(tracker: DialogueStateTracker) -> Any:
+    """What an action call sends (`RemoteAction._action_call_format`)."""
+    from rasa.shared.core.trackers import EventVerbosity
+
+    return tracker.current_state(EventVerbosity.ALL)
+
+
+def test_the_sent_tracker_equals_rasas_after_every_event(domain, kept):
+    from rasa.shared.core.trackers import EventVerbosity
+
+    tracker = DialogueStateTracker("sent", domain.slots)
+    for n, event in enumerate(conversation(), 1):
+        tracker.update(event, domain)
+        ours = sent_state(tracker)
+        assert ours == rasa_state(tracker), (n, event)
+        assert list(ours) == list(rasa_state(tracker)), (n, event)  # key order
+        copied = tracker.copy()  # shares the kept dicts
+        assert sent_state(copied) == rasa_state(copied), (n, event)
+        # a caller's changes to what it got reach nobody else
+        for item in ours["events"]:
+            item["event"] = "changed"
+        assert sent_state(tracker) == rasa_state(tracker), (n, event)
+        assert sent_state(copied) == rasa_state(copied), (n, event)
+        for verbosity in (EventVerbosity.APPLIED, EventVerbosity.AFTER_RESTART):
+            assert tracker.current_state(verbosity) == RASA_CURRENT_STATE(
+                tracker, verbosity
+            )
+
+
+def test_a_copy_that_goes_another_way_is_sent_as_it_is(domain, kept):
+    """A tracker and its copy share the kept dicts, for the events they
+    share; each is sent with its own events."""
+    tracker = DialogueStateTracker.from_events(
+        "diverge", conversation()[:20], domain.slots
+    )
+    sent_state(tracker)
+    copied = tracker.copy()
+    for event in faq_turn(1) + faq_turn(2):
+        copied.update(event, domain)
+    assert sent_state(copied) == rasa_state(copied)
+    for event in faq_turn(3) + faq_turn(4):
+        tracker.update(event, domain)
+    assert sent_state(tracker) == rasa_state(tracker)
+    assert sent_state(copied) == rasa_state(copied)
+
+
+def test_the_latest_user_message_is_sent_as_it_is_now(domain, kept):
+    """Rasa changes the latest user message in place (entities added, its
+    metadata): what is sent after that has the change."""
+    from rasa.shared.core.events import EntitiesAdded
+
+    tracker = DialogueStateTracker.from_events(
+        "changed", conversation()[:20], domain.slots
+    )
+    for event in said("my knee hurts", "faq"):
+        tracker.update(event, domain)
+    sent_state(tracker)
+    tracker.update(EntitiesAdded([{"entity": "condition", "value": "knee"}]))
+    tracker.latest_message.metadata = {"changed": True}
+    sent = sent_state(tracker)
+    assert sent == rasa_state(tracker)
+    assert sent["events"][-2]["metadata"] == {"changed": True}
+
+
+def test_only_the_new_events_are_serialised(domain, kept, monkeypatch):
+    tracker = DialogueStateTracker("long-sent", domain.slots)
+    for event in session_start() + [e for n in range(40) for e in faq_turn(n)]:
+        tracker.update(event, domain)
+    sent_state(tracker)
+    serialised: List[Event] = []
+    for kind in (ActionExecuted, BotUttered, SlotSet, UserUttered):
+        real = kind.as_dict
+        monkeypatch.setattr(
+            kind,
+            "as_dict",
+            lambda self, real=real: serialised.append(self) or real(self),
+        )
+    new = faq_turn(41)
+    for event in new:
+        tracker.update(event, domain)
+    sent = sent_state(tracker.copy())
+    monkeypatch.undo()
+    # the previous turn, settled since, and the new one; not the ~200 before
+    assert serialised == faq_turn_events(tracker, 2)
+    assert sent == rasa_state(tracker)
+
+
+def faq_turn_events(tracker: DialogueStateTracker, turns: int) -> List[Event]:
+    """The last `turns` turns' events (each from its user message on)."""
+    events = list(tracker.events)
+    starts = [i for i, e in enumerate(events) if isinstance(e, UserUttered)]
+    return events[starts[-turns] :]
+
+
+def rasa_validation_tracker(
+    tracker: DialogueStateTracker, slot_events: List[Event], domain: Domain
+) -> DialogueStateTracker:
+    """The tracker Rasa's `_execute_validation_action` builds."""
+    return DialogueStateTracker.from_events(
+        tracker.sender_id,
+        tracker.events_after_latest_restart() + slot_events,
+        slots=domain.slots,
+    )
+
+
+def test_the_validation_tracker_equals_rasas_rebuilt_one(domain, kept):
+    tracker = DialogueStateTracker("validation", domain.slots)
+    made = 0
+    for n, event in enumerate(conversation(), 1):
+        tracker.update(event, domain)
+        extracted = [SlotSet("faq_topic", "candidate"), SlotSet("condition", None)]
+        ours = history_cache.validation_tracker(tracker, extracted, domain)
+        if any(isinstance(e, Restarted) for e in tracker.events):
+            assert ours is None, (n, event)  # Rasa sends what follows it only
+            continue
+        theirs = rasa_validation_tracker(tracker, extracted, domain)
+        assert snapshot(ours) == snapshot(theirs), (n, event)
+        assert sent_state(ours) == rasa_state(theirs), (n, event)
+        made += 1
+    assert made > 40
+
+
+def test_a_tracker_with_other_slots_is_rebuilt_as_rasa_does(domain, kept):
+    events = conversation()[:20]
+    for slots in (None, domain.slots[:-1], domain.slots[1:] + domain.slots[:1]):
+        tracker = DialogueStateTracker.from_events("other-slots", events, slots)
+        assert history_cache.validation_tracker(tracker, [], domain) is None
+
+
+async def test_the_slot_validation_sends_and_returns_what_rasas_does(
+    domain, kept, monkeypatch
+):
+    from rasa.core.actions.action import ActionExtractSlots
+
+    sent: List[Any] = []
+
+    async def validate(self, name, output_channel, nlg, tracker, domain):
+        sent.append((name, rasa_state(tracker)))
+        return [SlotSet("condition", None), BotUttered("that is not a condition")]
+
+    monkeypatch.setattr(ActionExtractSlots, "_run_custom_action", validate)
+    action = ActionExtractSlots(None)
+    tracker = DialogueStateTracker.from_events(
+        "validate", conversation()[:40], domain.slots
+    )
+    for event in said("sciatica down my leg", "faq"):
+        tracker.update(event, domain)
+    extracted = [
+        SlotSet("condition", "sciatica"),
+        BotUttered("from a mapping action"),
+        SlotSet("faq_topic", "candidate"),
+    ]
+    ours = await history_cache.execute_validation_action(
+        action, extracted, None, None, tracker, domain
+    )
+    theirs = await RASA_VALIDATION(action, extracted, None, None, tracker, domain)
+    assert ours == theirs
+    assert [e.key for e in ours if isinstance(e, SlotSet)] == ["condition", "faq_topic"]
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert sent[0][0] == "action_validate_slot_mappings"
+
+
+@pytest.mark.slow
+async def test_a_real_conversation_sends_the_trackers_rasa_would(
+    agent, kept, monkeypatch
+):
+    """The trained assistant with its action server, a booking with a
+    question in the middle of the form: every tracker an action call sends,
+    and every slot validation's, is the one Rasa's own code would send."""
+    checked: List[str] = []
+    ours_current = DialogueStateTracker.current_state
+    ours_validation = history_cache.validation_tracker
+
+    def current_state(self: DialogueStateTracker, verbosity: Any = None) -> Any:
+        state = ours_current(self, verbosity)
+        if verbosity is not None and state.get("events") is not None:
+            assert state == RASA_CURRENT_STATE(self, verbosity)
+            checked.append("sent")
+        return state
+
+    def validation_tracker(tracker: Any, slot_events: Any, domain: Domain) -> Any:
+        ours = ours_validation(tracker, slot_events, domain)
+        assert ours is not None
+        theirs = rasa_validation_tracker(tracker, slot_events, domain)
+        assert snapshot(ours) == snapshot(theirs)
+        checked.append("validation")
+        return ours
+
+    monkeypatch.setattr(DialogueStateTracker, "current_state", current_state)
+    monkeypatch.setattr(history_cache, "validation_tracker", validation_tracker)
+    booking = booking_messages("Ana Diaz", "604 555 0100", "sciatica down my leg")
+    chat = Chat(agent)
+    for message in ["hi", "what is IMS?", *booking[:4], "does IMS hurt?"]:
+        await chat.say(message)
+    for message in [*booking[4:], *QUESTIONS]:
+        await chat.say(message)
+    assert await chat.slot("condition") is None  # validated every turn
+    # at least once a message (and the ones Rasa's code would send)
+    assert checked.count("validation") >= 2 + len(booking) + 1 + len(QUESTIONS)
+    assert checked.count("sent") > checked.count("validation")
