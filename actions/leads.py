@@ -30,7 +30,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.handoff import TIMEOUT_INTENT
+from actions.handoff import SLOT as HANDOFF_SLOT
+from actions.handoff import TIMEOUT_INTENT, UNAVAILABLE
 from actions.slots import latest_entity
 from clinic.contact import display_phone, find_email, parse_phone
 from clinic.conversation_ids import number_of
@@ -254,6 +255,89 @@ def name_in(text: str) -> Optional[str]:
     return candidate
 
 
+def contact_in(text: str) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """(phone in E.164, email, why an email address is not valid) in `text`,
+    read the way the contact question reads an answer."""
+    email, email_error = find_email(text)
+    rest = text.replace(email, "") if email else text
+    if email_error:
+        rest = re.sub(r"\S+@\S+", "", rest)
+    return parse_phone(rest, current_profile().phone_region), email, email_error
+
+
+# A clear introduction: "my name is Ana Souza", "this is Ana", or "I'm Ana"
+# as the whole message. The name must pass name_in and be one to three
+# capitalised words ("I'm tired", "my name is Ana and my back hurts" are not).
+_INTRODUCTION = re.compile(
+    r"^(?:(?:hi|hello|hey)\s+(?:there\s+)?)?"
+    r"(?P<how>my name is|my name's|this is|i'm|i am|im)\s+(?P<name>.+)$",
+    re.IGNORECASE,
+)
+_ONLY_AS_A_WHOLE_MESSAGE = ("i'm", "i am", "im")
+# What "I'm ..." says instead of a name, even capitalised ("I am Diabetic").
+_A_STATE_NOT_A_NAME = frozenset(
+    [
+        "allergic",
+        "anaemic",
+        "anemic",
+        "arthritic",
+        "asthmatic",
+        "back",
+        "blind",
+        "confused",
+        "deaf",
+        "diabetic",
+        "disabled",
+        "done",
+        "epileptic",
+        "fine",
+        "good",
+        "here",
+        "hurt",
+        "hurting",
+        "ill",
+        "injured",
+        "nervous",
+        "new",
+        "pregnant",
+        "ready",
+        "scared",
+        "sick",
+        "sore",
+        "sorry",
+        "still",
+        "unwell",
+        "waiting",
+        "worried",
+    ]
+)
+_CLAUSES = re.compile(r"[,;!?\n]+|\.(?:\s+|$)")
+_GREETING = re.compile(r"^(hi|hello|hey)( there)?$", re.IGNORECASE)
+
+
+def introduced_name(text: str) -> Optional[str]:
+    """The name in a message where the person clearly introduced themselves,
+    else None (when unsure, None)."""
+    clauses = [c.strip() for c in _CLAUSES.split(text or "") if c and c.strip()]
+    clauses = [c for c in clauses if not _GREETING.match(c)]
+    for clause in clauses:
+        match = _INTRODUCTION.match(clause)
+        if not match:
+            continue
+        if match["how"].lower() in _ONLY_AS_A_WHOLE_MESSAGE and len(clauses) > 1:
+            return None
+        name = match["name"].strip()
+        words = name.split()
+        if len(words) > 3 or not all(
+            len(word) > 1 and word[0].isupper() for word in words
+        ):
+            return None
+        if _A_STATE_NOT_A_NAME & {word.lower() for word in words}:
+            return None
+        return name if name_in(name) == name else None
+    return None
+
+
 def clean(value: Any) -> str:
     """The text as typed, with control characters removed and ends trimmed."""
     text = unicodedata.normalize("NFC", str(value or ""))
@@ -377,6 +461,90 @@ def earlier_messages(tracker: Tracker) -> List[Dict[Text, Any]]:
     return messages
 
 
+def messages_outside_the_form(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """The person's messages in this session while no lead form was asking
+    (a chat request and the wait for someone included), newest first; not a
+    red flag's message, a button's payload or a reminder."""
+    messages: List[Dict[Text, Any]] = []
+    in_form = False
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "session_started":
+            messages, in_form = [], False
+        elif kind == "active_loop":
+            in_form = event.get("name") == FORM
+        elif kind == "user" and not in_form:
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            text = str(event.get("text") or "")
+            if intent == "emergency" or str(intent).startswith("EXTERNAL_"):
+                continue
+            if text and not text.startswith("/"):
+                messages.append(event)
+    return messages[::-1]
+
+
+def tells_of_health(message: Dict[Text, Any]) -> bool:
+    """Whether the NLU read a health matter in the message: a question about
+    the treatment, or a condition or precaution it names."""
+    parse = message.get("parse_data") or {}
+    if (parse.get("intent") or {}).get("name") == "faq":
+        return True
+    health = {"condition", "precaution"}
+    return any(e.get("entity") in health for e in parse.get("entities") or [])
+
+
+def _pieces(text: str) -> List[str]:
+    """`text` (unless longer than a contact answer), then its clauses."""
+    parts = [part for part in re.split(r"[,;!?\n]+|\.\s+", text) if part.strip()]
+    return ([text] if len(text) <= 64 else []) + parts
+
+
+def known_details(tracker: Tracker) -> Dict[Text, Any]:
+    """The call-back form's answers the person already gave in this session
+    (a phone number, an email address, a name they introduced themselves
+    with), as the form's own answers, so it does not ask for them again.
+    Nothing else is taken: no health detail, and no name from a message
+    about health ("I am Diabetic")."""
+    profile = current_profile()
+    # "I called 604 555 0123 and nobody answered": the clinic's, not theirs.
+    clinics = (parse_phone(profile.phone, profile.phone_region), profile.email)
+    phone = email = name = None
+    for message in messages_outside_the_form(tracker):
+        text = str(message.get("text"))
+        for piece in _pieces(text):
+            found = contact_in(piece)[:2]
+            found_phone, found_email = (None if f in clinics else f for f in found)
+            phone, email = phone or found_phone, email or found_email
+        if not name and not tells_of_health(message):
+            name = introduced_name(text)
+    known: Dict[Text, Any] = {}
+    if name:
+        known["lead_name"] = name
+    if phone or email:
+        # Read again by validate_lead_contact when the form starts.
+        known["lead_contact"] = " ".join(item for item in (phone, email) if item)
+    return known
+
+
+def say_what_is_kept(dispatcher: CollectingDispatcher, known: Dict[Text, Any]) -> None:
+    if known.get("lead_name"):
+        say(dispatcher, "utter_lead_kept_name", name=known["lead_name"])
+    if not known.get("lead_contact"):
+        return
+    phone, email, _ = contact_in(known["lead_contact"])
+    if phone and email:
+        say(
+            dispatcher,
+            "utter_lead_kept_phone_and_email",
+            phone=display_phone(phone),
+            email=email,
+        )
+    elif phone:
+        say(dispatcher, "utter_lead_kept_phone", phone=display_phone(phone))
+    else:
+        say(dispatcher, "utter_lead_kept_email", email=email)
+
+
 def earlier_condition(tracker: Tracker) -> Optional[Tuple[str, Optional[str]]]:
     """(the words, the condition) of the latest condition the person named
     before the form ("does IMS help sciatica?" -> ("sciatica", "sciatica"))."""
@@ -467,7 +635,11 @@ def say(dispatcher: CollectingDispatcher, response: Text, **values: Any) -> None
 
 
 class ActionStartLead(Action):
-    """Starts a fresh lead form: an assessment request, or a call back."""
+    """Starts a fresh lead form: an assessment request, or a call back.
+
+    A call back because nobody could join the chat starts with the phone
+    number, email address and name the person already wrote in this
+    session (known_details), and says so."""
 
     def name(self) -> Text:
         return "action_start_lead"
@@ -491,7 +663,18 @@ class ActionStartLead(Action):
             return [SlotSet("lead_paused", False), SlotSet("lead_cancelled", None)]
         # Its `channel: twilio` variation names the other phrase for cancelling.
         say(dispatcher, f"utter_lead_intro_{kind}")
-        return [*reset_lead_slots(), SlotSet("lead_kind", kind)]
+        known: Dict[Text, Any] = {}
+        if callback and tracker.get_slot(HANDOFF_SLOT) == UNAVAILABLE:
+            # Nobody could join the chat: what the person already wrote is
+            # kept; the form skips those questions, and the summary lets
+            # them change it.
+            known = known_details(tracker)
+            say_what_is_kept(dispatcher, known)
+        return [
+            *reset_lead_slots(),
+            SlotSet("lead_kind", kind),
+            *(SlotSet(slot, value) for slot, value in known.items()),
+        ]
 
 
 class ActionPauseLead(Action):
@@ -707,11 +890,7 @@ class ValidateLeadForm(FormValidationAction):
                 return self._contact_found(offered, None)
             if answer == "no":
                 return {"lead_contact": None, "lead_phone_offered": "declined"}
-        email, email_error = find_email(text)
-        rest = text.replace(email, "") if email else text
-        if email_error:
-            rest = re.sub(r"\S+@\S+", "", rest)
-        phone = parse_phone(rest, current_profile().phone_region)
+        phone, email, email_error = contact_in(text)
         if phone or email:
             return self._contact_found(
                 phone, email, tracker.get_slot("lead_contact_method")
@@ -837,9 +1016,7 @@ class ValidateLeadForm(FormValidationAction):
     def _new_contact(text: str, tracker: Tracker) -> Dict[Text, Any]:
         """A correction that carries the new number or email ("it should be
         604-555-0129"): applied at once, keeping the other detail."""
-        email, _ = find_email(text)
-        rest = text.replace(email, "") if email else text
-        phone = parse_phone(rest, current_profile().phone_region)
+        phone, email, _ = contact_in(text)
         if not (phone or email):
             return {}
         phone = phone or tracker.get_slot("lead_phone")

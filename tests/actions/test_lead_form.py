@@ -636,6 +636,13 @@ ACTION_VALUES = {
     "utter_invalid_lead_contact_email": {"reason": "no domain"},
     "utter_lead_saved_assessment": {"reference": "IMS-A455BC"},
     "utter_lead_saved_callback": {"reference": "IMS-A455BC"},
+    "utter_lead_kept_name": {"name": "Ana Souza"},
+    "utter_lead_kept_phone": {"phone": "+1 604-555-0142"},
+    "utter_lead_kept_email": {"email": "ana@example.com"},
+    "utter_lead_kept_phone_and_email": {
+        "phone": "+1 604-555-0142",
+        "email": "ana@example.com",
+    },
 }
 LEAD_RESPONSES = sorted(
     read_yaml(ROOT / "data" / "responses" / "lead_form.yml")["responses"]

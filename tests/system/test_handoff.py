@@ -199,21 +199,28 @@ def test_outside_chat_hours_the_person_is_told_and_gets_the_call_back_form(
 
 def test_nobody_takes_the_chat_in_time(stack, staff):
     """The profile's shortest wait, a minute: the reminder Rasa set fires,
-    the request expires, the person is told and the call-back form starts."""
+    the request expires, the person is told and the call-back form starts,
+    with the number they wrote while waiting already filled in."""
     number = "+16045550179"
     phone = Phone(stack, number)
     phone.ask("hello", "automated assistant")
     with profile_edited(stack["profile"], *ONE_MINUTE_WAIT):
         since = phone.text("3")
         phone.wait_for(lambda r: "asking the front desk" in r, since)
-    replies = phone.wait_for(
-        lambda r: "I just need a few details" in r, since, timeout=180
-    )
+        written = "Still here. You can reach me at 604 555 0142 instead"
+        phone.text(written)
+        assert handled(stack["db"], number, written) == ["action_listen"]
+    replies = phone.wait_for(lambda r: "What's your name?" in r, since, timeout=180)
     bodies = [r["body"] for r in replies]
     assert any("nobody from the front desk could join in time" in b for b in bodies)
+    assert "I'll use the number you gave, +1 604-555-0142." in bodies
     assert the_chat(stack["db"], number).status == "expired"
     listed = staff.get("/staff/chats/list").get_data(as_text=True)
     assert "+16045550179" not in listed and "Nobody is waiting" in listed
+    # The contact question (here: "Is +1 604-555-0179 the best number?") is
+    # skipped: after the name comes the time.
+    reply = phone.ask("Ana Souza", "When is a good time to reach you?")
+    assert "best number" not in reply and "phone number or email" not in reply
 
 
 def test_a_lost_reminder_still_ends_the_wait(stack, staff):
