@@ -895,9 +895,10 @@ class ValidateLeadForm(FormValidationAction):
             return self._contact_found(
                 phone, email, tracker.get_slot("lead_contact_method")
             )
-        # A try at a number or an address ("555 12") is an answer, however
-        # the classifier reads it (bare contact details train as out of scope).
-        attempt = re.search(r"\d{3,}|@", text)
+        # A try at a number or an address ("555 12", "99") is an answer,
+        # however the classifier reads it (bare contact details train as out
+        # of scope; a bare number may read as anything).
+        attempt = re.search(r"\d{3,}|@", text) or re.fullmatch(r"[\d\s().+-]+", text)
         other = None if attempt else interruption("lead_contact", dispatcher, tracker)
         if other is not None:
             return other

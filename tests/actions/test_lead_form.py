@@ -892,3 +892,14 @@ async def test_a_short_number_is_told_why_whatever_the_classifier_says(dispatche
     )
     assert result["lead_contact"] is None
     assert responses(dispatcher) == ["utter_invalid_lead_contact_phone"]
+
+
+@pytest.mark.parametrize("text", ["99", "(60) 4", "+1"])
+async def test_a_bare_bit_of_a_number_is_a_failed_try_whatever_it_reads_as(
+    dispatcher, text
+):
+    """Not a question out of scope, however sure the classifier is of it."""
+    result = await validate(
+        "lead_contact", text, dispatcher, intent="out_of_scope", confidence=0.99
+    )
+    assert result == {"lead_contact": None, "lead_contact_failures": 1.0}
