@@ -36,6 +36,11 @@ TIMEOUT_SECONDS = 10
 ADDRESSABLE = re.compile(r"[A-Za-z0-9:+._@-]{1,255}")
 
 
+# What a proxy answers when no replica took the request (nginx: none up, or
+# each refused the connection: proxy_next_upstream error).
+NOT_REACHED = (502, 503)
+
+
 class RasaUnavailable(Exception):
     """Rasa's HTTP API could not be used (no token, down, refused).
 
@@ -99,11 +104,13 @@ def _call(
         ) as response:
             return response.read()
     except urllib.error.HTTPError as error:
-        # 4xx: refused before anything was done. 5xx: Rasa (or the proxy in
-        # front of it) failed, maybe halfway through the turn.
+        # 4xx: refused before anything was done. 502 and 503: the proxy in
+        # front of Rasa could not reach a replica, so none had it. Other 5xx
+        # (500, a 504 timeout): Rasa failed, maybe halfway through the turn.
         logger.error("Rasa's HTTP API refused a live-chat call: %s", error.code)
         raise RasaUnavailable(
-            f"Rasa answered {error.code}", maybe_applied=error.code >= 500
+            f"Rasa answered {error.code}",
+            maybe_applied=error.code >= 500 and error.code not in NOT_REACHED,
         ) from error
     except (urllib.error.URLError, http.client.InvalidURL, ValueError) as error:
         # Not sent in full: a bad URL, or the connection or the sending of the

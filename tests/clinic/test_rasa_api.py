@@ -141,7 +141,10 @@ def test_no_answer_within_the_calls_timeout_may_have_applied(rasa):
     assert len(rasa["received"]) == 1  # it did reach Rasa
 
 
-@pytest.mark.parametrize(("status", "maybe"), [(400, False), (401, False), (500, True)])
+@pytest.mark.parametrize(
+    ("status", "maybe"),
+    [(400, False), (401, False), (500, True), (502, False), (503, False), (504, True)],
+)
 def test_a_refusal_did_not_apply_and_a_server_error_may_have(rasa, status, maybe):
     rasa["status"] = status
     with pytest.raises(rasa_api.RasaUnavailable) as raised:
