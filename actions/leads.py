@@ -474,9 +474,13 @@ def messages_outside_the_form(tracker: Tracker) -> List[Dict[Text, Any]]:
         elif kind == "active_loop":
             in_form = event.get("name") == FORM
         elif kind == "user" and not in_form:
-            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            parse = event.get("parse_data") or {}
+            intent = (parse.get("intent") or {}).get("name")
             text = str(event.get("text") or "")
             if intent == "emergency" or str(intent).startswith("EXTERNAL_"):
+                continue
+            # A red flag the rules caught under another intent (actions/safety.py).
+            if any(e.get("entity") == "red_flag" for e in parse.get("entities") or []):
                 continue
             if text and not text.startswith("/"):
                 messages.append(event)

@@ -275,6 +275,19 @@ async def test_a_health_detail_never_fills_a_slot(written):
     }
 
 
+async def test_nothing_from_a_red_flag_the_rules_caught_under_another_intent():
+    tracker = waited()
+    flagged = user_event(
+        "Ana here, 604 555 0142, I can't feel my legs",
+        "out_of_scope",
+        [{"entity": "red_flag", "value": "numbness", "start": 30, "end": 43}],
+    )
+    tracker.events.insert(-1, flagged)
+    slots, dispatcher = await started(tracker)
+    assert responses(dispatcher) == ["utter_lead_intro_callback"]
+    assert slots["lead_contact"] is None and slots["lead_name"] is None
+
+
 async def test_nothing_from_an_earlier_session_a_red_flag_or_a_form_answer():
     tracker = waited()
     earlier_session = [
