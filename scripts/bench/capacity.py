@@ -49,6 +49,30 @@ CONVERSATIONS = 1000
 FIRST = 10  # conversations before the first memory reading
 
 
+def machine_cpu() -> Optional[List[int]]:
+    """The machine's CPU time counters (/proc/stat: all cores, in ticks), or
+    None where there is no /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def busy_share(
+    before: Optional[List[int]], after: Optional[List[int]]
+) -> Optional[float]:
+    """How busy the whole machine was between two machine_cpu() readings
+    (every process, the load client and the database included): 1.0 is
+    every core busy all the time. Idle and waiting on I/O count as not busy."""
+    if not before or not after:
+        return None
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent[:8])  # user nice system idle iowait irq softirq steal
+    idle = spent[3] + spent[4]
+    return round((total - idle) / total, 2) if total > 0 else None
+
+
 async def conversations(
     url: str,
     people: int,
@@ -126,8 +150,9 @@ def one_process(
             load.servers(model, database_url, Path(tmp), sampler) as stack,
         ):
             _warm_up(stack.url, warm_up)
-            cpu = sampler.tree_cpu_seconds(stack.rasa.pid)
+            cpu, machine = sampler.tree_cpu_seconds(stack.rasa.pid), machine_cpu()
             run = asyncio.run(conversations(stack.url, PEOPLE, TURNS, PEOPLE, "c"))
+            run["machine_busy"] = busy_share(machine, machine_cpu())
             run["cpu_ms_per_message"] = round(
                 (sampler.tree_cpu_seconds(stack.rasa.pid) - cpu)
                 * 1000
@@ -277,7 +302,9 @@ def scaled(warm_up: float) -> Dict[str, Any]:
         scaled_stack(database_url, Path(tmp)) as url,
     ):
         _warm_up(url, warm_up)
+        machine = machine_cpu()
         run = asyncio.run(conversations(url, PEOPLE, TURNS, PEOPLE, "s"))
+        run["machine_busy"] = busy_share(machine, machine_cpu())
     print(_line("make run-scaled (2 replicas)", run), flush=True)
     return run
 

@@ -387,6 +387,10 @@ def profile_table(results: Dict[str, Any]) -> List[str]:
     return lines + [f"| {r['stage']} | {r['share']:.0%} |" for r in profiled["stages"]]
 
 
+def _percent(share: Optional[float]) -> str:
+    return "n/a" if share is None else f"{share * 100:.0f}%"
+
+
 def capacity_table(results: Dict[str, Any]) -> List[str]:
     """The part `capacity` (scripts/bench/capacity.py): 16 conversations of
     40 turns back to back on one process and on two replicas, and the Rasa
@@ -405,8 +409,8 @@ def capacity_table(results: Dict[str, Any]) -> List[str]:
         f"back, over REST, {database}:",
         "",
         "| server | messages | seconds | messages/s | FAQ turn p50 | FAQ turn p95 "
-        "| errors | Rasa CPU per message |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| errors | Rasa CPU per message | machine's CPU busy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, run in rows:
         latency = run.get("faq_latency_ms") or {}
@@ -415,8 +419,15 @@ def capacity_table(results: Dict[str, Any]) -> List[str]:
             f"| {_fmt(run.get('throughput_per_s'))} "
             f"| {_fmt(latency.get('p50'), 'ms')} | {_fmt(latency.get('p95'), 'ms')} "
             f"| {run.get('errors', 'n/a')} "
-            f"| {_fmt(run.get('cpu_ms_per_message'), 'ms')} |"
+            f"| {_fmt(run.get('cpu_ms_per_message'), 'ms')} "
+            f"| {_percent(run.get('machine_busy'))} |"
         )
+    lines += [
+        "",
+        "Machine's CPU busy: all cores, every process (the load client and "
+        "the database too), during the run; 100% leaves a second replica "
+        "nothing to run on.",
+    ]
     if found.get("scaled_missing"):
         lines += ["", f"make run-scaled not measured: {found['scaled_missing']}."]
     memory = found.get("memory") or {}

@@ -689,6 +689,7 @@ def capacity_results(rate=40.0, scaled=76.0, first=900, peak=950) -> dict:
             "faq_latency_ms": {"p50": 380.0, "p95": 612.0},
             "errors": 0,
             "cpu_ms_per_message": 21.0,
+            "machine_busy": 0.97,
         }
 
     return {
@@ -917,3 +918,22 @@ def test_the_handoff_part_runs_and_prints_its_targets(trained_model, capsys):
         )
     assert re.search(r"  PASS  SQL statements per FAQ turn .*, sqlite: 0 ", out)
     assert re.search(r"  PASS  action-server calls per FAQ turn .*: 0 ", out)
+
+
+def test_the_machines_busy_share_counts_every_busy_tick_and_not_idle_or_io_wait():
+    from scripts.bench.capacity import busy_share
+
+    #         user nice system idle iowait irq softirq steal guest
+    before = [100, 0, 50, 1000, 10, 0, 0, 0, 0]
+    after = [160, 0, 70, 1010, 20, 5, 5, 0, 99]  # guest is in user already
+    assert busy_share(before, after) == 0.82  # 90 busy of 110
+    assert busy_share(None, after) is None
+    assert busy_share(before, before) is None
+
+
+def test_the_capacity_table_shows_how_busy_the_machine_was():
+    found = capacity_results()
+    del found["capacity"]["scaled"]["machine_busy"]
+    lines = report.capacity_table(found)
+    rows = [line for line in lines if line.startswith(("| one", "| make"))]
+    assert rows[0].endswith("| 97% |") and rows[1].endswith("| n/a |")
