@@ -63,9 +63,7 @@ async def test_a_new_session_ends_the_chat_left_open(
     chat_id = open_request(use_database, SENDER, status)
     someone_else = open_request(use_database, OTHER, status)
     monkeypatch.setattr(actions, "now", lambda: BACK)
-    events = await actions.ActionSessionStart().run(
-        dispatcher, earlier_session(), {}
-    )
+    events = await actions.ActionSessionStart().run(dispatcher, earlier_session(), {})
     started_plainly(events)
     # Its reminder cannot tell the person, later, that nobody could join.
     assert ReminderCancelled(name="handoff_timeout") in events
@@ -84,9 +82,7 @@ async def test_a_chat_already_over_stays_as_it_was(
     with session_factory(use_database)() as session:
         session.get(HandoffChat, chat_id).status = status
         session.commit()
-    events = await actions.ActionSessionStart().run(
-        dispatcher, earlier_session(), {}
-    )
+    events = await actions.ActionSessionStart().run(dispatcher, earlier_session(), {})
     started_plainly(events)
     assert not any(e["event"] == "cancel_reminder" for e in events)
     assert statuses(use_database) == {chat_id: status}
@@ -101,9 +97,7 @@ async def test_a_database_error_does_not_stop_the_session(
         raise OperationalError("UPDATE handoff_chats", {}, Exception("locked"))
 
     monkeypatch.setattr(actions, "end_open_chats", broken)
-    events = await actions.ActionSessionStart().run(
-        dispatcher, earlier_session(), {}
-    )
+    events = await actions.ActionSessionStart().run(dispatcher, earlier_session(), {})
     started_plainly(events)
     assert ReminderCancelled(name="handoff_timeout") in events
     assert "Open chat not ended: OperationalError" in caplog.text

@@ -43,6 +43,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import and_, or_, select
+from werkzeug.wrappers import Response as WerkzeugResponse  # what redirect() gives
 
 from clinic import rasa_api
 from clinic.conversation_ids import number_of
@@ -407,7 +408,7 @@ def rejoin_chat(chat_id: int) -> Any:
     return redirect(url_for("staff.chat_page", chat_id=chat.id), code=303)
 
 
-def _held_chat(chat_id: int) -> Tuple[HandoffChat, Optional[Response]]:
+def _held_chat(chat_id: int) -> Tuple[HandoffChat, Optional[WerkzeugResponse]]:
     """The chat of a posted join or end form, and, unless the signed-in
     staff member holds it, the answer that says so."""
     chat = _chat(chat_id)
@@ -416,7 +417,7 @@ def _held_chat(chat_id: int) -> Tuple[HandoffChat, Optional[Response]]:
     return chat, _not_held_by_me(chat)
 
 
-def _not_held_by_me(chat: HandoffChat) -> Optional[Response]:
+def _not_held_by_me(chat: HandoffChat) -> Optional[WerkzeugResponse]:
     """None when the signed-in staff member holds the chat; a redirect that
     says so when the chat they held has ended; else 409."""
     mine = chat.taken_by == g.staff_user.id
