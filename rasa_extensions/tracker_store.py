@@ -26,9 +26,23 @@ turn cost more the longer the conversation (docs/performance.md). A kept
 tracker is served only while the table's rows for that sender are exactly
 those it was read or written with (their count and newest id, one indexed
 query), and while it holds no events added since: a turn written by
-another replica, rows deleted by the staff app, or a turn that failed
-before saving all make the next turn read the table again. Saving a kept
-tracker writes only what was added to it since.
+another replica (unless caught up, below), rows deleted by the staff
+app, or a turn that failed before saving all make the next turn read the
+table again. Saving a kept tracker writes only what was added to it since.
+
+With several replicas behind round robin, a conversation's next turn often
+lands on the other one, whose kept tracker then lacks a turn. When the
+table has only gained rows since (the same deletion time, and exactly as
+many more rows as there are rows newer than the kept newest id, the newest
+of them the table's newest), those rows are read and applied to the kept
+tracker, in id order, as Rasa's replay applies them: the lock store
+serialises a conversation's turns, so they are the turns written
+meanwhile, in order. A new session among them, a row dated before the
+kept session's start (Rasa's read would leave it out), a deletion, or
+counts that do not add up read the whole session again, as before. The
+rows go into the kept tracker itself, not a copy, as a turn's events do:
+rasa_extensions/history_cache.py keeps its replay and dialogue states for
+these very event objects, so it works through the new events only.
 
 Upstream: https://github.com/RasaHQ/rasa/issues/3243 (the in-memory
 fallback, added in https://github.com/RasaHQ/rasa/pull/4699, loses the
@@ -59,7 +73,7 @@ from itertools import islice
 from typing import Any, Dict, Iterable, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event, SessionStarted
+from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import bindparam, func, select
@@ -143,7 +157,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         self.cache_size = int(cache_size)
         self._cache: OrderedDict[Text, _Cached] = OrderedDict()
         self._tombstones_at: Optional[float] = None  # when found missing
-        self._stamp_queries: Dict[bool, Any] = {}  # _stamp_query, by `honour`
+        self._stamp_queries: Dict[Any, Any] = {}  # by `honour`, and "newer"
         self._has_tombstones = False
         try:
             created = add_reporting_indexes(self.engine)
@@ -274,10 +288,13 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
             if self.cache_size > 0:  # 0: Rasa's way, read and replay every turn
                 with self.engine.connect() as connection:
                     stamp = self._stamp(connection, sender_id)
-                cached = self._cache.get(sender_id)
-                if cached is not None and cached.fresh(stamp):
-                    self._cache.move_to_end(sender_id)
-                    return cached.tracker
+                    cached = self._cache.get(sender_id)
+                    if cached is not None and cached.fresh(stamp):
+                        self._cache.move_to_end(sender_id)
+                        return cached.tracker
+                    if cached is not None and self._catch_up(connection, cached, stamp):
+                        self._remember(cached.tracker, stamp)
+                        return cached.tracker
             tracker = await super().retrieve(sender_id)
         except SQLAlchemyError as error:
             logger.error("Tracker store unavailable (%s)", type(error).__name__)
@@ -288,6 +305,58 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         elif stamp is not None:
             self._remember(tracker, stamp)
         return tracker
+
+    def _catch_up(self, connection: Any, cached: _Cached, stamp: Stamp) -> bool:
+        """Applies to the kept tracker the rows another process appended
+        since it was kept, when that is all that changed (module docstring);
+        False, leaving the tracker as it was, in every other case."""
+        count, newest, deleted = stamp
+        kept_count, kept_newest, kept_deleted = cached.stamp
+        tracker = cached.tracker
+        if (
+            deleted != kept_deleted
+            or kept_newest is None
+            or newest is None
+            or count <= kept_count
+            or newest <= kept_newest
+            or len(tracker.events) != cached.length
+        ):
+            return False
+        rows = connection.execute(
+            self._newer_query(),
+            {"newer_sender_id": tracker.sender_id, "newer_after": kept_newest},
+        ).all()
+        if len(rows) != count - kept_count or rows[-1][0] != newest:
+            return False  # rows deleted too, or written since the stamp
+        new = deserialise_events([json.loads(row[1]) for row in rows])
+        if len(new) != len(rows) or _sessions_in(new):
+            return False
+        started = next(
+            (e for e in reversed(tracker.events) if isinstance(e, SessionStarted)),
+            None,
+        )
+        if started is not None and any(e.timestamp < started.timestamp for e in new):
+            return False  # Rasa's read of the session would leave it out
+        for event in new:  # should one fail, `length` no longer matches
+            tracker.update(event)
+        return True
+
+    def _newer_query(self) -> Any:
+        """The sender's rows after a given id, oldest first (`newer_sender_id`,
+        `newer_after`), built once as `_stamp_query` is."""
+        query = self._stamp_queries.get("newer")
+        if query is None:
+            table = self.SQLEvent.__table__
+            query = (
+                select(table.c.id, table.c.data)
+                .where(
+                    table.c.sender_id == bindparam("newer_sender_id"),
+                    table.c.id > bindparam("newer_after"),
+                )
+                .order_by(table.c.id)
+            )
+            self._stamp_queries["newer"] = query
+        return query
 
     async def retrieve_full_tracker(
         self, conversation_id: Text

@@ -606,3 +606,58 @@ async def test_a_real_conversation_sends_the_trackers_rasa_would(
     # at least once a message (and the ones Rasa's code would send)
     assert checked.count("validation") >= 2 + len(booking) + 1 + len(QUESTIONS)
     assert checked.count("sent") > checked.count("validation")
+
+
+def read_back(events: List[Event]) -> List[Event]:
+    """Events as the tracker store reads another replica's rows: new
+    objects, made from the stored dicts."""
+    from rasa.shared.core.events import deserialise_events
+
+    return deserialise_events([event.as_dict() for event in events])
+
+
+def everything_equals_rasas(domain: Domain, tracker: DialogueStateTracker) -> None:
+    """Every kept answer about `tracker` equals Rasa's own."""
+    assert tracker.applied_events() == RASA_APPLIED(tracker)
+    for flags in FLAGS:
+        assert states(domain, tracker, **flags) == rasa_states(domain, tracker, **flags)
+    assert snapshot(tracker.copy()) == snapshot(RASA_COPY(tracker))
+    assert sent_state(tracker) == rasa_state(tracker)
+
+
+@pytest.mark.parametrize("gained", [1, 5, 12])
+def test_events_gained_unseen_are_taken_as_rasa_takes_them(domain, kept, gained):
+    """The tracker store catches a kept tracker up with the turns another
+    replica wrote (rasa_extensions/tracker_store.py): its events grow by
+    several at once, read from the table, with none of the kept answers
+    asked in between. After every such jump, through FAQ turns, the form,
+    rewinds, a restart and new sessions, every answer equals Rasa's."""
+    events = conversation()
+    tracker = DialogueStateTracker("caught-up", domain.slots)
+    for start in range(0, len(events), gained + 3):
+        for event in events[start : start + 3]:  # this replica's own turn
+            tracker.update(event, domain)
+            everything_equals_rasas(domain, tracker)
+        for event in read_back(events[start + 3 : start + 3 + gained]):
+            tracker.update(event)  # as the store applies them: no domain
+        everything_equals_rasas(domain, tracker)
+
+
+def test_a_turn_gained_unseen_computes_only_its_states(domain, kept, monkeypatch):
+    tracker = DialogueStateTracker("long-caught-up", domain.slots)
+    for event in session_start() + [e for n in range(40) for e in faq_turn(n)]:
+        tracker.update(event, domain)
+    states(domain, tracker)
+    computed: List[int] = []
+    real = Domain.get_active_state
+    monkeypatch.setattr(
+        Domain,
+        "get_active_state",
+        lambda self, *a, **k: computed.append(1) or real(self, *a, **k),
+    )
+    for event in read_back(faq_turn(41) + faq_turn(42)):
+        tracker.update(event)
+    result = states(domain, tracker)
+    assert len(computed) == 5  # two turns' four actions, then the tracker after
+    monkeypatch.undo()
+    assert result == rasa_states(domain, tracker)
