@@ -131,6 +131,8 @@ def fill_values() -> Dict[str, str]:
         duration="8 months",
         conversations="2",  # a privacy request's deletion (actions/privacy.py)
         leads="1",
+        name="Ana Souza",  # what the call-back form kept (actions/leads.py)
+        email="ana.souza@example.com",
     )
     return values
 
