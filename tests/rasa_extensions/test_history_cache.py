@@ -5,7 +5,7 @@ and on a fresh copy of it (the replayed path)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 from rasa.shared.core.domain import Domain
@@ -164,8 +164,12 @@ def test_equal_to_rasa_after_every_event(domain, kept):
             assert states(domain, fresh, **flags) == expected, (n, event, flags)
 
 
-def test_a_turn_after_the_first_computes_only_the_new_states(domain, kept, monkeypatch):
-    tracker = DialogueStateTracker("long", domain.slots)
+def forty_turns_then_counted(
+    domain: Domain, sender: str, monkeypatch
+) -> Tuple[DialogueStateTracker, List[int]]:
+    """A tracker of 40 FAQ turns whose states are kept, and a list that
+    gets an item for every dialogue state computed from then on."""
+    tracker = DialogueStateTracker(sender, domain.slots)
     for event in session_start() + [e for n in range(40) for e in faq_turn(n)]:
         tracker.update(event, domain)
     states(domain, tracker)
@@ -176,6 +180,11 @@ def test_a_turn_after_the_first_computes_only_the_new_states(domain, kept, monke
         "get_active_state",
         lambda self, *a, **k: computed.append(1) or real(self, *a, **k),
     )
+    return tracker, computed
+
+
+def test_a_turn_after_the_first_computes_only_the_new_states(domain, kept, monkeypatch):
+    tracker, computed = forty_turns_then_counted(domain, "long", monkeypatch)
     for event in faq_turn(41):
         tracker.update(event, domain)
     result = states(domain, tracker)
@@ -644,17 +653,7 @@ def test_events_gained_unseen_are_taken_as_rasa_takes_them(domain, kept, gained)
 
 
 def test_a_turn_gained_unseen_computes_only_its_states(domain, kept, monkeypatch):
-    tracker = DialogueStateTracker("long-caught-up", domain.slots)
-    for event in session_start() + [e for n in range(40) for e in faq_turn(n)]:
-        tracker.update(event, domain)
-    states(domain, tracker)
-    computed: List[int] = []
-    real = Domain.get_active_state
-    monkeypatch.setattr(
-        Domain,
-        "get_active_state",
-        lambda self, *a, **k: computed.append(1) or real(self, *a, **k),
-    )
+    tracker, computed = forty_turns_then_counted(domain, "long-caught-up", monkeypatch)
     for event in read_back(faq_turn(41) + faq_turn(42)):
         tracker.update(event)
     result = states(domain, tracker)
