@@ -341,7 +341,7 @@ def take_chat(chat_id: int) -> Any:
     try:
         _send(chat.sender_id, _joining(user))
     except rasa_api.RasaUnavailable as error:
-        if not getattr(error, "maybe_applied", True):
+        if not error.maybe_applied:
             # Rasa has nothing of it: the chat waits again, for anyone.
             handoff.give_back(db(), chat.id, user.id)
             flash(

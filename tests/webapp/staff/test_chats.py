@@ -30,15 +30,9 @@ SENDER = "tel:+16045550100"
 DAY = datetime(2026, 12, 3, 17, 0, tzinfo=timezone.utc)
 
 
-def unavailable(maybe_applied) -> rasa_api.RasaUnavailable:
-    """RasaUnavailable as clinic/rasa_api.py raises it; "unsaid": without
-    the `maybe_applied` attribute at all."""
-    error = rasa_api.RasaUnavailable("down")
-    if maybe_applied == "unsaid":
-        vars(error).pop("maybe_applied", None)
-    else:
-        error.maybe_applied = maybe_applied
-    return error
+def unavailable(maybe_applied: bool) -> rasa_api.RasaUnavailable:
+    """RasaUnavailable as clinic/rasa_api.py raises it."""
+    return rasa_api.RasaUnavailable("down", maybe_applied=maybe_applied)
 
 
 @pytest.fixture
@@ -377,7 +371,7 @@ def held_in_rasa(database_url: str, value: str = "held") -> None:
 
 @pytest.mark.parametrize(
     ("maybe_applied", "after"),
-    [(False, "waiting"), (True, "held"), ("unsaid", "held")],
+    [(False, "waiting"), (True, "held")],
 )
 def test_a_take_rasa_did_not_confirm(app, database_url, rasa, maybe_applied, after):
     """Rasa not reached: the chat waits again. Rasa perhaps reached (a
