@@ -53,8 +53,16 @@ def render(
         "@ACTIONS_LISTEN@": _address(actions_listen),
         "@API_LISTEN@": _address(api_listen),
         "@RASA_SERVERS@": _servers([address for _, address in replicas]),
+        "@REPLICA_UPSTREAMS@": "\n".join(
+            f"    upstream replica_{name} {{\n"
+            f"        server {_address(address)};\n"
+            "        keepalive 8;\n"
+            "        keepalive_timeout 4s;\n"
+            "    }"
+            for name, address in replicas
+        ),
         "@STICKY_ROUTES@": "\n".join(
-            f"        ~^{name}[.] {_address(address)};" for name, address in replicas
+            f"        ~^{name}[.] replica_{name};" for name, _ in replicas
         ),
         "@ACTION_SERVERS@": _servers(action_servers),
     }

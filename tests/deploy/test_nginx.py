@@ -34,7 +34,8 @@ def test_the_config_names_every_replica_and_its_sticky_route():
         "127.0.0.1:5004",
     )
     assert not re.search(r"@[A-Z_]+@", text)
-    assert "~^r5005[.] 127.0.0.1:5005;" in text
+    assert "~^r5005[.] replica_r5005;" in text
+    assert "upstream replica_r5005 {\n        server 127.0.0.1:5005;" in text
     assert "server 127.0.0.1:5006 max_fails=1 fail_timeout=5s;" in text
     assert "listen 127.0.0.1:8080;" in text and "listen 127.0.0.1:5050;" in text
     assert "listen 127.0.0.1:5004;" in text
@@ -67,6 +68,7 @@ class Upstream(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     server: Upstream
+    protocol_version = "HTTP/1.1"  # keeps a connection open, as Sanic does
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -76,6 +78,8 @@ class Handler(BaseHTTPRequestHandler):
                 "server": self.server.name,
                 "forwarded_for": self.headers.get("X-Forwarded-For"),
                 "forwarded_proto": self.headers.get("X-Forwarded-Proto"),
+                # nginx's end of the connection the request came on
+                "connection": self.client_address[1],
             }
         ).encode()
         self.send_response(200)
@@ -192,6 +196,24 @@ def test_a_body_over_64_kb_is_refused_before_rasa(nginx):
     assert status == 413
     status, body = get(f"{nginx['url']}/webhooks/rest/webhook", b"x" * (60 * 1024))
     assert status == 200 and body["server"] in {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "listener, path",
+    [
+        ("url", "/webhooks/rest/webhook"),
+        ("url", "/socket.io/?EIO=4&transport=polling&sid=ra.Q1"),
+        ("api", "/conversations/web:x/tracker/events"),
+        ("actions", "/webhook"),
+    ],
+)
+def test_connections_to_the_servers_are_reused(nginx, listener, path):
+    # Without upstream keepalive nginx opened a connection per request,
+    # which cost the replicas and nginx CPU that one process does not spend.
+    answers = [get(f"{nginx[listener]}{path}", b"{}")[1] for _ in range(12)]
+    servers = {answer["server"] for answer in answers}
+    connections = {(a["server"], a["connection"]) for a in answers}
+    assert len(connections) <= 2 * len(servers) < len(answers)
 
 
 def test_the_forwarded_headers_are_set(nginx):
