@@ -14,6 +14,13 @@ Three measurements, each over REST with aiohttp, after a warm-up:
   database. Measured when Redis, nginx and PostgreSQL answer; it needs
   PostgreSQL, so the whole part runs on PostgreSQL when it answers (else on
   SQLite, without the scaled run).
+- **CPU by process:** for both 16 × 40 runs, the CPU time each kind of
+  process spent per message (`cpu_by_process`): the Rasa server(s), the
+  action servers, nginx, the web app and notification worker, Redis,
+  PostgreSQL, the load client, and the rest of the machine (all cores'
+  busy time less those), from /proc before and after the run. Other work
+  on the machine changes a run's messages/s; this shows where a message's
+  CPU went, which is what differs between the two set-ups.
 - **Memory over 1,000 conversations:** on the one process, conversations of
   a greeting and one FAQ question, 16 at a time, back to back; the Rasa
   server's RSS (with its children) when the first 10 have ended, and its
@@ -36,7 +43,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from scripts.bench import load
 from scripts.bench.report import percentiles
@@ -71,6 +78,104 @@ def busy_share(
     total = sum(spent[:8])  # user nice system idle iowait irq softirq steal
     idle = spent[3] + spent[4]
     return round((total - idle) / total, 2) if total > 0 else None
+
+
+# (kind, what its command line holds), for the processes a set-up started
+KINDS: List[Tuple[str, str]] = [
+    ("Rasa", "rasa_extensions run"),
+    ("action servers", "rasa_sdk"),
+    ("action servers", "run actions"),
+    ("web app and notification worker", "-m webapp"),
+    ("web app and notification worker", "notifications.worker"),
+]
+MACHINE_KINDS = [
+    ("Redis", "redis-server"),
+    ("PostgreSQL", "postgres"),
+    ("nginx", "nginx"),
+]
+REST = "rest of the machine"
+
+
+def _kind(process: Any, ours: set) -> Optional[str]:
+    """The kind of a process (KINDS, MACHINE_KINDS), or None."""
+    import psutil
+
+    try:
+        if process.pid == os.getpid():
+            return "load client"
+        name = process.name()
+        for kind, prefix in MACHINE_KINDS:
+            if name.startswith(prefix):
+                return kind
+        if process.pid not in ours:
+            return None
+        command = " ".join(process.cmdline())
+    except psutil.Error:
+        return None
+    return next((kind for kind, mark in KINDS if mark in command), None)
+
+
+def process_cpu(roots: List[int]) -> Dict[Tuple[int, float], Tuple[str, float]]:
+    """CPU seconds so far (user and system) of each process of a kind, by
+    (pid, start time): every process under `roots` (the set-up's), this
+    one, and Redis, PostgreSQL and nginx wherever they run. A process
+    started during the run counts from 0."""
+    import psutil
+
+    ours = set()
+    for root in roots:
+        ours.update(p.pid for p in load.RssSampler.tree(root))
+    found: Dict[Tuple[int, float], Tuple[str, float]] = {}
+    for process in psutil.process_iter():
+        kind = _kind(process, ours)
+        if kind is None:
+            continue
+        try:
+            times = process.cpu_times()
+            found[(process.pid, process.create_time())] = (
+                kind,
+                times.user + times.system,
+            )
+        except psutil.Error:
+            continue
+    return found
+
+
+def cpu_by_process(
+    before: Dict[Tuple[int, float], Tuple[str, float]],
+    after: Dict[Tuple[int, float], Tuple[str, float]],
+    machine: Tuple[Optional[List[int]], Optional[List[int]]],
+    messages: int,
+) -> Dict[str, float]:
+    """ms of CPU per message by kind between two process_cpu() readings;
+    REST is the machine's busy time (machine_cpu()) less all of them."""
+    spent: Dict[str, float] = {}
+    for key, (kind, seconds) in after.items():
+        used = seconds - before.get(key, (kind, 0.0))[1]
+        spent[kind] = spent.get(kind, 0.0) + max(used, 0.0)
+    first, last = machine
+    if first and last:
+        ticks = [b - a for a, b in zip(first, last, strict=True)]
+        busy = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+        spent[REST] = max(busy - sum(spent.values()), 0.0)
+    return {
+        kind: round(seconds * 1000 / max(messages, 1), 2)
+        for kind, seconds in sorted(spent.items())
+    }
+
+
+def measured_run(url: str, roots: List[int], tag: str) -> Dict[str, Any]:
+    """One 16 × 40 run on `url`, with how busy the machine was and the CPU
+    per message of each kind of process (`roots`: the set-up's processes)."""
+    processes, machine = process_cpu(roots), machine_cpu()
+    run = asyncio.run(conversations(url, PEOPLE, TURNS, PEOPLE, tag))
+    after, machine_after = process_cpu(roots), machine_cpu()
+    run["machine_busy"] = busy_share(machine, machine_after)
+    run["cpu_by_process"] = cpu_by_process(
+        processes, after, (machine, machine_after), run["messages"]
+    )
+    run["cpu_ms_per_message"] = run["cpu_by_process"].get("Rasa")
+    return run
 
 
 async def conversations(
@@ -150,15 +255,8 @@ def one_process(
             load.servers(model, database_url, Path(tmp), sampler) as stack,
         ):
             _warm_up(stack.url, warm_up)
-            cpu, machine = sampler.tree_cpu_seconds(stack.rasa.pid), machine_cpu()
-            run = asyncio.run(conversations(stack.url, PEOPLE, TURNS, PEOPLE, "c"))
-            run["machine_busy"] = busy_share(machine, machine_cpu())
-            run["cpu_ms_per_message"] = round(
-                (sampler.tree_cpu_seconds(stack.rasa.pid) - cpu)
-                * 1000
-                / max(run["messages"], 1),
-                1,
-            )
+            roots = [stack.rasa.pid, stack.actions.pid]
+            run = measured_run(stack.url, roots, "c")
             figures["sixteen_by_forty"] = run
             print(_line("one Rasa process", run), flush=True)
             if memory_conversations:
@@ -236,9 +334,10 @@ def scaled_missing() -> Optional[str]:
 
 
 @contextmanager
-def scaled_stack(database_url: str, workdir: Path) -> Iterator[str]:
+def scaled_stack(database_url: str, workdir: Path) -> Iterator[Tuple[str, int]]:
     """`scripts/run_scaled.sh` on free ports with its own Redis key prefix,
-    the REST channel open; yields nginx's URL."""
+    the REST channel open; yields nginx's URL and the script's pid (every
+    server it starts is under it)."""
     import redis
 
     replicas, actions = [free_port(), free_port()], [free_port(), free_port()]
@@ -279,7 +378,7 @@ def scaled_stack(database_url: str, workdir: Path) -> Iterator[str]:
         for port in replicas:
             load.wait_until_up(f"http://127.0.0.1:{port}/", process)
         load.wait_until_up(f"http://127.0.0.1:{proxy}/", process)
-        yield f"http://127.0.0.1:{proxy}"
+        yield f"http://127.0.0.1:{proxy}", process.pid
     finally:
         if process.poll() is None:
             os.killpg(process.pid, 15)  # the script and every server it started
@@ -299,22 +398,22 @@ def scaled(warm_up: float) -> Dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="ims-bench-scaled-") as tmp,
         load.throwaway_database("postgresql", Path(tmp)) as database_url,
-        scaled_stack(database_url, Path(tmp)) as url,
+        scaled_stack(database_url, Path(tmp)) as (url, script),
     ):
         _warm_up(url, warm_up)
-        machine = machine_cpu()
-        run = asyncio.run(conversations(url, PEOPLE, TURNS, PEOPLE, "s"))
-        run["machine_busy"] = busy_share(machine, machine_cpu())
+        run = measured_run(url, [script], "s")
     print(_line("make run-scaled (2 replicas)", run), flush=True)
     return run
 
 
 def _line(what: str, run: Dict[str, Any]) -> str:
     latency = run["faq_latency_ms"]
+    cpu = ", ".join(f"{k} {v}" for k, v in (run.get("cpu_by_process") or {}).items())
     return (
         f"  {what}: {run['messages']} messages in {run['seconds']:.1f} s "
         f"({run['throughput_per_s']}/s), FAQ turn p50 {latency.get('p50')} ms, "
-        f"p95 {latency.get('p95')} ms, errors {run['errors']}"
+        f"p95 {latency.get('p95')} ms, errors {run['errors']}; "
+        f"CPU ms per message: {cpu}"
     )
 
 

@@ -426,8 +426,10 @@ def capacity_table(results: Dict[str, Any]) -> List[str]:
         "",
         "Machine's CPU busy: all cores, every process (the load client and "
         "the database too), during the run; 100% leaves a second replica "
-        "nothing to run on.",
+        "nothing to run on. Rasa CPU per message: both replicas' together "
+        "for make run-scaled.",
     ]
+    lines += cpu_by_process_table(rows)
     if found.get("scaled_missing"):
         lines += ["", f"make run-scaled not measured: {found['scaled_missing']}."]
     memory = found.get("memory") or {}
@@ -442,6 +444,54 @@ def capacity_table(results: Dict[str, Any]) -> List[str]:
             f"{_mib(memory.get('peak_rss_after_all_bytes'))} "
             f"({_fmt(memory.get('ratio'), 'x', 3)}).",
         ]
+    return lines
+
+
+CPU_KINDS = [
+    "Rasa",
+    "action servers",
+    "nginx",
+    "Redis",
+    "PostgreSQL",
+    "web app and notification worker",
+    "load client",
+    "rest of the machine",
+]
+
+
+def cpu_by_process_table(rows: List[Any]) -> List[str]:
+    """CPU per message by kind of process for each 16 x 40 run that has it
+    (scripts/bench/capacity.py, `cpu_by_process`)."""
+    rows = [
+        (name, run["cpu_by_process"]) for name, run in rows if run.get("cpu_by_process")
+    ]
+    if not rows:
+        return []
+    kinds = [k for k in CPU_KINDS if any(k in cpu for _, cpu in rows)]
+    kinds += sorted({k for _, cpu in rows for k in cpu} - set(kinds))
+    lines = [
+        "",
+        "CPU time per message by process during the same runs (ms; from /proc, "
+        "before and after each run; the rest of the machine is every core's "
+        "busy time less these, other work on the machine included):",
+        "",
+        "| process | " + " | ".join(name for name, _ in rows) + " |",
+        "| --- |" + " --- |" * len(rows),
+    ]
+    for kind in kinds:
+        lines.append(
+            f"| {kind} | "
+            + " | ".join(_fmt(cpu.get(kind), "ms", 2) for _, cpu in rows)
+            + " |"
+        )
+    lines.append(
+        "| all but the rest of the machine | "
+        + " | ".join(
+            _fmt(sum(v for k, v in cpu.items() if k != "rest of the machine"), "ms", 2)
+            for _, cpu in rows
+        )
+        + " |"
+    )
     return lines
 
 

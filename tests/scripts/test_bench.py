@@ -12,6 +12,7 @@ to check that its figures and PASS/MISS lines come out.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -690,6 +691,12 @@ def capacity_results(rate=40.0, scaled=76.0, first=900, peak=950) -> dict:
             "errors": 0,
             "cpu_ms_per_message": 21.0,
             "machine_busy": 0.97,
+            "cpu_by_process": {
+                "Rasa": 21.0,
+                "PostgreSQL": 2.0,
+                "load client": 1.25,
+                "rest of the machine": 0.5,
+            },
         }
 
     return {
@@ -743,6 +750,50 @@ def test_the_capacity_table_shows_both_servers_and_the_memory():
     assert "make run-scaled (2 replicas behind nginx) | 656 |" in text
     assert "900 MiB" in text and "950 MiB" in text and "1.056 x" in text
     assert report.capacity_table({}) == []
+
+
+def test_the_capacity_table_shows_the_cpu_of_each_process():
+    found = capacity_results()
+    found["capacity"]["scaled"]["cpu_by_process"]["nginx"] = 0.16
+    text = "\n".join(report.capacity_table(found))
+    assert "| process | one Rasa process | make run-scaled" in text
+    assert "| Rasa | 21.00 ms | 21.00 ms |" in text
+    assert "| nginx | n/a | 0.16 ms |" in text
+    assert text.index("| Rasa |") < text.index("| nginx |") < text.index("| load")
+    assert "| all but the rest of the machine | 24.25 ms | 24.41 ms |" in text
+
+
+def test_cpu_by_process_is_per_message_and_counts_new_processes():
+    from scripts.bench import capacity
+
+    before = {(1, 0.0): ("Rasa", 10.0), (2, 0.0): ("PostgreSQL", 1.0)}
+    after = {
+        (1, 0.0): ("Rasa", 12.0),
+        (2, 0.0): ("PostgreSQL", 1.5),
+        (3, 5.0): ("PostgreSQL", 0.1),  # a backend started during the run
+    }
+    tick = os.sysconf("SC_CLK_TCK")
+    machine = ([0] * 10, [int(3.0 * tick), 0, 0, int(1.0 * tick)] + [0] * 6)
+    spent = capacity.cpu_by_process(before, after, machine, 200)
+    assert spent == {"PostgreSQL": 3.0, "Rasa": 10.0, "rest of the machine": 2.0}
+
+
+def test_process_cpu_finds_the_set_up_s_processes_and_this_one(tmp_path):
+    import subprocess
+    import sys
+
+    from scripts.bench import capacity
+
+    child = subprocess.Popen(  # stands in for `rasa run` (its command line)
+        [sys.executable, "-c", "import time; time.sleep(30)", "rasa_extensions run"]
+    )
+    try:
+        found = capacity.process_cpu([child.pid])
+    finally:
+        child.kill()
+        child.wait()
+    kinds = {key[0]: kind for key, (kind, _) in found.items()}
+    assert kinds[child.pid] == "Rasa" and kinds[os.getpid()] == "load client"
 
 
 async def test_the_capacity_load_counts_whole_conversations():
