@@ -13,6 +13,17 @@ components/sentence_embeddings.py, which must then run before it) is
 appended to the TF-IDF features, multiplied by `dense_weight`; a message
 without one is an error, in training and in prediction.
 
+With `neighbour_weight` above 0 (default 0: off; it needs the dense vectors
+too), the regression's probabilities are blended with a vote of the nearest
+training examples by meaning (`NearestExamples`): each label scores the mean
+cosine similarity of its `neighbours` most similar examples, a softmax at
+`neighbour_temperature` turns the scores into probabilities, and the two are
+mixed, `neighbour_weight` of the vote to the rest. The regression weighs
+words and character n-grams over the whole training set; the vote asks only
+"which examples does this message mean the same as", so a question worded
+unlike any example of its label but close in meaning to a few still finds
+them. The training vectors are kept in the model (`neighbours.npz`).
+
 Why (docs/evaluation.md, "Choosing the NLU pipeline"): scored by 5-fold cross-validation
 on the training data, this model got 83% of messages right where DIET (feed-
 forward, on the same kind of sparse features) + ResponseSelector got 72%,
@@ -65,6 +76,7 @@ from clinic.faq_keys import intent_of
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_classifier.skops"
+NEIGHBOURS_FILE = "neighbours.npz"
 # Beyond scikit-learn's own types, which skops trusts by default: the fitted
 # TF-IDF keeps its weights as a SciPy sparse matrix.
 TRUSTED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
@@ -130,6 +142,46 @@ def dense_sentence_vectors(messages: List[Message]) -> np.ndarray:
     return np.vstack(rows)
 
 
+class NearestExamples:
+    """The vote's kept training examples: unit `vectors` (one row each) and
+    the index of each one's label (`labels`, into the model's classes),
+    laid out once per label so that a vote is a few array operations."""
+
+    def __init__(self, vectors: np.ndarray, labels: np.ndarray, count: int) -> None:
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.counts = np.bincount(self.labels, minlength=count)
+        width = max(int(self.counts.max(initial=0)), 1)
+        # row j: the kept examples of label j, padded (`valid` False)
+        self.index = np.zeros((count, width), dtype=np.int64)
+        self.valid = np.zeros((count, width), dtype=bool)
+        for label in range(count):
+            rows = np.flatnonzero(self.labels == label)
+            self.index[label, : len(rows)] = rows
+            self.valid[label, : len(rows)] = True
+
+    def vote(
+        self, vectors: np.ndarray, neighbours: int, temperature: float
+    ) -> np.ndarray:
+        """Per message (a row of unit `vectors`), a probability per label:
+        label j scores the mean cosine similarity of its `neighbours` kept
+        examples most similar to the message (all of them if it has fewer),
+        and a softmax at `temperature` turns the scores into probabilities.
+        A label with no kept example gets 0."""
+        similarity = np.asarray(vectors, dtype=np.float32) @ self.vectors.T
+        grid = np.where(self.valid, similarity[:, self.index], -np.inf)
+        k = max(1, min(neighbours, grid.shape[2]))
+        # the k largest of each label's row, in no particular order
+        nearest = -np.partition(-grid, k - 1, axis=2)[:, :, :k]
+        found = np.isfinite(nearest)
+        total = np.where(found, nearest, 0.0).sum(axis=2)
+        scores = np.where(
+            self.counts > 0, total / np.maximum(found.sum(axis=2), 1), -np.inf
+        ).astype(np.float64)
+        scaled = np.exp((scores - scores.max(axis=1, keepdims=True)) / temperature)
+        return scaled / scaled.sum(axis=1, keepdims=True)
+
+
 def label_of(message: Message) -> Optional[Text]:
     """`faq/<topic>` for an FAQ example, else its intent."""
     return message.get(INTENT_RESPONSE_KEY) or message.get(INTENT)
@@ -146,7 +198,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         """`C`: inverse regularisation strength, chosen by cross-validation
         (scripts/nlu_cv.py); `ranking_length`: entries kept in each ranking;
         `dense_weight`: scale of the dense sentence vector appended to the
-        TF-IDF features (0: not used)."""
+        TF-IDF features (0: not used); `neighbour_weight`,
+        `neighbours`, `neighbour_temperature`: the nearest-examples vote
+        blended in (the module docstring; weight 0: not used)."""
         return {
             "word_ngrams": [1, 2],
             "char_ngrams": [1, 4],
@@ -156,6 +210,9 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             "retrieval_intent": "faq",
             "ranking_length": 10,
             "dense_weight": 0.0,
+            "neighbour_weight": 0.0,
+            "neighbours": 3,
+            "neighbour_temperature": 0.05,
         }
 
     @staticmethod
@@ -169,12 +226,14 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         resource: Resource,
         model: Any = None,
         responses: Optional[Dict[Text, List[Dict[Text, Any]]]] = None,
+        neighbours: Optional[NearestExamples] = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self.model = model
         self.responses = responses or {}
+        self.neighbours = neighbours  # the vote's kept examples
 
     @classmethod
     def create(
@@ -198,6 +257,13 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         self.model = build_model(self.config)
         # What Pipeline.fit does, with the dense vectors added in between.
         self.model[-1].fit(self._features(examples, fit=True), labels)
+        if self._voting:
+            classes = [str(label) for label in self.model.classes_]
+            self.neighbours = NearestExamples(
+                dense_sentence_vectors(examples),
+                np.array([classes.index(str(label)) for label in labels]),
+                len(classes),
+            )
         self.responses = dict(training_data.responses)
         self.persist()
         return self._resource
@@ -212,6 +278,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             return messages
         probabilities = self.model[-1].predict_proba(self._features(messages))
         labels = [str(label) for label in self.model.classes_]
+        if self._voting:
+            probabilities = self._with_vote(messages, probabilities)
         for message, row in zip(messages, probabilities, strict=True):
             self._annotate(message, labels, row)
         return messages
@@ -229,6 +297,28 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             return sparse
         dense = scipy.sparse.csr_matrix(weight * dense_sentence_vectors(messages))
         return scipy.sparse.hstack([sparse, dense], format="csr")
+
+    @property
+    def _voting(self) -> bool:
+        return float(self.config["neighbour_weight"]) > 0
+
+    def _with_vote(
+        self, messages: List[Message], probabilities: np.ndarray
+    ) -> np.ndarray:
+        """The regression's probabilities blended with the nearest-examples
+        vote (the module docstring)."""
+        if self.neighbours is None:
+            raise RasaException(
+                "LinearIntentClassifier has `neighbour_weight` above 0 but its "
+                "model keeps no training vectors: train it again."
+            )
+        vote = self.neighbours.vote(
+            dense_sentence_vectors(messages),
+            int(self.config["neighbours"]),
+            float(self.config["neighbour_temperature"]),
+        )
+        weight = float(self.config["neighbour_weight"])
+        return (1 - weight) * probabilities + weight * vote
 
     def _annotate(self, message: Message, labels: List[Text], row: Any) -> None:
         retrieval = self.config["retrieval_intent"]
@@ -293,6 +383,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         with self._model_storage.write_to(self._resource) as folder:
             sio.dump(self.model, folder / MODEL_FILE)
             (folder / "responses.json").write_text(json.dumps(self.responses))
+            if self.neighbours is not None:
+                np.savez(
+                    folder / NEIGHBOURS_FILE,
+                    vectors=self.neighbours.vectors,
+                    labels=self.neighbours.labels,
+                )
 
     @classmethod
     def load(
@@ -314,4 +410,11 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 )
             model = sio.load(path, trusted=sorted(TRUSTED_TYPES))
             responses = json.loads((folder / "responses.json").read_text())
-        return cls(config, model_storage, resource, model, responses)
+            neighbours = None
+            if (folder / NEIGHBOURS_FILE).is_file():
+                # plain arrays only: no pickled objects are loaded
+                with np.load(folder / NEIGHBOURS_FILE, allow_pickle=False) as kept:
+                    neighbours = NearestExamples(
+                        kept["vectors"], kept["labels"], len(model.classes_)
+                    )
+        return cls(config, model_storage, resource, model, responses, neighbours)
