@@ -5,7 +5,8 @@ gives its vectors to LinearIntentClassifier (`dense_weight` above 0);
 "without" has neither. config.yml is "with"; "without" is derived from it:
 config.yml less every component whose name ends in
 SentenceEmbeddingFeaturizer, with LinearIntentClassifier's `dense_weight`
-set to 0, and the same policies, so that both are whole models trained by
+and `neighbour_weight` (the vote over the same vectors) set to 0, and the
+same policies, so that both are whole models trained by
 the same `rasa train`.
 
 The benchmark trains the derived one (the project's model is already
@@ -55,12 +56,14 @@ def variant_of(config: Dict[str, Any]) -> str:
 
 
 def without_features(config: Dict[str, Any]) -> Dict[str, Any]:
-    """A copy of `config` without the featurizer, and `dense_weight` 0."""
+    """A copy of `config` without the featurizer, and `dense_weight` and
+    `neighbour_weight` 0: both read the featurizer's vectors."""
     derived = copy.deepcopy(config)
     pipeline = [c for c in derived.get("pipeline") or [] if not _named(c, FEATURIZER)]
     for component in pipeline:
         if _named(component, CLASSIFIER):
             component["dense_weight"] = 0.0
+            component["neighbour_weight"] = 0.0
     derived["pipeline"] = pipeline
     return derived
 
@@ -70,7 +73,10 @@ def other_variant(project: Dict[str, Any]) -> Tuple[str, Dict[str, Any], str]:
     config.yml must be "with" (there is one definition of the pipeline)."""
     if variant_of(project) != WITH:
         raise SystemExit(f"config.yml has no {FEATURIZER}: nothing to compare")
-    source = f"config.yml less {FEATURIZER}, {CLASSIFIER} dense_weight 0"
+    source = (
+        f"config.yml less {FEATURIZER}, {CLASSIFIER} dense_weight and "
+        "neighbour_weight 0"
+    )
     return WITHOUT, without_features(project), source
 
 

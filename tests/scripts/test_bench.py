@@ -489,11 +489,12 @@ CLASSIFIER = {"name": "components.linear_classifier.LinearIntentClassifier"}
 
 
 def test_without_drops_the_featurizer_and_the_dense_weight(tmp_path):
+    """And the nearest-examples vote, which reads the same vectors."""
     config = {
         "pipeline": [
             {"name": "WhitespaceTokenizer"},
             FEATURIZER,
-            {**CLASSIFIER, "C": 100, "dense_weight": 1.0},
+            {**CLASSIFIER, "C": 100, "dense_weight": 1.0, "neighbour_weight": 0.4},
         ],
         "policies": [{"name": "RulePolicy"}],
     }
@@ -502,7 +503,7 @@ def test_without_drops_the_featurizer_and_the_dense_weight(tmp_path):
     assert other == sentence.WITHOUT and "config.yml" in source
     assert derived["pipeline"] == [
         {"name": "WhitespaceTokenizer"},
-        {**CLASSIFIER, "C": 100, "dense_weight": 0.0},
+        {**CLASSIFIER, "C": 100, "dense_weight": 0.0, "neighbour_weight": 0.0},
     ]
     assert derived["policies"] == config["policies"]
     assert sentence.variant_of(derived) == sentence.WITHOUT
