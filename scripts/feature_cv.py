@@ -13,6 +13,11 @@ variants; they are not `make evaluate`'s.
     python -m scripts.feature_cv knn 1     # + nearest-example similarity
     python -m scripts.feature_cv last      # + the last sentence's vector
     python -m scripts.feature_cv late 1    # two models, probabilities averaged
+    python -m scripts.feature_cv vote 0.4 0.05 3  # + nearest-examples vote
+
+`vote`: `LinearIntentClassifier`'s nearest-examples vote (its own
+`NearestExamples`), blended in at the weight given, with the temperature
+and number of neighbours given (defaults 0.05 and 3).
 
 `knn`: for each label, the cosine similarity of the message's sentence
 vector to the nearest training example of that label (in training, the
@@ -86,6 +91,7 @@ def predict(
     texts: List[str],
     vectors: np.ndarray,
     last_vectors: np.ndarray,
+    vote: Sequence[float] = (0.05, 3),
 ) -> np.ndarray:
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -120,7 +126,22 @@ def predict(
         return sparse_model.classes_[blend.argmax(axis=1)]
     model = LogisticRegression(C=100, max_iter=3000, random_state=42)
     model.fit(sp.hstack([sp.csr_matrix(b) for b in fit], format="csr"), train["labels"])
-    return model.predict(sp.hstack([sp.csr_matrix(b) for b in use], format="csr"))
+    features = sp.hstack([sp.csr_matrix(b) for b in use], format="csr")
+    if variant != "vote":
+        return model.predict(features)
+    from components.linear_classifier import NearestExamples
+
+    classes = list(model.classes_)
+    kept = NearestExamples(
+        train["vectors"],
+        np.array([classes.index(label) for label in train["labels"]]),
+        len(classes),
+    )
+    temperature, neighbours = float(vote[0]), int(vote[1])
+    blend = (1 - weight) * model.predict_proba(features) + weight * kept.vote(
+        vectors, neighbours, temperature
+    )
+    return model.classes_[blend.argmax(axis=1)]
 
 
 def score(gold: Sequence[str], predicted: Any) -> Dict[str, float]:
@@ -143,6 +164,10 @@ def main(argv: List[str]) -> int:
 
     variant = argv[0] if argv else "base"
     weight = float(argv[1]) if len(argv) > 1 else 1.0
+    vote = (
+        float(argv[2]) if len(argv) > 2 else 0.05,
+        int(argv[3]) if len(argv) > 3 else 3,
+    )
     texts, labels, groups = training_examples()
     embed = SentenceEmbeddingFeaturizer({}).embed
     vectors = embed(texts)
@@ -174,12 +199,16 @@ def main(argv: List[str]) -> int:
                 held_out["texts"],
                 held_out["vectors"],
                 held_out["last_vectors"],
+                vote,
             )
         )
         gold += list(labels[test_rows])
     result: Dict[str, Any] = {
         "variant": variant,
         "weight": weight,
+        **(
+            {"temperature": vote[0], "neighbours": vote[1]} if variant == "vote" else {}
+        ),
         "cross_validation": score(gold, predicted),
     }
     everything = subset(np.arange(len(texts)))
@@ -197,6 +226,7 @@ def main(argv: List[str]) -> int:
                 questions,
                 embed(questions),
                 embed([last_sentence(q) for q in questions]),
+                vote,
             ),
         )
     print(json.dumps(result))
