@@ -301,3 +301,20 @@ async def test_the_urgent_replies_give_the_profile_s_numbers() -> None:
 
     assert "call 911 now" in await rendered("utter_emergency", "rest")
     assert "If this is an emergency, call 911." in await rendered("utter_greet", "rest")
+
+
+def test_no_comment_hides_inside_a_block_of_training_examples() -> None:
+    """A `#` line inside an `examples: |` block is text, not a YAML comment:
+    Rasa skips it with a warning, so it is either a lost example or a note
+    in the wrong place."""
+    misplaced = []
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        inside = False
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.match(r"\s*examples:\s*\|", line):
+                inside = True
+            elif inside and line.strip() and not line.startswith("    "):
+                inside = False
+            if inside and line.strip().startswith("#"):
+                misplaced.append(f"{path.name}:{number}")
+    assert not misplaced
