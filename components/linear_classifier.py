@@ -49,6 +49,7 @@ widen the regression's weights), so the types are the same.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any, Dict, List, Optional, Text
@@ -142,6 +143,14 @@ def dense_sentence_vectors(messages: List[Message]) -> np.ndarray:
     return np.vstack(rows)
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 class NearestExamples:
     """The vote's kept training examples: unit `vectors` (one row each) and
     the index of each one's label (`labels`, into the model's classes),
@@ -168,7 +177,11 @@ class NearestExamples:
         examples most similar to the message (all of them if it has fewer),
         and a softmax at `temperature` turns the scores into probabilities.
         A label with no kept example gets 0."""
-        similarity = np.asarray(vectors, dtype=np.float32) @ self.vectors.T
+        # One BLAS thread: a product this small gains nothing from more, and
+        # OpenBLAS's extra threads spin after it, which cost about 12 ms of
+        # CPU a message on the other core (in `make bench`'s capacity runs).
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            similarity = np.asarray(vectors, dtype=np.float32) @ self.vectors.T
         grid = np.where(self.valid, similarity[:, self.index], -np.inf)
         k = max(1, min(neighbours, grid.shape[2]))
         # the k largest of each label's row, in no particular order
