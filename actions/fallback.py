@@ -49,10 +49,9 @@ class ActionFaqFallback(Action):
             for t in topics
         ]
         buttons.append(HUMAN_BUTTON)
-        text = (
-            "Sorry, I'm not sure I understood. Did you mean one of these?"
-            if topics
-            else "Sorry, I'm not sure I understood. Could you put it another way?"
-        )
-        dispatcher.utter_message(text=text, buttons=buttons)
+        # A response, not text, so Rasa's generator renders it and a red
+        # flag earlier in the session puts the urgent reminder in front
+        # (rasa_extensions/urgent_reminder.py).
+        response = "utter_fallback_suggest" if topics else "utter_fallback_rephrase"
+        dispatcher.utter_message(response=response, buttons=buttons)
         return []

@@ -215,7 +215,7 @@ def fallback_events() -> list:
 async def test_first_miss_offers_the_likeliest_topics(dispatcher) -> None:
     await ActionFaqFallback().run(dispatcher, make_tracker(fallback_events()), {})
     [message] = dispatcher.messages
-    assert "Did you mean" in message["text"]
+    assert message["response"] == "utter_fallback_suggest"
     payloads = [b["payload"] for b in message["buttons"]]
     assert payloads == [
         "How often do I need IMS?",

@@ -134,6 +134,18 @@ async def test_after_a_red_flag_every_reply_repeats_the_urgent_advice(agent):
     assert "What's your name?" in await chat.say("I'd like to book an assessment")
 
 
+async def test_after_a_red_flag_a_did_you_mean_also_opens_with_the_urgent_advice(
+    agent,
+):
+    """The first-miss suggestions come from the action server; they too are
+    rendered by Rasa's generator, so the reminder goes in front."""
+    chat = Chat(agent)
+    assert "911" in await chat.say("I have chest pain right now")
+    reply = await chat.say("/nlu_fallback")
+    assert reply.startswith("If you haven't yet, please call 911"), reply
+    assert "not sure I understood" in reply
+
+
 @pytest.mark.parametrize(
     "message",
     [
