@@ -1,6 +1,7 @@
 """nginx as `make run-scaled` configures it (deploy/nginx/scaled.conf), in
-front of two small stand-in servers: round robin, a socket.io session kept on
-the replica its sid names, the body limit, the forwarded headers, a server
+front of two small stand-in servers: a conversation's messages (REST, Twilio,
+Rasa's API) kept on one replica and others spread over both, a socket.io
+session kept on the replica its sid names, the body limit, the forwarded headers, a server
 that is down skipped, and Rasa's HTTP API served only on its own listener,
 never on the public one."""
 
@@ -177,9 +178,56 @@ def served_by(urls: List[str]) -> List[object]:
     return [get(url)[1].get("server") for url in urls]
 
 
-def test_requests_without_a_session_go_round_robin(nginx):
-    servers = served_by([f"{nginx['url']}/socket.io/?EIO=4&transport=polling"] * 6)
+def post(url: str, body: bytes, content_type: str) -> object:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["server"]
+
+
+def test_requests_of_no_conversation_go_to_either_replica(nginx):
+    # Each has a key of its own ($request_id): 20 on one replica by chance
+    # is one run in half a million.
+    servers = served_by([f"{nginx['url']}/socket.io/?EIO=4&transport=polling"] * 20)
     assert set(servers) == {"a", "b"}
+    rest = f"{nginx['url']}/webhooks/rest/webhook"
+    servers = [post(rest, b"{}", "application/json") for _ in range(20)]
+    assert set(servers) == {"a", "b"}
+
+
+def test_a_conversation_s_messages_stay_on_one_replica(nginx):
+    """By the REST channel's sender and Twilio's From, so the replica's kept
+    tracker is never stale; different conversations use both replicas."""
+    rest = f"{nginx['url']}/webhooks/rest/webhook"
+    twilio = f"{nginx['url']}/webhooks/twilio/webhook"
+    where = {}
+    for n in range(16):
+        sender = f"bench-{n}"
+        texts = ["hi", 'my "sender": "someone-else"', "how long is a session?"]
+        where[sender] = {
+            post(rest, json.dumps({"message": t, "sender": sender}).encode(), "application/json")
+            for t in texts
+        }
+        number = f"whatsapp%3A%2B1604555{n:04d}"
+        where[number] = {
+            post(twilio, f"Body={t}&From={number}&To=%2B1604".encode(), "application/x-www-form-urlencoded")
+            for t in ("hi", "From=x", "thanks")
+        }
+    assert all(len(servers) == 1 for servers in where.values()), where
+    assert set().union(*where.values()) == {"a", "b"}
+
+
+def test_rasa_s_api_keeps_a_conversation_on_one_replica(nginx):
+    where = {
+        conversation: {
+            get(f"{nginx['api']}/conversations/{conversation}/{path}", b"{}")[1]["server"]
+            for path in ("tracker/events", "trigger_intent", "tracker/events")
+        }
+        for conversation in (f"web:{n}" for n in range(16))
+    }
+    assert all(len(servers) == 1 for servers in where.values()), where
+    assert set().union(*where.values()) == {"a", "b"}
 
 
 def test_a_session_s_requests_stay_on_the_replica_its_sid_names(nginx):

@@ -296,8 +296,9 @@ def test_live_chat_through_the_staff_app_on_the_scaled_set_up(scaled_run):
     """Live chat end to end on `make run-scaled` (#15): a patient in the
     widget through the proxy, a front-desk member in the web app that
     run_scaled.sh started. The web app reaches Rasa through the API listener,
-    round robin over the replicas, so its messages go through both; they
-    reach the widget, and the transcript, in the order they were sent."""
+    which keeps a conversation on one replica, not necessarily the one
+    holding the widget's socket; its messages reach the widget, and the
+    transcript, in the order they were sent."""
     import requests
 
     from tests.webapp.staff.conftest import PASSWORD, add_user
