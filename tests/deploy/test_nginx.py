@@ -1,9 +1,9 @@
 """nginx as `make run-scaled` configures it (deploy/nginx/scaled.conf), in
 front of two small stand-in servers: a conversation's messages (REST, Twilio,
 Rasa's API) kept on one replica and others spread over both, a socket.io
-session kept on the replica its sid names, the body limit, the forwarded headers, a server
-that is down skipped, and Rasa's HTTP API served only on its own listener,
-never on the public one."""
+session kept on the replica its sid names, the body limit, the forwarded
+headers, a server that is down skipped, and Rasa's HTTP API served only on
+its own listener, never on the public one."""
 
 from __future__ import annotations
 
@@ -206,12 +206,20 @@ def test_a_conversation_s_messages_stay_on_one_replica(nginx):
         sender = f"bench-{n}"
         texts = ["hi", 'my "sender": "someone-else"', "how long is a session?"]
         where[sender] = {
-            post(rest, json.dumps({"message": t, "sender": sender}).encode(), "application/json")
+            post(
+                rest,
+                json.dumps({"message": t, "sender": sender}).encode(),
+                "application/json",
+            )
             for t in texts
         }
         number = f"whatsapp%3A%2B1604555{n:04d}"
         where[number] = {
-            post(twilio, f"Body={t}&From={number}&To=%2B1604".encode(), "application/x-www-form-urlencoded")
+            post(
+                twilio,
+                f"Body={t}&From={number}&To=%2B1604".encode(),
+                "application/x-www-form-urlencoded",
+            )
             for t in ("hi", "From=x", "thanks")
         }
     assert all(len(servers) == 1 for servers in where.values()), where
@@ -221,7 +229,9 @@ def test_a_conversation_s_messages_stay_on_one_replica(nginx):
 def test_rasa_s_api_keeps_a_conversation_on_one_replica(nginx):
     where = {
         conversation: {
-            get(f"{nginx['api']}/conversations/{conversation}/{path}", b"{}")[1]["server"]
+            get(f"{nginx['api']}/conversations/{conversation}/{path}", b"{}")[1][
+                "server"
+            ]
             for path in ("tracker/events", "trigger_intent", "tracker/events")
         }
         for conversation in (f"web:{n}" for n in range(16))
