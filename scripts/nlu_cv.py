@@ -11,6 +11,9 @@ is right; a fallback is wrong). The TF-IDF + logistic regression baseline of
         --folds 5 --out results/nlu-cv
 
 Prints one row per system and writes the figures and every miss as JSON.
+`--share 0.25` runs on a part of the data (the same share of each label's
+examples), as the test of this script does to stay quick; figures for
+choosing a pipeline come from the whole of it.
 Red-flag recall here flatters the project's pipeline: its red-flag rules
 were written with the training data in view (see docs/evaluation.md).
 """
@@ -46,6 +49,26 @@ def folds_of(labels: Sequence[str], k: int, seed: int) -> List[List[int]]:
 
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [list(test) for _, test in splitter.split(list(labels), list(labels))]
+
+
+def share_of(labels: Sequence[str], share: float) -> List[int]:
+    """Indices of the first `share` of each label's examples (at least two,
+    so that every fold of two can hold one out), in the data's order."""
+    import math
+
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], not {share}")
+    wanted: Dict[str, int] = {}
+    for label in labels:
+        wanted[label] = wanted.get(label, 0) + 1
+    wanted = {label: max(2, math.ceil(n * share)) for label, n in wanted.items()}
+    taken: Dict[str, int] = defaultdict(int)
+    kept = []
+    for index, label in enumerate(labels):
+        if taken[label] < wanted[label]:
+            taken[label] += 1
+            kept.append(index)
+    return kept
 
 
 def write_fold_data(data: Any, keep: Sequence[int], folder: Path) -> None:
@@ -90,17 +113,29 @@ def baseline_predictions(train: List[Any], texts: List[str]) -> List[str]:
     return [str(label) for label in model.predict(texts)]
 
 
+def label_of(message: Any) -> str:
+    """`faq/<topic>` for an FAQ example, else its intent."""
+    return str(message.get("intent_response_key") or message.get("intent"))
+
+
 def main(argv: List[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="*", type=Path, help="Rasa configs")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--share",
+        type=float,
+        default=1.0,
+        help="run on this share of each label's examples (a quick check)",
+    )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "nlu-cv")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.shared.nlu.training_data.training_data import TrainingData
 
     from scripts.bench.nlu import _quiet_rasa
     from scripts.evaluate import Example, score
@@ -108,10 +143,16 @@ def main(argv: List[str] | None = None) -> int:
     _quiet_rasa()
     logging.getLogger("rasa").setLevel(logging.ERROR)
     data = load_data(str(ROOT / "data" / "nlu"))
-    examples = [
-        Example(m.get("text"), m.get("intent_response_key") or m.get("intent"))
-        for m in data.intent_examples
-    ]
+    if args.share < 1:
+        labels = [label_of(m) for m in data.intent_examples]
+        part = [data.intent_examples[i] for i in share_of(labels, args.share)]
+        data = TrainingData(
+            training_examples=part,
+            entity_synonyms=data.entity_synonyms,
+            regex_features=data.regex_features,
+            lookup_tables=data.lookup_tables,
+        )
+    examples = [Example(m.get("text"), label_of(m)) for m in data.intent_examples]
     folds = folds_of([e.label for e in examples], args.folds, args.seed)
     systems: Dict[str, Any] = {str(c): c for c in args.configs}
     if not args.no_baseline:
@@ -139,7 +180,12 @@ def main(argv: List[str] | None = None) -> int:
                 print(f"fold {number}/{len(folds)} {name}: done", file=sys.stderr)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    report: Dict[str, Any] = {"folds": args.folds, "seed": args.seed, "systems": {}}
+    report: Dict[str, Any] = {
+        "folds": args.folds,
+        "seed": args.seed,
+        "share": args.share,
+        "systems": {},
+    }
     print(f"{'system':40} " + " ".join(f"{f[:12]:>12}" for f in FIGURES))
     for name in systems:
         figures = score(zip(examples, predictions[name], strict=True))
