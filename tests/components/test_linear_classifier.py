@@ -104,6 +104,27 @@ def test_persisted_model_loads_and_predicts_the_same(trained, storage, context):
         assert parse(loaded, text).as_dict() == parse(trained, text).as_dict()
 
 
+def test_the_weights_are_multiplied_without_a_copy(trained, storage, context):
+    """Trained or loaded, the weights' transpose (what each message's sparse
+    features are multiplied by) is C-contiguous, so scipy multiplies it in
+    place; row-major weights give the same probabilities, copied each call."""
+    import numpy as np
+
+    loaded = LinearIntentClassifier.load(
+        trained.config, storage, Resource("linear"), context
+    )
+    texts = ["hello", "what's the price", "are your needles sterile"]
+    for classifier in (trained, loaded):
+        regression = classifier.model[-1]
+        assert regression.coef_.T.flags["C_CONTIGUOUS"]
+        messages = [Message(data={"text": text}) for text in texts]
+        features = classifier._features(messages)
+        column = regression.predict_proba(features)
+        regression.coef_ = np.ascontiguousarray(regression.coef_)
+        assert not regression.coef_.T.flags["C_CONTIGUOUS"]
+        assert np.allclose(regression.predict_proba(features), column, atol=1e-12)
+
+
 class Smuggled:
     """Stands for anything the component never writes."""
 
