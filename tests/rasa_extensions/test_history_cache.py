@@ -31,6 +31,7 @@ RASA_STATES = history_cache.rasa_states_for_tracker_history()
 RASA_APPLIED = history_cache.rasa_applied_events()
 RASA_RULE_STATES = history_cache.rasa_rule_prediction_states()
 RASA_COPY = history_cache.rasa_copy()
+RASA_POSSIBLE_KEYS = history_cache.rasa_possible_keys()
 
 
 def rasa_states(
@@ -274,6 +275,12 @@ async def test_a_real_conversation_sees_the_states_rasa_would(agent, kept, monke
             assert self._get_possible_keys(rules, ours) == self._get_possible_keys(
                 rules, theirs
             ), lookup
+            # the indexed rule keys are Rasa's own, in Rasa's order (the
+            # longest rule wins, the first of equal length)
+            for states in (ours, theirs):
+                assert list(history_cache.possible_rule_keys(self, rules, states)) == (
+                    list(RASA_POSSIBLE_KEYS(self, rules, states))
+                ), lookup
         assert domain.states_for_tracker_history(tracker) == rasa_states(
             domain, tracker
         )
@@ -401,6 +408,101 @@ def test_the_rule_policy_reads_a_window_of_rasas_states(domain, kept, use_text):
         assert len(ours) == min(5, len(theirs))
         longest = max(longest, len(theirs))
     assert longest > 10
+
+
+def rules_of_every_kind() -> Any:
+    """A RulePolicy whose rules end in every kind of state
+    `_is_rule_applicable` reads differently: an action and an intent, an
+    action only, a conversation start, `should_not_be_set`, an action's
+    text, and longer rules over the same last state."""
+    import json
+
+    from rasa.core.policies.rule_policy import RULES
+
+    listen = {"action_name": "action_listen"}
+    ends = [
+        {"prev_action": listen, "user": {"intent": "greet"}},
+        {"prev_action": listen, "user": {"intent": "faq"}},
+        {"prev_action": {"action_name": "utter_greet"}},
+        {"user": {"intent": "greet"}},
+        {},
+        {"prev_action": {"action_name": "should_not_be_set"}},
+        {"prev_action": listen, "user": {"intent": "should_not_be_set"}},
+        {"prev_action": {"action_text": "Hello"}},
+        {"prev_action": listen, "slots": {"handoff": (1.0,)}},
+    ]
+    rules = {}
+    for n, end in enumerate(ends):
+        rules[json.dumps([end])] = f"action_{n}"
+        rules[json.dumps([{"prev_action": listen}, end])] = f"action_{n}_long"
+    policy = a_rule_policy(longest_rule=1)
+    policy.lookup = {RULES: rules}
+    return policy
+
+
+def test_indexed_rules_are_rasas_for_every_kind_of_state(monkeypatch) -> None:
+    """`possible_rule_keys` returns Rasa's keys in Rasa's order for states
+    of every kind, and checks fewer rules on the latest state than Rasa."""
+    from rasa.core.policies.rule_policy import RULES, RulePolicy
+
+    policy = rules_of_every_kind()
+    rules = policy.lookup[RULES]
+    listen = {"action_name": "action_listen"}
+    latest_states = [
+        {},
+        {"user": {"intent": "greet"}},
+        {"prev_action": listen},
+        {"prev_action": listen, "user": {"intent": "greet"}},
+        {"prev_action": listen, "user": {"intent": "faq"}},
+        {"prev_action": listen, "user": {"text": "hi"}},
+        {
+            "prev_action": listen,
+            "user": {"intent": "greet"},
+            "slots": {"handoff": (1.0,)},
+        },
+        {"prev_action": {"action_name": "utter_greet"}},
+        {"prev_action": {"action_text": "Hello"}},
+    ]
+    checks = {"ours": 0, "rasa": 0}
+    counting = {"who": "rasa"}
+    applicable = RulePolicy._is_rule_applicable
+
+    def counted(self: Any, key: str, turn: int, state: Any) -> bool:
+        if turn == 0:
+            checks[counting["who"]] += 1
+        return applicable(self, key, turn, state)
+
+    monkeypatch.setattr(RulePolicy, "_is_rule_applicable", counted)
+    for latest in latest_states:
+        for earlier in ([], [{}], [{"prev_action": listen}]):
+            states = [*earlier, latest]
+            counting["who"] = "rasa"
+            theirs = list(RASA_POSSIBLE_KEYS(policy, rules, states))
+            counting["who"] = "ours"
+            ours = list(history_cache.possible_rule_keys(policy, rules, states))
+            assert ours == theirs, states
+    no_states = history_cache.possible_rule_keys(policy, rules, [])
+    assert list(no_states) == list(RASA_POSSIBLE_KEYS(policy, rules, []))
+    assert no_states == set(rules)
+    assert checks["ours"] < checks["rasa"], checks
+
+
+def test_the_rule_index_follows_a_changed_lookup() -> None:
+    """Rules added after a first prediction (as training adds them) are
+    indexed too."""
+    import json
+
+    from rasa.core.policies.rule_policy import RULES
+
+    policy = rules_of_every_kind()
+    rules = policy.lookup[RULES]
+    state = {"prev_action": {"action_name": "utter_new"}}
+    assert history_cache.possible_rule_keys(policy, rules, [state]) == set(
+        RASA_POSSIBLE_KEYS(policy, rules, [state])
+    )
+    new = json.dumps([{"prev_action": {"action_name": "utter_new"}}])
+    rules[new] = "action_new"
+    assert new in history_cache.possible_rule_keys(policy, rules, [state])
 
 
 # --- the tracker each action call sends, and the slot validation's ---
