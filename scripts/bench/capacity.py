@@ -195,10 +195,14 @@ async def conversations(
     faq: List[float] = []
     counts = {"messages": 0, "errors": 0, "started": 0, "ended": 0}
     kinds: Dict[str, int] = {}
+    clock = {"start": time.perf_counter()}
+    replied: List[float] = []  # seconds from the start, one per reply
+    ended_at: List[float] = []  # seconds from the start, one per conversation
 
     async def say(session: Any, sender: str, text: str, is_faq: bool) -> None:
         started = time.perf_counter()
         failure = await load._send(session, url, sender, text)
+        replied.append(time.perf_counter() - clock["start"])
         counts["messages"] += 1
         if failure:
             counts["errors"] += 1
@@ -215,16 +219,18 @@ async def conversations(
                 text = load.FAQ_MESSAGES[(index + turn) % len(load.FAQ_MESSAGES)]
                 await say(session, sender, text, True)
             counts["ended"] += 1
+            ended_at.append(time.perf_counter() - clock["start"])
             if on_ended is not None:
                 on_ended(counts["ended"])
 
     timeout = aiohttp.ClientTimeout(total=load.TIMEOUT_S)
     connector = aiohttp.TCPConnector(limit=people)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        started = time.perf_counter()
+        started = clock["start"] = time.perf_counter()
         await asyncio.gather(*(person(i, session) for i in range(people)))
         seconds = time.perf_counter() - started
     return {
+        **all_under_way(replied, ended_at, people),
         "people": people,
         "turns": turns,
         "conversations": counts["ended"],
@@ -234,6 +240,28 @@ async def conversations(
         "seconds": round(seconds, 2),
         "throughput_per_s": round(counts["messages"] / seconds, 2),
         "faq_latency_ms": percentiles(faq),
+    }
+
+
+def all_under_way(
+    replied: List[float], ended_at: List[float], people: int
+) -> Dict[str, Any]:
+    """Messages/s while every person's conversation was still under way
+    (up to the first conversation's end), and when each ended.
+
+    The whole run's rate is that of its slowest part: with nginx keeping
+    each conversation on one replica, 16 conversations can split 10 and 6,
+    and once the replica with 6 has finished them it waits while the other
+    finishes its 10. Up to the first end, every replica is serving all the
+    conversations it was given."""
+    if not ended_at or len(ended_at) < people:
+        return {"ended_at_s": [round(t, 2) for t in ended_at]}
+    first = min(ended_at)
+    during = sum(1 for t in replied if t <= first)
+    return {
+        "ended_at_s": sorted(round(t, 2) for t in ended_at),
+        "all_under_way_s": round(first, 2),
+        "all_under_way_per_s": round(during / first, 2) if first > 0 else None,
     }
 
 
@@ -406,12 +434,24 @@ def scaled(warm_up: float) -> Dict[str, Any]:
     return run
 
 
+def ratios(one: Dict[str, Any], two: Dict[str, Any]) -> Dict[str, Any]:
+    """run-scaled over one process: `scaled_ratio` while every
+    conversation was under way in each (`all_under_way`; the whole run's
+    rate where that is missing), `scaled_ratio_whole_run` from first
+    message to last reply."""
+    whole = round(two["throughput_per_s"] / one["throughput_per_s"], 2)
+    steady = [run.get("all_under_way_per_s") for run in (one, two)]
+    ratio = round(steady[1] / steady[0], 2) if all(steady) else whole
+    return {"scaled_ratio": ratio, "scaled_ratio_whole_run": whole}
+
+
 def _line(what: str, run: Dict[str, Any]) -> str:
     latency = run["faq_latency_ms"]
     cpu = ", ".join(f"{k} {v}" for k, v in (run.get("cpu_by_process") or {}).items())
     return (
         f"  {what}: {run['messages']} messages in {run['seconds']:.1f} s "
-        f"({run['throughput_per_s']}/s), FAQ turn p50 {latency.get('p50')} ms, "
+        f"({run['throughput_per_s']}/s; {run.get('all_under_way_per_s')}/s "
+        f"until the first conversation ended), FAQ turn p50 {latency.get('p50')} ms, "
         f"p95 {latency.get('p95')} ms, errors {run['errors']}; "
         f"CPU ms per message: {cpu}"
     )
@@ -432,8 +472,7 @@ def measure(
     figures.update(one_process(model, kind, warm_up, memory_conversations))
     if missing is None:
         figures["scaled"] = scaled(warm_up)
-        one = figures["sixteen_by_forty"]["throughput_per_s"]
-        figures["scaled_ratio"] = round(figures["scaled"]["throughput_per_s"] / one, 2)
+        figures.update(ratios(figures["sixteen_by_forty"], figures["scaled"]))
     else:
         figures["scaled_missing"] = missing
         print(f"  make run-scaled not measured: {missing}", flush=True)

@@ -20,7 +20,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.bench import load, nlu, probe, profile, report, sentence, training
+from scripts.bench import (
+    capacity,
+    load,
+    nlu,
+    probe,
+    profile,
+    report,
+    sentence,
+    training,
+)
 from scripts.bench.__main__ import Options
 from scripts.bench.nlu import rasa_label
 from scripts.evaluate import TARGETS, Example
@@ -688,6 +697,7 @@ def capacity_results(rate=40.0, scaled=76.0, first=900, peak=950) -> dict:
             "messages": 656,
             "seconds": 656 / messages_per_s,
             "throughput_per_s": messages_per_s,
+            "all_under_way_per_s": messages_per_s,
             "faq_latency_ms": {"p50": 380.0, "p95": 612.0},
             "errors": 0,
             "cpu_ms_per_message": 21.0,
@@ -706,6 +716,7 @@ def capacity_results(rate=40.0, scaled=76.0, first=900, peak=950) -> dict:
             "sixteen_by_forty": run(rate),
             "scaled": run(scaled),
             "scaled_ratio": round(scaled / rate, 2),
+            "scaled_ratio_whole_run": round(scaled / rate, 2),
             "memory": {
                 "conversations": 1000,
                 "first": 10,
@@ -731,8 +742,41 @@ def test_the_capacity_targets_are_judged(rate, scaled, peak, verdicts):
     assert "FAQ turn p95 612 ms" in targets[0].name
     assert "16 conversations of 40 turns" in targets[0].name
     assert [t.limit for t in targets] == [38.0, 1.8, 1.1]
-    names = [t.name for t in report.evaluate_targets(capacity_results())]
+    found = capacity_results(rate, scaled, 900, peak)
+    names = [t.name for t in report.evaluate_targets(found)]
     assert all(t.name in names for t in targets)
+
+
+def test_the_scaled_ratio_is_of_the_rates_while_every_conversation_runs():
+    one = {"throughput_per_s": 50.0, "all_under_way_per_s": 51.0}
+    two = {"throughput_per_s": 80.0, "all_under_way_per_s": 102.0}
+    assert capacity.ratios(one, two) == {
+        "scaled_ratio": 2.0,
+        "scaled_ratio_whole_run": 1.6,
+    }
+    # a run that could not tell (fewer ends than people): the whole run's
+    assert capacity.ratios({"throughput_per_s": 50.0}, two)["scaled_ratio"] == 1.6
+
+
+def test_all_under_way_counts_the_replies_before_the_first_end():
+    # four people; 6 replies by 2 s, when the first conversation ended
+    replied = [0.5, 1.0, 1.0, 1.5, 2.0, 2.0, 3.0, 4.0, 4.0]
+    found = capacity.all_under_way(replied, [4.0, 2.0, 4.0, 3.0], people=4)
+    assert found["all_under_way_s"] == 2.0
+    assert found["all_under_way_per_s"] == 3.0
+    assert found["ended_at_s"] == [2.0, 3.0, 4.0, 4.0]
+    # not every person finished: no rate
+    assert "all_under_way_per_s" not in capacity.all_under_way(replied, [2.0], 4)
+
+
+def test_the_capacity_table_shows_when_each_scaled_conversation_ended():
+    found = capacity_results()
+    found["capacity"]["scaled"]["ended_at_s"] = [4.26, 4.3, 7.08, 7.42]
+    text = "\n".join(report.capacity_table(found))
+    assert "conversation ended: 4.26, 4.3, 7.08, 7.42." in text
+    targets = report.capacity_targets(found)
+    assert "while all 16 conversations are under way" in targets[1].name
+    assert "whole run 1.9 x" in targets[1].name
 
 
 def test_capacity_targets_not_measured_are_neither_pass_nor_miss():
@@ -747,7 +791,10 @@ def test_capacity_targets_not_measured_are_neither_pass_nor_miss():
 
 def test_the_capacity_table_shows_both_servers_and_the_memory():
     text = "\n".join(report.capacity_table(capacity_results()))
-    assert "| one Rasa process | 656 | 16.4 s | 40.0 | 380.0 ms | 612.0 ms |" in text
+    assert (
+        "| one Rasa process | 656 | 16.4 s | 40.0 | 40.0 | 380.0 ms | 612.0 ms |"
+        in text
+    )
     assert "make run-scaled (2 replicas behind nginx) | 656 |" in text
     assert "900 MiB" in text and "950 MiB" in text and "1.056 x" in text
     assert report.capacity_table({}) == []
@@ -828,6 +875,13 @@ async def test_the_capacity_load_counts_whole_conversations():
     assert run["messages"] == 7 * 3 == len(seen) and run["errors"] == 0
     assert len(set(seen)) == 7  # a sender per conversation
     assert run["throughput_per_s"] > 0 and "p95" in run["faq_latency_ms"]
+    # three people, seven conversations: every end is timed, and the rate
+    # while all three ran covers the replies up to the first end
+    assert len(run["ended_at_s"]) == 7 and run["ended_at_s"] == sorted(
+        run["ended_at_s"]
+    )
+    assert run["all_under_way_s"] == run["ended_at_s"][0]
+    assert run["all_under_way_per_s"] > 0
 
 
 def test_the_capacity_part_can_be_left_out_and_sized():
