@@ -111,6 +111,24 @@ def build_model(config: Dict[Text, Any]) -> Any:
     )
 
 
+# Rasa's convention for intents that only a trigger sends (a reminder, the
+# HTTP API's trigger_intent): Rasa injects them without NLU, so text never
+# means one. Their one training example exists only for the domain.
+EXTERNAL_PREFIX = "EXTERNAL_"
+
+
+def never_external(probabilities: np.ndarray, labels: List[Text]) -> np.ndarray:
+    """The probabilities with every `EXTERNAL_` label's set to 0 and each
+    row renormalised: someone who types "handoff_timeout" is not a reminder
+    firing (that got no reply at all: no rule answers it outside a wait)."""
+    external = np.array([label.startswith(EXTERNAL_PREFIX) for label in labels])
+    if not external.any():
+        return probabilities
+    kept = np.where(external[np.newaxis, :], 0.0, probabilities)
+    totals = kept.sum(axis=1, keepdims=True)
+    return np.divide(kept, totals, out=np.zeros_like(kept), where=totals > 0)
+
+
 def column_ready(model: Any) -> Any:
     """`model` with its regression's weights stored column-major, so that
     `coef_.T`, which scikit-learn multiplies each message's sparse features
@@ -307,6 +325,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         labels = [str(label) for label in self.model.classes_]
         if self._voting:
             probabilities = self._with_vote(messages, probabilities)
+        probabilities = never_external(probabilities, labels)
         for message, row in zip(messages, probabilities, strict=True):
             self._annotate(message, labels, row)
         return messages

@@ -38,7 +38,7 @@ pids+=($!)
 # hook (rasa_extensions/plugin.py): version check, action-server fallback.
 SANIC_REQUEST_MAX_SIZE=65536 "$BIN/python" -m rasa_extensions run --port "$RASA_PORT" --model models \
   --endpoints endpoints.yml --credentials credentials.yml \
-  --enable-api --auth-token "$RASA_AUTH_TOKEN" \
+  --enable-api --auth-token="$RASA_AUTH_TOKEN" \
   --cors "${chat_origins[@]}" &
 pids+=($!)
 "$BIN/python" -m webapp --port "$WEB_PORT" &

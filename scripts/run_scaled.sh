@@ -34,7 +34,7 @@ set_chat_origins # CHAT_ALLOWED_ORIGINS and chat_origins (scripts/lib.sh)
 # nginx serves it only on its own listener (API_PROXY_PORT, RASA_URL), not
 # on PORT, which has the channels alone.
 export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')}"
-api=(--enable-api --auth-token "$RASA_AUTH_TOKEN")
+api=(--enable-api "--auth-token=$RASA_AUTH_TOKEN")
 if [ -n "${RASA_JWT_SECRET:-}" ]; then api+=(--jwt-secret "$RASA_JWT_SECRET"); fi
 
 trap stop_all INT TERM EXIT

@@ -125,6 +125,32 @@ def test_the_weights_are_multiplied_without_a_copy(trained, storage, context):
         assert np.allclose(regression.predict_proba(features), column, atol=1e-12)
 
 
+def test_an_external_intent_is_never_read_from_text(storage, context) -> None:
+    """An intent only a trigger sends (`EXTERNAL_...`) is trained (the
+    domain needs an example) but never predicted: typing its name gets
+    the likeliest other label, with probabilities that still sum to 1."""
+    from tests.components.conftest import EXAMPLES
+
+    data = training_data(
+        {**EXAMPLES, "EXTERNAL_reminder": ["EXTERNAL_reminder", "reminder"]}
+    )
+    classifier = LinearIntentClassifier.create(
+        {**LinearIntentClassifier.get_default_config(), "C": 10},
+        storage,
+        Resource("external"),
+        context,
+    )
+    classifier.train(data)
+    for text in ("EXTERNAL_reminder", "reminder", "hello hello"):
+        message = parse(classifier, text)
+        ranking = message.get("intent_ranking")
+        assert message.get("intent")["name"] != "EXTERNAL_reminder", text
+        assert all(
+            r["name"] != "EXTERNAL_reminder" or r["confidence"] == 0 for r in ranking
+        )
+    assert parse(classifier, "hello hello").get("intent")["name"] == "greet"
+
+
 class Smuggled:
     """Stands for anything the component never writes."""
 
