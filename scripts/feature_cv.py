@@ -14,10 +14,17 @@ variants; they are not `make evaluate`'s.
     python -m scripts.feature_cv last      # + the last sentence's vector
     python -m scripts.feature_cv late 1    # two models, probabilities averaged
     python -m scripts.feature_cv vote 0.4 0.05 3  # + nearest-examples vote
+    python -m scripts.feature_cv layer 1 3   # + layer 3's mean-pooled vector
 
 `vote`: `LinearIntentClassifier`'s nearest-examples vote (its own
 `NearestExamples`), blended in at the weight given, with the temperature
 and number of neighbours given (defaults 0.05 and 3).
+
+`layer`: today's features and vote (0.4, 0.05, 3) plus one more dense
+block, the mean-pooled, normalised hidden state of the sentence model's
+layer given (0 is the embedding layer, 6 the last, today's vector), times
+the weight given. Run it with OPENBLAS_NUM_THREADS=1: with two BLAS
+threads on two cores a run takes several times longer.
 
 `knn`: for each label, the cosine similarity of the message's sentence
 vector to the nearest training example of that label (in training, the
@@ -35,6 +42,7 @@ import numpy as np
 
 KEEP_NAMES_IN = {"faq/ims_vs_acupuncture", "faq/dry_needling", "faq/origins"}
 DENSE_WEIGHT = 2.0
+NEIGHBOUR_WEIGHT = 0.4  # config.yml's vote, kept by `layer`
 
 
 def last_sentence(text: str) -> str:
@@ -65,6 +73,42 @@ def training_examples() -> tuple[List[str], np.ndarray, np.ndarray]:
             labels.append(label)
             groups.append(index)
     return texts, np.array(labels), np.array(groups)
+
+
+def layer_vectors(texts: Sequence[str], layer: int) -> np.ndarray:
+    """The sentence model's `layer` (0: embeddings, 6: last), mean-pooled
+    over the tokens and normalised, as the featurizer pools the last."""
+    import tensorflow as tf
+    from transformers import TFBertModel
+
+    from components.sentence_embeddings import SentenceEmbeddingFeaturizer
+
+    featurizer = SentenceEmbeddingFeaturizer({})
+    featurizer.embed(["load the tokenizer"])
+
+    model = TFBertModel.from_pretrained(featurizer.model_path, local_files_only=True)
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    for start in range(0, len(texts), featurizer.batch_size):
+        batch = featurizer._tokenizer(
+            list(texts[start : start + featurizer.batch_size]),
+            padding=True,
+            truncation=True,
+            max_length=featurizer.max_length,
+            return_tensors="np",
+            return_token_type_ids=False,
+        )
+        ids = batch["input_ids"].astype(np.int32)
+        hidden = model(
+            input_ids=ids,
+            attention_mask=batch["attention_mask"].astype(np.int32),
+            token_type_ids=np.zeros_like(ids),
+            output_hidden_states=True,
+            training=False,
+        ).hidden_states[layer]
+        mask = tf.cast(batch["attention_mask"], hidden.dtype)[:, :, tf.newaxis]
+        mean = tf.reduce_sum(hidden * mask, axis=1) / tf.reduce_sum(mask, axis=1)
+        out[start : start + len(ids)] = tf.math.l2_normalize(mean, axis=1).numpy()
+    return out
 
 
 def nearest_by_label(
@@ -108,6 +152,9 @@ def predict(
     if variant == "last":
         fit.append(DENSE_WEIGHT / 2 * train["last_vectors"])
         use.append(DENSE_WEIGHT / 2 * last_vectors)
+    if variant == "layer":
+        fit.append(weight * train["last_vectors"])
+        use.append(weight * last_vectors)
     if variant == "knn":
         reference = (train["vectors"], train["labels"], train["groups"], classes)
         own = train["groups"]
@@ -127,7 +174,7 @@ def predict(
     model = LogisticRegression(C=100, max_iter=3000, random_state=42)
     model.fit(sp.hstack([sp.csr_matrix(b) for b in fit], format="csr"), train["labels"])
     features = sp.hstack([sp.csr_matrix(b) for b in use], format="csr")
-    if variant != "vote":
+    if variant not in ("vote", "layer"):
         return model.predict(features)
     from components.linear_classifier import NearestExamples
 
@@ -138,7 +185,8 @@ def predict(
         len(classes),
     )
     temperature, neighbours = float(vote[0]), int(vote[1])
-    blend = (1 - weight) * model.predict_proba(features) + weight * kept.vote(
+    share = NEIGHBOUR_WEIGHT if variant == "layer" else weight
+    blend = (1 - share) * model.predict_proba(features) + share * kept.vote(
         vectors, neighbours, temperature
     )
     return model.classes_[blend.argmax(axis=1)]
@@ -170,8 +218,22 @@ def main(argv: List[str]) -> int:
     )
     texts, labels, groups = training_examples()
     embed = SentenceEmbeddingFeaturizer({}).embed
+    # "last_vectors": the last sentence's vector, or with `layer` the
+    # layer's vector of the whole text (the one extra dense block)
+    layer = int(argv[2]) if variant == "layer" and len(argv) > 2 else 3
+    if variant == "layer":
+        vote = (0.05, 3)
+
+        def extra(items: Sequence[str]) -> np.ndarray:
+            return layer_vectors(items, layer)
+
+    else:
+
+        def extra(items: Sequence[str]) -> np.ndarray:
+            return embed([last_sentence(t) for t in items])
+
     vectors = embed(texts)
-    last_vectors = embed([last_sentence(t) for t in texts])
+    last_vectors = extra(texts)
 
     def subset(rows: np.ndarray) -> Dict[str, Any]:
         return {
@@ -209,6 +271,7 @@ def main(argv: List[str]) -> int:
         **(
             {"temperature": vote[0], "neighbours": vote[1]} if variant == "vote" else {}
         ),
+        **({"layer": layer} if variant == "layer" else {}),
         "cross_validation": score(gold, predicted),
     }
     everything = subset(np.arange(len(texts)))
@@ -225,7 +288,7 @@ def main(argv: List[str]) -> int:
                 everything,
                 questions,
                 embed(questions),
-                embed([last_sentence(q) for q in questions]),
+                extra(questions),
                 vote,
             ),
         )
