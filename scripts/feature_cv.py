@@ -33,6 +33,7 @@ example's own group left out), times the weight given.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -75,18 +76,26 @@ def training_examples() -> tuple[List[str], np.ndarray, np.ndarray]:
     return texts, np.array(labels), np.array(groups)
 
 
-def layer_vectors(texts: Sequence[str], layer: int) -> np.ndarray:
-    """The sentence model's `layer` (0: embeddings, 6: last), mean-pooled
-    over the tokens and normalised, as the featurizer pools the last."""
-    import tensorflow as tf
+@functools.lru_cache(maxsize=1)
+def _layer_model() -> tuple[Any, Any]:
+    """The featurizer (its tokenizer and settings) and the model, loaded
+    once for every `layer_vectors` call."""
     from transformers import TFBertModel
 
     from components.sentence_embeddings import SentenceEmbeddingFeaturizer
 
     featurizer = SentenceEmbeddingFeaturizer({})
     featurizer.embed(["load the tokenizer"])
-
     model = TFBertModel.from_pretrained(featurizer.model_path, local_files_only=True)
+    return featurizer, model
+
+
+def layer_vectors(texts: Sequence[str], layer: int) -> np.ndarray:
+    """The sentence model's `layer` (0: embeddings, 6: last), mean-pooled
+    over the tokens and normalised, as the featurizer pools the last."""
+    import tensorflow as tf
+
+    featurizer, model = _layer_model()
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     for start in range(0, len(texts), featurizer.batch_size):
         batch = featurizer._tokenizer(
